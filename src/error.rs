@@ -1,0 +1,458 @@
+//! Errors: why a request was refused ([`AuthError`]), and why a configuration
+//! was refused ([`ConfigError`]).
+//!
+//! An [`AuthError`] is turned into an RFC 6750 response: a status, a
+//! `WWW-Authenticate` challenge and a JSON body
+//! `{"error": "...", "error_description": "..."}`. gRPC requests get HTTP 200
+//! with a `grpc-status` instead. Neither the body, the headers nor the
+//! `Display` text ever contain the token, its signature or a key.
+//!
+//! | [`AuthErrorKind`] | status | `error` | gRPC |
+//! |---|---|---|---|
+//! | `MissingToken` | 401 | none (only `realm`) | 16 UNAUTHENTICATED |
+//! | `InvalidRequest` | 400 | `invalid_request` | 16 UNAUTHENTICATED |
+//! | token refused (`Malformed` … `Revoked`) | 401 | `invalid_token` | 16 UNAUTHENTICATED |
+//! | `InsufficientScope` | 403 | `insufficient_scope`, with `scope` | 7 PERMISSION_DENIED |
+//! | `StoreUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
+//! | `MissingLayer` | 500 | `server_error` | 13 INTERNAL |
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+
+/// Why a request was refused.
+///
+/// Opaque: read it through [`kind`](Self::kind), [`status`](Self::status) and
+/// [`description`](Self::description). The layer inserts it into the
+/// rejection's response extensions, so outer layers can see why.
+#[derive(Debug, Clone)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    description: Cow<'static, str>,
+    scope: Option<Box<str>>,
+    context: Option<Box<ErrorContext>>,
+}
+
+/// What is known about the refused token, for logs only (never for responses).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ErrorContext {
+    pub(crate) kid: Option<String>,
+    pub(crate) iss: Option<String>,
+    pub(crate) sub: Option<String>,
+}
+
+/// The kinds of [`AuthError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// No token in the request (and authentication is required).
+    MissingToken,
+    /// The request itself is malformed: several `Authorization` headers, an
+    /// empty token, or a header that is not valid text.
+    InvalidRequest,
+    /// The token is not a well-formed compact JWS/JWT (bad base64url, not
+    /// JSON objects, duplicate members, wrong segment count).
+    Malformed,
+    /// The token is longer than the configured maximum.
+    TooLong,
+    /// The `alg` header is `none`, unknown, or not supported.
+    UnsupportedAlgorithm,
+    /// The `kid` names no configured key, or no key fits a token without `kid`.
+    UnknownKey,
+    /// The token has no `kid` and several keys could verify it.
+    AmbiguousKey,
+    /// The `alg` header differs from the algorithm of the key it selects.
+    AlgorithmMismatch,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// The `crit` header names an extension this validator does not understand.
+    UnsupportedCritical,
+    /// The `typ` header is not the required one.
+    InvalidType,
+    /// A required claim is missing.
+    MissingClaim,
+    /// A claim has the wrong type or an absurd value.
+    InvalidClaim,
+    /// The claims do not deserialize into the application's claims type.
+    InvalidClaims,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// `iss` is not an accepted issuer.
+    InvalidIssuer,
+    /// `aud` names no accepted audience.
+    InvalidAudience,
+    /// The token was revoked.
+    Revoked,
+    /// The token is valid but lacks a required role or permission.
+    InsufficientScope,
+    /// The revocation store could not say whether the token is revoked.
+    StoreUnavailable,
+    /// A handler asked for claims, but no layer put them in the request: the
+    /// server is misconfigured.
+    MissingLayer,
+}
+
+impl AuthError {
+    pub(crate) fn new(kind: AuthErrorKind, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            description: description.into(),
+            scope: None,
+            context: None,
+        }
+    }
+
+    pub(crate) fn missing_token() -> Self {
+        Self::new(
+            AuthErrorKind::MissingToken,
+            "no bearer token in the request",
+        )
+    }
+
+    pub(crate) fn insufficient_scope(scope: impl Into<Box<str>>) -> Self {
+        let mut error = Self::new(
+            AuthErrorKind::InsufficientScope,
+            "the token lacks a required role or permission",
+        );
+        error.scope = Some(scope.into());
+        error
+    }
+
+    pub(crate) fn missing_layer(type_name: &'static str) -> Self {
+        Self::new(
+            AuthErrorKind::MissingLayer,
+            format!(
+                "no verified claims of type `{type_name}` in the request extensions: \
+                 add `JwtLayer<{type_name}>` to this route (Router::layer or route_layer), \
+                 with the same claims type as the extractor"
+            ),
+        )
+    }
+
+    pub(crate) fn with_context(mut self, context: ErrorContext) -> Self {
+        self.context = Some(Box::new(context));
+        self
+    }
+
+    pub(crate) fn context(&self) -> Option<&ErrorContext> {
+        self.context.as_deref()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// A short, fixed description, safe to show to the client.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// For [`AuthErrorKind::InsufficientScope`]: the roles or permissions
+    /// required, space-separated.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The HTTP status of the default response.
+    pub fn status(&self) -> StatusCode {
+        match self.kind {
+            AuthErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
+            AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthErrorKind::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The OAuth error code (RFC 6750 §3.1), or `None` when the request
+    /// carried no token at all.
+    pub fn error_code(&self) -> Option<&'static str> {
+        Some(match self.kind {
+            AuthErrorKind::MissingToken => return None,
+            AuthErrorKind::InvalidRequest => "invalid_request",
+            AuthErrorKind::InsufficientScope => "insufficient_scope",
+            AuthErrorKind::StoreUnavailable => "temporarily_unavailable",
+            AuthErrorKind::MissingLayer => "server_error",
+            _ => "invalid_token",
+        })
+    }
+
+    /// The gRPC status code of the default gRPC response.
+    pub fn grpc_status(&self) -> u16 {
+        match self.kind {
+            AuthErrorKind::InsufficientScope => 7,
+            AuthErrorKind::StoreUnavailable => 14,
+            AuthErrorKind::MissingLayer => 13,
+            _ => 16,
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge of the default response, if it has one.
+    pub fn challenge(&self, realm: &str) -> Option<String> {
+        if matches!(
+            self.kind,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::MissingLayer
+        ) {
+            return None;
+        }
+        let mut challenge = format!("Bearer realm=\"{}\"", quote_escape(realm));
+        if let Some(code) = self.error_code() {
+            challenge.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{}\"",
+                quote_escape(&self.description)
+            ));
+        }
+        if let Some(scope) = &self.scope {
+            challenge.push_str(&format!(", scope=\"{}\"", quote_escape(scope)));
+        }
+        Some(challenge)
+    }
+
+    /// The default HTTP response: status, `WWW-Authenticate`, `Retry-After`
+    /// for 503, and the JSON body.
+    pub fn to_http_response(&self, realm: &str) -> Response<Bytes> {
+        let body = serde_json::json!({
+            "error": self.error_code().unwrap_or("unauthorized"),
+            "error_description": self.description(),
+        });
+        let mut response = Response::new(Bytes::from(body.to_string()));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(value) = self
+            .challenge(realm)
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(WWW_AUTHENTICATE, value);
+        }
+        if self.kind == AuthErrorKind::StoreUnavailable {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+
+    /// The default gRPC response: HTTP 200, trailers-only, with `grpc-status`
+    /// and a percent-encoded `grpc-message`.
+    pub fn to_grpc_response(&self, realm: &str) -> Response<Bytes> {
+        let mut response = Response::new(Bytes::new());
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&self.description)) {
+            headers.insert("grpc-message", message);
+        }
+        if let Some(value) = self
+            .challenge(realm)
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            headers.insert(WWW_AUTHENTICATE, value);
+        }
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+
+    /// The default response for a request with these headers: the gRPC form
+    /// for `content-type: application/grpc*`, the HTTP form otherwise.
+    pub fn to_response(&self, realm: &str, request_headers: &http::HeaderMap) -> Response<Bytes> {
+        if is_grpc(request_headers) {
+            self.to_grpc_response(realm)
+        } else {
+            self.to_http_response(realm)
+        }
+    }
+
+    /// Emits the one debug event for this rejection: reason, and `kid`, `iss`
+    /// and `sub` where known. Never the token.
+    pub(crate) fn trace(&self) {
+        let context = self.context();
+        tracing::debug!(
+            reason = ?self.kind,
+            description = %self.description,
+            kid = context.and_then(|c| c.kid.as_deref()),
+            iss = context.and_then(|c| c.iss.as_deref()),
+            sub = context.and_then(|c| c.sub.as_deref()),
+            "jwt-guard rejected a request"
+        );
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.description)
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Whether a request is gRPC (`content-type: application/grpc` or `application/grpc+…`).
+pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.strip_prefix("application/grpc").is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('+') || rest.starts_with(';')
+            })
+        })
+}
+
+fn quote_escape(value: &str) -> Cow<'_, str> {
+    if value.contains(['"', '\\']) || !value.is_ascii() {
+        Cow::Owned(
+            value
+                .chars()
+                .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                .flat_map(|c| match c {
+                    '"' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+fn grpc_percent_encode(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for byte in message.bytes() {
+        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Why a key, validator or layer configuration was refused.
+///
+/// Returned when keys and validators are built, so that a weak secret or a bad
+/// key stops the service at start-up, not on its first request.
+#[derive(Debug)]
+pub struct ConfigError {
+    kind: ConfigErrorKind,
+    message: Cow<'static, str>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The kinds of [`ConfigError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// An HMAC secret under 32 bytes, or an RSA key under 2048 bits.
+    WeakKey,
+    /// Key material that cannot be read or used.
+    InvalidKey,
+    /// A key and an algorithm that do not belong together.
+    AlgorithmMismatch,
+    /// An algorithm this crate does not support.
+    UnsupportedAlgorithm,
+    /// Two keys with the same `kid`.
+    DuplicateKid,
+    /// No keys at all.
+    NoKeys,
+    /// Claims that cannot be serialized (when signing).
+    InvalidClaims,
+    /// Another invalid setting, named in the message.
+    InvalidSetting,
+}
+
+impl ConfigError {
+    pub(crate) fn new(kind: ConfigErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        kind: ConfigErrorKind,
+        message: impl Into<Cow<'static, str>>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_token_challenge_has_realm_and_no_error() {
+        let challenge = AuthError::missing_token().challenge("api").unwrap();
+        assert_eq!(challenge, r#"Bearer realm="api""#);
+    }
+
+    #[test]
+    fn insufficient_scope_is_403_with_scope_in_challenge() {
+        let error = AuthError::insufficient_scope("admin");
+        assert_eq!(error.status(), StatusCode::FORBIDDEN);
+        let challenge = error.challenge("api").unwrap();
+        assert!(challenge.contains(r#"error="insufficient_scope""#));
+        assert!(challenge.contains(r#"scope="admin""#));
+        assert_eq!(error.grpc_status(), 7);
+    }
+
+    #[test]
+    fn store_unavailable_is_503_with_retry_after() {
+        let error = AuthError::new(AuthErrorKind::StoreUnavailable, "down");
+        let response = error.to_http_response("api");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
+        assert_eq!(error.grpc_status(), 14);
+    }
+
+    #[test]
+    fn grpc_content_types_are_recognised() {
+        let mut headers = http::HeaderMap::new();
+        for (ct, grpc) in [
+            ("application/grpc", true),
+            ("application/grpc+proto", true),
+            ("application/grpc-web", false),
+            ("application/json", false),
+        ] {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+            assert_eq!(is_grpc(&headers), grpc, "{ct}");
+        }
+    }
+
+    #[test]
+    fn challenge_quotes_are_escaped() {
+        assert_eq!(quote_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+    }
+}

@@ -1,0 +1,199 @@
+//! axum extractors: [`Claims`], `Option<Claims<T>>`, and the guards
+//! [`RequireRole`] and [`RequirePermission`].
+//!
+//! Rejections are responses built the way the layer builds them (same realm,
+//! same custom handler), so a 403 from a guard looks like a 401 from the layer.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_guard::guard::AnyOf;
+//! use jwt_guard::{Claims, RequirePermission, RequireRole, StandardClaims};
+//!
+//! jwt_guard::role!(Admin = "admin");
+//! jwt_guard::role!(Ops = "ops");
+//! jwt_guard::permission!(WriteDocs = "docs:write");
+//!
+//! async fn public(claims: Option<Claims<StandardClaims>>) -> String {
+//!     match claims {
+//!         Some(claims) => format!("hello {}", claims.sub),
+//!         None => "hello stranger".to_owned(),
+//!     }
+//! }
+//!
+//! async fn dashboard(user: RequireRole<AnyOf<(Admin, Ops)>>) -> String {
+//!     format!("dashboard for {}", user.sub)
+//! }
+//!
+//! async fn edit(_: RequirePermission<WriteDocs>) -> &'static str {
+//!     "saved"
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(public))
+//!     .route("/dashboard", get(dashboard))
+//!     .route("/docs", get(edit));
+//! // then .layer(JwtLayer::<StandardClaims>::builder(validator).optional(true).build())
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+
+use crate::claims::{HasRoles, StandardClaims};
+use crate::error::AuthError;
+use crate::guard::{Requirement, authorize, claims_from};
+use crate::layer::{Anonymous, Claims};
+
+/// The rejection of jwt-guard's extractors: the response the layer would
+/// send (401, 403, or 500 when no layer ran for the route).
+pub struct Rejection {
+    response: http::Response<Bytes>,
+}
+
+impl Rejection {
+    /// Why the request was refused.
+    pub fn error(&self) -> Option<&AuthError> {
+        self.response.extensions().get::<AuthError>()
+    }
+}
+
+impl fmt::Debug for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejection")
+            .field("status", &self.response.status())
+            .field("error", &self.error())
+            .finish()
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        self.response.map(axum::body::Body::from)
+    }
+}
+
+impl From<http::Response<Bytes>> for Rejection {
+    fn from(response: http::Response<Bytes>) -> Self {
+        Self { response }
+    }
+}
+
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: Send + Sync + 'static,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        claims_from(&parts.extensions, &parts.headers).map_err(Rejection::from)
+    }
+}
+
+impl<S, T> OptionalFromRequestParts<S> for Claims<T>
+where
+    S: Send + Sync,
+    T: Send + Sync + 'static,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.extensions.get::<Anonymous>().is_some() {
+            return Ok(None);
+        }
+        claims_from(&parts.extensions, &parts.headers)
+            .map(Some)
+            .map_err(Rejection::from)
+    }
+}
+
+/// Extracts [`Claims`] that meet the requirement `R`, usually a role marker:
+/// `RequireRole<Admin>`, `RequireRole<AnyOf<(Admin, Ops)>>`. Answers 403
+/// `insufficient_scope` naming the scope otherwise. Dereferences to the claims.
+pub struct RequireRole<R, T = StandardClaims> {
+    /// The request's claims, which meet `R`.
+    pub claims: Claims<T>,
+    _requirement: PhantomData<fn() -> R>,
+}
+
+/// As [`RequireRole`], named for permission markers:
+/// `RequirePermission<WriteDocs>`.
+pub struct RequirePermission<P, T = StandardClaims> {
+    /// The request's claims, which meet `P`.
+    pub claims: Claims<T>,
+    _requirement: PhantomData<fn() -> P>,
+}
+
+macro_rules! guard_extractor {
+    ($name:ident) => {
+        impl<R, T> $name<R, T> {
+            /// The claims, consumed.
+            pub fn into_claims(self) -> Claims<T> {
+                self.claims
+            }
+        }
+
+        impl<R, T> Deref for $name<R, T> {
+            type Target = Claims<T>;
+
+            fn deref(&self) -> &Claims<T> {
+                &self.claims
+            }
+        }
+
+        impl<R, T> Clone for $name<R, T> {
+            fn clone(&self) -> Self {
+                Self {
+                    claims: self.claims.clone(),
+                    _requirement: PhantomData,
+                }
+            }
+        }
+
+        impl<R, T: fmt::Debug> fmt::Debug for $name<R, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("requirement", &std::any::type_name::<R>())
+                    .field("claims", &self.claims)
+                    .finish()
+            }
+        }
+
+        impl<S, R, T> FromRequestParts<S> for $name<R, T>
+        where
+            S: Send + Sync,
+            R: Requirement,
+            T: HasRoles + Send + Sync + 'static,
+        {
+            type Rejection = Rejection;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                _state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                authorize::<T, _>(
+                    &parts.extensions,
+                    &parts.headers,
+                    |claims| R::is_met(claims),
+                    R::scope,
+                )
+                .map(|claims| Self {
+                    claims,
+                    _requirement: PhantomData,
+                })
+                .map_err(Rejection::from)
+            }
+        }
+    };
+}
+
+guard_extractor!(RequireRole);
+guard_extractor!(RequirePermission);

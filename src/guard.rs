@@ -1,0 +1,347 @@
+//! Role and permission requirements, and a route-level guard layer.
+//!
+//! A [`Requirement`] is a marker type declared in one line with [`role!`] or
+//! [`permission!`](crate::permission!), and combined with [`AnyOf`] and
+//! [`AllOf`]. Handlers state it in their signature with
+//! [`RequireRole`](crate::RequireRole) (axum); whole routes or services state
+//! it with [`RequireLayer`] (`route_layer`, or a tonic service).
+//!
+//! ```
+//! use jwt_guard::guard::{AllOf, AnyOf};
+//! use jwt_guard::{HasRoles, Requirement, StandardClaims};
+//!
+//! jwt_guard::role!(Admin = "admin");
+//! jwt_guard::role!(Ops = "ops");
+//! jwt_guard::permission!(WriteDocs = "docs:write");
+//!
+//! let claims: StandardClaims =
+//!     serde_json::from_str(r#"{"sub":"a","roles":["ops"],"permissions":["docs:write"]}"#).unwrap();
+//! assert!(!Admin::is_met(&claims));
+//! assert!(AnyOf::<(Admin, Ops)>::is_met(&claims));
+//! assert!(AllOf::<(Ops, WriteDocs)>::is_met(&claims));
+//! assert!(!AllOf::<(Admin, WriteDocs)>::is_met(&claims));
+//! assert_eq!(AllOf::<(Admin, WriteDocs)>::scope(), "admin docs:write");
+//! ```
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::claims::{HasRoles, StandardClaims};
+use crate::error::AuthError;
+use crate::layer::{Anonymous, Claims, ResponseFuture};
+
+/// Something the claims must grant: a role, a permission, or a combination.
+///
+/// Declare markers with [`role!`](crate::role!) and
+/// [`permission!`](crate::permission!) rather than by hand.
+pub trait Requirement: Send + Sync + 'static {
+    /// Whether `claims` meet the requirement.
+    fn is_met<C: HasRoles + ?Sized>(claims: &C) -> bool;
+
+    /// The scope to name in an `insufficient_scope` challenge (space-separated).
+    fn scope() -> String;
+}
+
+/// Declares a marker type that requires a role:
+/// `jwt_guard::role!(pub Admin = "admin");`.
+#[macro_export]
+macro_rules! role {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $role:literal) => {
+        $(#[$meta])*
+        #[doc = concat!("Requires the role `", $role, "`.")]
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $name;
+
+        impl $crate::Requirement for $name {
+            fn is_met<C: $crate::HasRoles + ?Sized>(claims: &C) -> bool {
+                claims.has_role($role)
+            }
+
+            fn scope() -> ::std::string::String {
+                ::std::string::String::from($role)
+            }
+        }
+    };
+}
+
+/// Declares a marker type that requires a permission:
+/// `jwt_guard::permission!(pub WriteDocs = "docs:write");`.
+#[macro_export]
+macro_rules! permission {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $permission:literal) => {
+        $(#[$meta])*
+        #[doc = concat!("Requires the permission `", $permission, "`.")]
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $name;
+
+        impl $crate::Requirement for $name {
+            fn is_met<C: $crate::HasRoles + ?Sized>(claims: &C) -> bool {
+                claims.has_permission($permission)
+            }
+
+            fn scope() -> ::std::string::String {
+                ::std::string::String::from($permission)
+            }
+        }
+    };
+}
+
+/// Met when any requirement of the tuple is: `AnyOf<(Admin, Ops)>`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyOf<R>(PhantomData<fn() -> R>);
+
+/// Met when every requirement of the tuple is: `AllOf<(User, WriteDocs)>`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllOf<R>(PhantomData<fn() -> R>);
+
+macro_rules! impl_combinators {
+    ($($r:ident),+) => {
+        impl<$($r: Requirement),+> Requirement for AnyOf<($($r,)+)> {
+            fn is_met<Granted: HasRoles + ?Sized>(claims: &Granted) -> bool {
+                false $(|| $r::is_met(claims))+
+            }
+
+            fn scope() -> String {
+                [$($r::scope()),+].join(" ")
+            }
+        }
+
+        impl<$($r: Requirement),+> Requirement for AllOf<($($r,)+)> {
+            fn is_met<Granted: HasRoles + ?Sized>(claims: &Granted) -> bool {
+                true $(&& $r::is_met(claims))+
+            }
+
+            fn scope() -> String {
+                [$($r::scope()),+].join(" ")
+            }
+        }
+    };
+}
+
+impl_combinators!(A);
+impl_combinators!(A, B);
+impl_combinators!(A, B, C);
+impl_combinators!(A, B, C, D);
+impl_combinators!(A, B, C, D, E);
+impl_combinators!(A, B, C, D, E, F);
+impl_combinators!(A, B, C, D, E, F, G);
+impl_combinators!(A, B, C, D, E, F, G, H);
+
+/// Checks claims against a requirement; what both the extractors and the
+/// guard layer call, so the three paths answer alike.
+pub(crate) fn authorize<T, F>(
+    extensions: &http::Extensions,
+    headers: &http::HeaderMap,
+    is_met: F,
+    scope: impl FnOnce() -> String,
+) -> Result<Claims<T>, Response<bytes::Bytes>>
+where
+    T: Send + Sync + 'static,
+    F: FnOnce(&T) -> bool,
+{
+    let claims = claims_from(extensions, headers)?;
+    if is_met(&claims) {
+        Ok(claims)
+    } else {
+        Err(claims.reject(&AuthError::insufficient_scope(scope()), headers))
+    }
+}
+
+/// The request's [`Claims`]: 401 for an anonymous request, 500 when no layer ran.
+pub(crate) fn claims_from<T: Send + Sync + 'static>(
+    extensions: &http::Extensions,
+    headers: &http::HeaderMap,
+) -> Result<Claims<T>, Response<bytes::Bytes>> {
+    if let Some(claims) = extensions.get::<Claims<T>>() {
+        return Ok(claims.clone());
+    }
+    Err(match extensions.get::<Anonymous>() {
+        Some(anonymous) => anonymous.reject(&AuthError::missing_token(), headers),
+        None => crate::layer::Responder::default_shared().respond(
+            &AuthError::missing_layer(std::any::type_name::<T>()),
+            headers,
+        ),
+    })
+}
+
+type Check<T> = dyn Fn(&T) -> bool + Send + Sync;
+
+/// A layer that lets a request through only when its [`Claims`] meet a
+/// requirement: 403 `insufficient_scope` otherwise, 401 for an anonymous
+/// request. Put it inside a [`JwtLayer`](crate::JwtLayer), e.g. with axum's
+/// `route_layer`, or around one tonic service.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use jwt_guard::{RequireLayer, StandardClaims};
+///
+/// jwt_guard::role!(Admin = "admin");
+///
+/// let admin: Router = Router::new()
+///     .route("/admin/stats", get(|| async { "stats" }))
+///     .route_layer(RequireLayer::<StandardClaims>::new::<Admin>());
+/// // then: .layer(JwtLayer::<StandardClaims>::new(validator)) around it
+///
+/// // Roles known only at run time:
+/// let ops = RequireLayer::<StandardClaims>::any_role(["ops", "admin"]);
+/// ```
+#[must_use]
+pub struct RequireLayer<T = StandardClaims> {
+    check: Arc<Check<T>>,
+    scope: Arc<str>,
+}
+
+impl<T> Clone for RequireLayer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            check: self.check.clone(),
+            scope: self.scope.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for RequireLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireLayer")
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: HasRoles + Send + Sync + 'static> RequireLayer<T> {
+    /// Requires `R` (a marker from [`role!`](crate::role!),
+    /// [`permission!`](crate::permission!), [`AnyOf`] or [`AllOf`]).
+    pub fn new<R: Requirement>() -> Self {
+        Self::predicate(R::scope(), |claims: &T| R::is_met(claims))
+    }
+
+    /// Requires any of these roles.
+    pub fn any_role<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        Self::predicate(roles.join(" "), move |claims: &T| {
+            roles.iter().any(|r| claims.has_role(r))
+        })
+    }
+
+    /// Requires all of these roles.
+    pub fn all_roles<I, S>(roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        Self::predicate(roles.join(" "), move |claims: &T| {
+            roles.iter().all(|r| claims.has_role(r))
+        })
+    }
+
+    /// Requires any of these permissions.
+    pub fn any_permission<I, S>(permissions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let permissions: Vec<String> = permissions.into_iter().map(Into::into).collect();
+        Self::predicate(permissions.join(" "), move |claims: &T| {
+            permissions.iter().any(|p| claims.has_permission(p))
+        })
+    }
+
+    /// Requires all of these permissions.
+    pub fn all_permissions<I, S>(permissions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let permissions: Vec<String> = permissions.into_iter().map(Into::into).collect();
+        Self::predicate(permissions.join(" "), move |claims: &T| {
+            permissions.iter().all(|p| claims.has_permission(p))
+        })
+    }
+}
+
+impl<T> RequireLayer<T> {
+    /// Requires whatever `check` says; `scope` names it in the 403 challenge.
+    pub fn predicate<F>(scope: impl Into<String>, check: F) -> Self
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        Self {
+            check: Arc::new(check),
+            scope: Arc::from(scope.into()),
+        }
+    }
+}
+
+impl<S, T> Layer<S> for RequireLayer<T> {
+    type Service = Require<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Require {
+            inner,
+            guard: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`RequireLayer`].
+pub struct Require<S, T> {
+    inner: S,
+    guard: RequireLayer<T>,
+}
+
+impl<S: Clone, T> Clone for Require<S, T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            guard: self.guard.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for Require<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Require")
+            .field("inner", &self.inner)
+            .field("guard", &self.guard)
+            .finish()
+    }
+}
+
+impl<S, T, ReqB, ResB> Service<Request<ReqB>> for Require<S, T>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    T: Send + Sync + 'static,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S, ReqB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let guard = &self.guard;
+        match authorize::<T, _>(
+            request.extensions(),
+            request.headers(),
+            |claims| (guard.check)(claims),
+            || guard.scope.to_string(),
+        ) {
+            Ok(_) => ResponseFuture::inner(self.inner.call(request)),
+            Err(response) => ResponseFuture::reject(response),
+        }
+    }
+}

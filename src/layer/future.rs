@@ -1,0 +1,141 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::Responder;
+use super::service::decide;
+use crate::body::{ResponseBody, rejection_response};
+use crate::error::ErrorContext;
+use crate::store::{BoxFuture, StoreError, TokenStatus};
+
+pin_project! {
+    /// The response future of [`JwtAuth`](super::JwtAuth): a rejection, a
+    /// pending revocation lookup followed by the inner call, or the inner call.
+    pub struct ResponseFuture<F, S, ReqB> {
+        #[pin]
+        state: State<F, S, ReqB>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, ReqB> {
+        Reject {
+            response: Option<Response<Bytes>>,
+        },
+        Check {
+            lookup: BoxFuture<'static, Result<TokenStatus, StoreError>>,
+            pending: Option<Pending<S, ReqB>>,
+        },
+        Inner {
+            #[pin]
+            future: F,
+        },
+    }
+}
+
+struct Pending<S, ReqB> {
+    inner: S,
+    request: Request<ReqB>,
+    responder: Arc<Responder>,
+    fail_open: bool,
+    context: ErrorContext,
+}
+
+impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
+    pub(crate) fn reject(response: Response<Bytes>) -> Self {
+        Self {
+            state: State::Reject {
+                response: Some(response),
+            },
+        }
+    }
+
+    pub(crate) fn inner(future: F) -> Self {
+        Self {
+            state: State::Inner { future },
+        }
+    }
+
+    pub(crate) fn check(
+        lookup: BoxFuture<'static, Result<TokenStatus, StoreError>>,
+        inner: S,
+        request: Request<ReqB>,
+        responder: Arc<Responder>,
+        fail_open: bool,
+        context: ErrorContext,
+    ) -> Self {
+        Self {
+            state: State::Check {
+                lookup,
+                pending: Some(Pending {
+                    inner,
+                    request,
+                    responder,
+                    fail_open,
+                    context,
+                }),
+            },
+        }
+    }
+}
+
+impl<F, S, ReqB> std::fmt::Debug for ResponseFuture<F, S, ReqB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, S, ReqB, ResB, E> Future for ResponseFuture<F, S, ReqB>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+    S: Service<Request<ReqB>, Response = Response<ResB>, Error = E, Future = F>,
+{
+    type Output = Result<Response<ResponseBody<ResB>>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut state = self.as_mut().project().state;
+            match state.as_mut().project() {
+                StateProj::Reject { response } => {
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(rejection_response(response)));
+                }
+                StateProj::Check { lookup, pending } => {
+                    let status = ready!(lookup.as_mut().poll(cx));
+                    let Pending {
+                        mut inner,
+                        request,
+                        responder,
+                        fail_open,
+                        context,
+                    } = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match decide(status, fail_open) {
+                        Ok(()) => state.set(State::Inner {
+                            future: inner.call(request),
+                        }),
+                        Err(error) => state.set(State::Reject {
+                            response: Some(
+                                responder.respond(&error.with_context(context), request.headers()),
+                            ),
+                        }),
+                    }
+                }
+                StateProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+            }
+        }
+    }
+}

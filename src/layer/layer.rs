@@ -1,0 +1,228 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Response};
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+
+use super::cache::{DEFAULT_CACHE_BYTES, TokenCache};
+use super::service::JwtAuth;
+use super::source::TokenSources;
+use super::{DEFAULT_REALM, RejectionHandler, Responder};
+use crate::claims::StandardClaims;
+use crate::error::AuthError;
+use crate::store::{MemoryStore, RevocationStore};
+use crate::verify::Validator;
+
+/// A Tower layer that authenticates requests with JWTs. See the
+/// [module docs](crate::layer).
+///
+/// `T` is the claims type handlers receive; it defaults to [`StandardClaims`].
+/// Cloning is cheap: the configuration is built once and shared.
+#[must_use]
+pub struct JwtLayer<T = StandardClaims> {
+    pub(crate) shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for JwtLayer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for JwtLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.shared.fmt(f)
+    }
+}
+
+/// Everything the service needs, built once.
+pub(crate) struct Shared<T> {
+    pub(crate) validator: Validator,
+    pub(crate) store: Arc<dyn RevocationStore>,
+    pub(crate) sources: TokenSources,
+    pub(crate) optional: bool,
+    pub(crate) fail_open: bool,
+    pub(crate) responder: Arc<Responder>,
+    pub(crate) cache: Option<TokenCache<T>>,
+}
+
+impl<T> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLayer")
+            .field("validator", &self.validator)
+            .field("sources", &self.sources)
+            .field("optional", &self.optional)
+            .field("fail_open", &self.fail_open)
+            .field("responder", &self.responder)
+            .field("cache", &self.cache.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayer<T> {
+    /// A layer with the default settings: token required, in-memory
+    /// revocation store, token cache on.
+    pub fn new(validator: Validator) -> Self {
+        Self::builder(validator).build()
+    }
+
+    /// Starts configuring a layer.
+    pub fn builder(validator: Validator) -> JwtLayerBuilder<T> {
+        JwtLayerBuilder {
+            validator,
+            store: None,
+            sources: TokenSources::default(),
+            optional: false,
+            fail_open: false,
+            realm: DEFAULT_REALM.to_owned(),
+            custom: None,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T> JwtLayer<T> {
+    /// The revocation store the layer consults, to revoke through.
+    pub fn store(&self) -> &Arc<dyn RevocationStore> {
+        &self.shared.store
+    }
+
+    /// The layer's validator.
+    pub fn validator(&self) -> &Validator {
+        &self.shared.validator
+    }
+}
+
+impl<S, T> Layer<S> for JwtLayer<T> {
+    type Service = JwtAuth<S, T>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth::new(inner, self.shared.clone())
+    }
+}
+
+/// Configures a [`JwtLayer`].
+#[must_use]
+pub struct JwtLayerBuilder<T> {
+    validator: Validator,
+    store: Option<Arc<dyn RevocationStore>>,
+    sources: TokenSources,
+    optional: bool,
+    fail_open: bool,
+    realm: String,
+    custom: Option<Arc<RejectionHandler>>,
+    cache_bytes: usize,
+    _claims: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for JwtLayerBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtLayerBuilder")
+            .field("validator", &self.validator)
+            .field("sources", &self.sources)
+            .field("optional", &self.optional)
+            .field("fail_open", &self.fail_open)
+            .field("realm", &self.realm)
+            .field("cache_bytes", &self.cache_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
+    /// The revocation store to consult after a token verifies (default: a
+    /// new [`MemoryStore`], reachable through [`JwtLayer::store`]).
+    pub fn store(mut self, store: impl RevocationStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// As [`store`](Self::store), for a store already shared behind an `Arc`.
+    pub fn shared_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Optional authentication: a request without a token passes as
+    /// [`Anonymous`](super::Anonymous). A request with a bad token is still
+    /// refused.
+    pub fn optional(mut self, optional: bool) -> Self {
+        self.optional = optional;
+        self
+    }
+
+    /// Also reads the token from the cookie `name` (after the `Authorization` header).
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.sources.cookie = Some(name.into());
+        self
+    }
+
+    /// Also reads the token from the query parameter `name` (last). Off by
+    /// default: URLs end up in logs. Meant for WebSocket handshakes; enable it
+    /// on those routes only.
+    pub fn query_param(mut self, name: impl Into<String>) -> Self {
+        self.sources.query = Some(name.into());
+        self
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenge (default `"api"`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// When the revocation store cannot answer, let verified tokens through
+    /// (logged at warn) instead of answering 503. Off by default: fail-closed.
+    pub fn fail_open(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
+        self
+    }
+
+    /// Replaces the rejection responses. The handler gets the error and the
+    /// request headers; the error is added to the response extensions.
+    pub fn on_rejection<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(&AuthError, &HeaderMap) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.custom = Some(Arc::new(handler));
+        self
+    }
+
+    /// The memory budget of the cache of verified tokens, in bytes (default
+    /// 16 MiB; 0 turns the cache off). A cache hit skips the signature and
+    /// the parse, but the time claims and revocation are checked on every
+    /// request all the same.
+    pub fn token_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// Builds the layer.
+    pub fn build(self) -> JwtLayer<T> {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        if self.fail_open {
+            tracing::warn!(
+                "jwt-guard layer is fail-open: tokens pass when the revocation store cannot answer"
+            );
+        }
+        JwtLayer {
+            shared: Arc::new(Shared {
+                validator: self.validator,
+                store,
+                sources: self.sources,
+                optional: self.optional,
+                fail_open: self.fail_open,
+                responder: Arc::new(Responder {
+                    realm: self.realm,
+                    custom: self.custom,
+                }),
+                cache: (self.cache_bytes > 0).then(|| TokenCache::new(self.cache_bytes)),
+            }),
+        }
+    }
+}

@@ -1,0 +1,192 @@
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use super::layer::Shared;
+use super::{Anonymous, Claims};
+use crate::body::ResponseBody;
+use crate::claims::NumericDate;
+use crate::error::{AuthError, AuthErrorKind, ErrorContext};
+use crate::store::{Lookup, StoreError, TokenStatus};
+use crate::verify::Verified;
+
+/// The service made by [`JwtLayer`](super::JwtLayer): authenticates, then
+/// calls the inner service with [`Claims`] in the request extensions.
+pub struct JwtAuth<S, T> {
+    inner: S,
+    shared: Arc<Shared<T>>,
+}
+
+impl<S, T> JwtAuth<S, T> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared<T>>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, consumed.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, T> Clone for JwtAuth<S, T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for JwtAuth<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &self.inner)
+            .field("config", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, T, ReqB, ResB> Service<Request<ReqB>> for JwtAuth<S, T>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S, ReqB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqB>) -> Self::Future {
+        let shared = &*self.shared;
+        let verified = match shared.authenticate(request.headers(), request.uri().query()) {
+            Ok(Some(verified)) => verified,
+            Ok(None) => {
+                request.extensions_mut().insert(Anonymous {
+                    responder: shared.responder.clone(),
+                });
+                return ResponseFuture::inner(self.inner.call(request));
+            }
+            Err(error) => {
+                return ResponseFuture::reject(shared.responder.respond(&error, request.headers()));
+            }
+        };
+        let lookup = shared.store.check(&verified.registered().token_ref());
+        let context = || context_of(&verified);
+        request.extensions_mut().insert(Claims {
+            verified: verified.clone(),
+            responder: shared.responder.clone(),
+        });
+        match lookup {
+            Lookup::Ready(status) => match decide(status, shared.fail_open) {
+                Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+                Err(error) => ResponseFuture::reject(
+                    shared
+                        .responder
+                        .respond(&error.with_context(context()), request.headers()),
+                ),
+            },
+            Lookup::Pending(lookup) => {
+                // Call the service that was polled ready; leave a fresh clone behind.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::check(
+                    lookup,
+                    inner,
+                    request,
+                    shared.responder.clone(),
+                    shared.fail_open,
+                    context(),
+                )
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
+    /// Finds and verifies the request's token: `Ok(None)` for an anonymous
+    /// request in optional mode.
+    fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Option<Arc<Verified<T>>>, AuthError> {
+        let Some(token) = self.sources.find(headers, query)? else {
+            return if self.optional {
+                Ok(None)
+            } else {
+                Err(AuthError::missing_token())
+            };
+        };
+        // Length first: nothing, not even the cache's hash, reads an oversized token.
+        self.validator.check_length(&token)?;
+        let Some(cache) = &self.cache else {
+            return Ok(Some(Arc::new(self.validator.validate(&token)?)));
+        };
+        if let Some(hit) = cache.get(&token) {
+            return match self
+                .validator
+                .check_time(hit.registered(), NumericDate::now())
+            {
+                Ok(()) => Ok(Some(hit)),
+                Err(error) => {
+                    cache.remove(&token);
+                    Err(error.with_context(context_of(&hit)))
+                }
+            };
+        }
+        let verified = Arc::new(self.validator.validate(&token)?);
+        cache.insert(&token, verified.clone());
+        Ok(Some(verified))
+    }
+}
+
+fn context_of<T>(verified: &Verified<T>) -> ErrorContext {
+    ErrorContext {
+        kid: verified.header().kid().map(str::to_owned),
+        iss: verified.registered().issuer().map(str::to_owned),
+        sub: verified.registered().sub().map(str::to_owned),
+    }
+}
+
+/// What a revocation answer means for the request.
+pub(crate) fn decide(
+    status: Result<TokenStatus, StoreError>,
+    fail_open: bool,
+) -> Result<(), AuthError> {
+    match status {
+        Ok(TokenStatus::Active) => Ok(()),
+        Ok(TokenStatus::Revoked) => Err(AuthError::new(
+            AuthErrorKind::Revoked,
+            "the token has been revoked",
+        )),
+        Err(error) if fail_open => {
+            tracing::warn!(%error, "revocation store failed; letting a verified token through (fail-open)");
+            Ok(())
+        }
+        Err(error) => {
+            tracing::debug!(%error, "revocation store failed");
+            Err(AuthError::new(
+                AuthErrorKind::StoreUnavailable,
+                "revocation status is unavailable; retry later",
+            ))
+        }
+    }
+}

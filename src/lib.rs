@@ -1,0 +1,89 @@
+//! JWT authentication for axum and tonic services: a Tower layer that verifies
+//! Bearer tokens locally and strictly, checks revocation, and hands typed
+//! claims to handlers, with role guards declared in handler signatures.
+//!
+//! # Quick start
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use jwt_guard::{Algorithm, Claims, JwtLayer, Key, RequireRole, StandardClaims, Validator};
+//!
+//! jwt_guard::role!(Admin = "admin");
+//!
+//! async fn me(claims: Claims<StandardClaims>) -> String {
+//!     format!("hello {}", claims.sub)
+//! }
+//!
+//! async fn admin(_: RequireRole<Admin>) -> &'static str {
+//!     "welcome, admin"
+//! }
+//!
+//! # fn main() -> Result<(), jwt_guard::ConfigError> {
+//! let validator = Validator::builder()
+//!     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .issuer("https://auth.example")
+//!     .audience("orders-api")
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/admin", get(admin))
+//!     .layer(JwtLayer::<StandardClaims>::new(validator));
+//! # Ok(()) }
+//! ```
+//!
+//! # What is refused
+//!
+//! The [`Validator`] refuses, among others: `alg: none`; an `alg` other than
+//! the key's own; a token without `kid` when several keys could verify it;
+//! tokens over 8 KiB (checked before decoding); non-canonical base64url;
+//! duplicate JSON members; unknown `crit` extensions; a missing `exp`; string
+//! or absurd time claims; an `nbf` or `iat` in the future beyond the leeway;
+//! and, once configured, a missing or different `iss` or `aud`. Keys are never
+//! taken from the token (`jwk`, `jku`, `x5u` are ignored), HMAC secrets under
+//! 32 bytes and RSA keys under 2048 bits are refused at start-up.
+//!
+//! # Errors
+//!
+//! Refusals are RFC 6750 responses (see [`error`]): 401 with a
+//! `WWW-Authenticate: Bearer` challenge, 403 `insufficient_scope`, 400
+//! `invalid_request`, or 503 with `Retry-After` when the revocation store
+//! cannot answer; gRPC calls get the matching `grpc-status`. No response or
+//! log line contains the token, its signature or a key.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `axum` | yes | the [`Claims`] extractor and role guards for axum 0.8 |
+//! | `aws_lc_rs` | yes | `jsonwebtoken`'s aws-lc-rs crypto backend |
+//! | `rust_crypto` | no | `jsonwebtoken`'s RustCrypto backend (used when `aws_lc_rs` is off) |
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod body;
+pub mod claims;
+pub mod error;
+#[cfg(feature = "axum")]
+pub mod extract;
+pub mod guard;
+pub mod keys;
+pub mod layer;
+pub mod store;
+pub mod verify;
+
+pub use claims::{Audience, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
+pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+#[cfg(feature = "axum")]
+pub use extract::{RequirePermission, RequireRole};
+pub use guard::{RequireLayer, Requirement};
+pub use keys::{Algorithm, Key, KeySet, SigningKey};
+pub use layer::{Anonymous, Claims, JwtLayer};
+pub use verify::{Validator, ValidatorBuilder, Verified};

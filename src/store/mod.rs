@@ -1,0 +1,226 @@
+//! Revocation: the [`RevocationStore`] trait and its implementations.
+//!
+//! A JWT is valid until it expires, whatever happens to the session it stands
+//! for. A revocation store closes that gap. The layer consults it **after** a
+//! token's signature and claims have passed, so a forged token never causes a
+//! store lookup (and never any I/O).
+//!
+//! A store answers two questions about a verified token:
+//!
+//! - has this one token (by its `jti`) been revoked? A revoked `jti` is kept
+//!   until the token would have expired anyway, and then forgotten;
+//! - has its subject been cut off ("log out everywhere") at an instant after
+//!   the token was issued (`iat`)? A token without `iat` whose subject has a
+//!   cut-off is treated as revoked, because nothing proves it came later.
+//!
+//! [`RevocationStore::check`] returns a [`Lookup`]: stores that answer from
+//! memory return [`Lookup::Ready`] and cost no allocation; stores that need a
+//! round trip return [`Lookup::Pending`] with a boxed future. The trait is
+//! object safe, so the layer holds an `Arc<dyn RevocationStore>` and does not
+//! change whichever store is behind it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+mod memory;
+
+pub use memory::{MemoryStore, MemoryStoreBuilder};
+
+/// A boxed, `Send` future, as returned by the [`RevocationStore`] methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a revocation store is told about a token that passed verification.
+///
+/// Built by the layer from the token's registered claims; stores only read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenRef<'a> {
+    /// The token's `jti` claim, if it has one.
+    pub jti: Option<&'a str>,
+    /// The token's `sub` claim, if it has one.
+    pub sub: Option<&'a str>,
+    /// The token's `iat` claim, with its sub-second part, if it has one.
+    pub issued_at: Option<SystemTime>,
+    /// The token's `exp` claim, if it has one.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl<'a> TokenRef<'a> {
+    /// A reference with no claims set; fill it with the `with_*` methods.
+    pub const fn new() -> Self {
+        Self {
+            jti: None,
+            sub: None,
+            issued_at: None,
+            expires_at: None,
+        }
+    }
+
+    /// Sets the `jti`.
+    #[must_use]
+    pub const fn with_jti(mut self, jti: &'a str) -> Self {
+        self.jti = Some(jti);
+        self
+    }
+
+    /// Sets the `sub`.
+    #[must_use]
+    pub const fn with_sub(mut self, sub: &'a str) -> Self {
+        self.sub = Some(sub);
+        self
+    }
+
+    /// Sets the issue instant (`iat`).
+    #[must_use]
+    pub const fn with_issued_at(mut self, issued_at: SystemTime) -> Self {
+        self.issued_at = Some(issued_at);
+        self
+    }
+
+    /// Sets the expiry (`exp`).
+    #[must_use]
+    pub const fn with_expires_at(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+}
+
+impl Default for TokenRef<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The answer of a revocation check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// Nothing revokes the token.
+    Active,
+    /// The token's `jti` was revoked, or its subject was cut off after it was issued.
+    Revoked,
+}
+
+/// The result of [`RevocationStore::check`]: either known now, or after a round trip.
+pub enum Lookup {
+    /// The answer is known without waiting (in-memory and mirrored stores).
+    Ready(Result<TokenStatus, StoreError>),
+    /// The answer needs I/O; the layer polls this future.
+    Pending(BoxFuture<'static, Result<TokenStatus, StoreError>>),
+}
+
+impl fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ready(result) => f.debug_tuple("Ready").field(result).finish(),
+            Self::Pending(_) => f.debug_tuple("Pending").finish_non_exhaustive(),
+        }
+    }
+}
+
+impl From<Result<TokenStatus, StoreError>> for Lookup {
+    fn from(result: Result<TokenStatus, StoreError>) -> Self {
+        Self::Ready(result)
+    }
+}
+
+/// Where revocations are kept and looked up.
+///
+/// Implementations must be cheap to call on every request: [`check`](Self::check)
+/// runs for every token that passed verification. When the store cannot tell
+/// (it is unreachable, timing out, or not yet synchronised) it must return an
+/// error, never [`TokenStatus::Active`]: the layer then answers 503, unless the
+/// user opted into fail-open.
+pub trait RevocationStore: Send + Sync + 'static {
+    /// Is this verified token revoked?
+    fn check(&self, token: &TokenRef<'_>) -> Lookup;
+
+    /// Revokes the token with this `jti` until `expires_at` (the token's own
+    /// `exp`). After that instant the token is refused for having expired, and
+    /// the store may forget the entry.
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Revokes every token of `sub` issued before `issued_before` ("log out
+    /// everywhere"). Tokens issued at or after that instant stay valid.
+    ///
+    /// A later cut-off replaces an earlier one; an earlier one never moves an
+    /// existing cut-off back.
+    fn revoke_subject<'a>(
+        &'a self,
+        sub: &'a str,
+        issued_before: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Why a revocation store could not answer.
+///
+/// Opaque: inspect it through [`kind`](Self::kind). It never carries a token.
+#[derive(Debug)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store cannot be reached.
+    Unavailable,
+    /// The store did not answer in time.
+    Timeout,
+    /// The store's local state is not (yet) known to be current.
+    NotSynchronized,
+    /// The store is full and would have to forget a live revocation to take a new one.
+    CapacityExceeded,
+    /// The store answered something it should not have (a wrong reply type, an ACL error).
+    Protocol,
+}
+
+impl StoreError {
+    /// An error of this kind, without a source.
+    pub fn new(kind: StoreErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    /// An error of this kind, caused by `source`.
+    pub fn with_source(
+        kind: StoreErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            StoreErrorKind::Unavailable => "revocation store unavailable",
+            StoreErrorKind::Timeout => "revocation store timed out",
+            StoreErrorKind::NotSynchronized => "revocation store not synchronized",
+            StoreErrorKind::CapacityExceeded => "revocation store is full",
+            StoreErrorKind::Protocol => "revocation store answered unexpectedly",
+        })
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}

@@ -1,0 +1,259 @@
+//! The JWS layer: compact serialization, strict base64url, the protected
+//! header, key selection and the signature. Nothing here looks at claims.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::error::{AuthError, AuthErrorKind, ErrorContext};
+use crate::keys::{Algorithm, KeyLookupError, KeySet};
+use crate::verify::unique::SeenKeys;
+
+/// A JWS whose signature verified: its header and decoded payload.
+///
+/// Returned by [`Validator::verify_signature`](crate::Validator::verify_signature),
+/// the JWS-level entry point. The payload is whatever was signed; no claim
+/// rule has been applied to it.
+#[derive(Clone)]
+pub struct VerifiedJws {
+    pub(crate) header: Header,
+    pub(crate) payload: Vec<u8>,
+}
+
+impl fmt::Debug for VerifiedJws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedJws")
+            .field("header", &self.header)
+            .field("payload_len", &self.payload.len())
+            .finish()
+    }
+}
+
+impl VerifiedJws {
+    /// The verified header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The verified payload bytes.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The payload, consumed.
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+}
+
+/// The members of a JOSE header this crate reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) crit: Option<Vec<String>>,
+}
+
+impl Header {
+    /// The `alg` header, which matched the key's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The `kid` header.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `typ` header.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// The `crit` header, whose every name the validator understood.
+    pub fn crit(&self) -> Option<&[String]> {
+        self.crit.as_deref()
+    }
+}
+
+pub(crate) fn malformed(description: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::Malformed, description)
+}
+
+/// Splits and decodes a compact JWS, selects its key and verifies it.
+pub(crate) fn verify(
+    token: &str,
+    max_len: usize,
+    keys: &KeySet,
+    understood_crit: &[String],
+) -> Result<VerifiedJws, AuthError> {
+    check_length(token, max_len)?;
+    let mut parts = token.splitn(4, '.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed(
+            "the token is not a compact JWS (three base64url parts separated by dots)",
+        ));
+    };
+    if signature_b64.is_empty() {
+        return Err(malformed("the token has no signature"));
+    }
+    let header_bytes = decode_part(header_b64)?;
+    let header = parse_header(&header_bytes)?;
+    let context = || ErrorContext {
+        kid: header.kid.clone(),
+        ..ErrorContext::default()
+    };
+
+    if let Some(crit) = &header.crit {
+        if let Some(name) = crit.iter().find(|name| !understood_crit.contains(name)) {
+            tracing::trace!(extension = %name, "unsupported critical header");
+            return Err(AuthError::new(
+                AuthErrorKind::UnsupportedCritical,
+                "the token has a critical header extension that is not understood",
+            )
+            .with_context(context()));
+        }
+    }
+
+    let key = keys
+        .find(header.kid.as_deref(), header.alg)
+        .map_err(|e| key_error(e).with_context(context()))?;
+    let signature = decode_part(signature_b64)?;
+    let payload = decode_part(payload_b64)?;
+    let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
+    if !key.verify(signing_input.as_bytes(), &signature) {
+        return Err(AuthError::new(
+            AuthErrorKind::InvalidSignature,
+            "the token's signature does not verify",
+        )
+        .with_context(context()));
+    }
+    Ok(VerifiedJws { header, payload })
+}
+
+pub(crate) fn check_length(token: &str, max_len: usize) -> Result<(), AuthError> {
+    if token.len() > max_len {
+        return Err(AuthError::new(
+            AuthErrorKind::TooLong,
+            "the token is longer than allowed",
+        ));
+    }
+    Ok(())
+}
+
+fn key_error(error: KeyLookupError) -> AuthError {
+    match error {
+        KeyLookupError::UnknownKid | KeyLookupError::NoKeyForAlgorithm => AuthError::new(
+            AuthErrorKind::UnknownKey,
+            "no trusted key matches the token",
+        ),
+        KeyLookupError::AlgorithmMismatch => AuthError::new(
+            AuthErrorKind::AlgorithmMismatch,
+            "the token's algorithm is not its key's algorithm",
+        ),
+        KeyLookupError::Ambiguous => AuthError::new(
+            AuthErrorKind::AmbiguousKey,
+            "the token has no kid and several keys could verify it",
+        ),
+    }
+}
+
+/// Strict base64url: the URL-safe alphabet only, no padding, no whitespace,
+/// no non-zero trailing bits.
+pub(crate) fn decode_part(part: &str) -> Result<Vec<u8>, AuthError> {
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| malformed("the token is not valid base64url"))
+}
+
+fn parse_header(bytes: &[u8]) -> Result<Header, AuthError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let raw = RawHeader::deserialize(&mut de).and_then(|h| de.end().map(|()| h));
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(error) => {
+            tracing::trace!(%error, "unreadable JOSE header");
+            return Err(malformed(
+                "the token header is not a JSON object of the expected shape",
+            ));
+        }
+    };
+    let alg = match raw.alg.as_deref() {
+        None => return Err(malformed("the token header has no alg")),
+        Some(name) => Algorithm::from_name(name).ok_or_else(|| {
+            AuthError::new(
+                AuthErrorKind::UnsupportedAlgorithm,
+                "the token's algorithm is not accepted",
+            )
+        })?,
+    };
+    if raw.b64 == Some(false) {
+        // RFC 7797 unencoded payloads are not supported.
+        return Err(AuthError::new(
+            AuthErrorKind::UnsupportedCritical,
+            "unencoded payloads (b64=false) are not supported",
+        ));
+    }
+    if raw.crit.as_ref().is_some_and(Vec::is_empty) {
+        return Err(malformed("the crit header is empty"));
+    }
+    Ok(Header {
+        alg,
+        kid: raw.kid,
+        typ: raw.typ,
+        crit: raw.crit,
+    })
+}
+
+#[derive(Default)]
+struct RawHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<Vec<String>>,
+    b64: Option<bool>,
+}
+
+impl RawHeader {
+    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(RawHeaderVisitor)
+    }
+}
+
+struct RawHeaderVisitor;
+
+impl<'de> Visitor<'de> for RawHeaderVisitor {
+    type Value = RawHeader;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JOSE header object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
+        let mut header = RawHeader::default();
+        let mut seen = SeenKeys::default();
+        while let Some(name) = map.next_key::<crate::verify::unique::MemberName<'de>>()? {
+            let name: Cow<'de, str> = name.0;
+            if !seen.insert(name.clone()) {
+                return Err(de::Error::custom("duplicate header member"));
+            }
+            match name.as_ref() {
+                "alg" => header.alg = Some(map.next_value()?),
+                "kid" => header.kid = Some(map.next_value()?),
+                "typ" => header.typ = Some(map.next_value()?),
+                "crit" => header.crit = Some(map.next_value()?),
+                "b64" => header.b64 = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(header)
+    }
+}

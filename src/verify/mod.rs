@@ -1,0 +1,471 @@
+//! Token verification: the [`Validator`] and its rules.
+//!
+//! Verification runs in two stages, each with its own entry point:
+//!
+//! 1. [`Validator::verify_signature`], the JWS stage: compact serialization
+//!    only, a maximum length checked before any decoding, strict base64url,
+//!    a JSON-object header without duplicate members, `alg` never `none` and
+//!    equal to the selected key's algorithm, every `crit` name understood,
+//!    and the signature.
+//! 2. [`Validator::validate`], the JWT stage on top: the payload is a JSON
+//!    object without duplicate members, parsed once into your claims type and
+//!    the [`RegisteredClaims`]; then `typ`, `exp`, `nbf`, `iat`, `iss` and
+//!    `aud` are checked.
+//!
+//! | rule | default |
+//! |---|---|
+//! | maximum token length | 8 KiB |
+//! | `exp` | required |
+//! | `nbf`, `iat` | checked when present; `iat` in the future is refused |
+//! | leeway for all time claims | 30 s |
+//! | `iss`, `aud` | required and matched exactly once configured |
+//! | `typ` | any, unless [`require_type`](ValidatorBuilder::require_type) |
+//! | `crit` | refused unless [`understand_crit`](ValidatorBuilder::understand_crit) |
+//!
+//! ```
+//! use jwt_guard::{Algorithm, Key, SigningKey, StandardClaims, Validator};
+//! use std::time::{SystemTime, UNIX_EPOCH};
+//!
+//! let secret = b"a-secret-of-at-least-thirty-two-bytes!";
+//! let validator = Validator::builder()
+//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .issuer("https://auth.example")
+//!     .audience("orders-api")
+//!     .build()?;
+//!
+//! let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+//! let token = SigningKey::hmac(Algorithm::HS256, secret)?.sign(
+//!     "JWT",
+//!     &serde_json::json!({
+//!         "sub": "alice", "iss": "https://auth.example", "aud": "orders-api",
+//!         "exp": now + 300, "iat": now,
+//!     }),
+//! )?;
+//!
+//! let verified = validator.validate::<StandardClaims>(&token).unwrap();
+//! assert_eq!(verified.claims().sub, "alice");
+//!
+//! // The same token for another audience is refused.
+//! let other = Validator::builder()
+//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .issuer("https://auth.example")
+//!     .audience("billing-api")
+//!     .build()?;
+//! assert!(other.validate::<StandardClaims>(&token).is_err());
+//! # Ok::<(), jwt_guard::ConfigError>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::claims::{NumericDate, RegisteredClaims};
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, ErrorContext};
+use crate::keys::{Key, KeySet};
+
+mod jws;
+mod tee;
+mod unique;
+
+pub use jws::{Header, VerifiedJws};
+
+/// The default maximum token length: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// The default leeway for `exp`, `nbf` and `iat`: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Verifies tokens: a key set plus the rules tokens must meet.
+///
+/// Cheap to clone (one `Arc`). Built once with [`Validator::builder`]; every
+/// setting is checked then, never per request.
+#[derive(Clone)]
+pub struct Validator {
+    rules: Arc<Rules>,
+}
+
+struct Rules {
+    keys: KeySet,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: Duration,
+    require_exp: bool,
+    required_typ: Option<String>,
+    max_token_len: usize,
+    understood_crit: Vec<String>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rules = &self.rules;
+        f.debug_struct("Validator")
+            .field("keys", &rules.keys)
+            .field("issuers", &rules.issuers)
+            .field("audiences", &rules.audiences)
+            .field("leeway", &rules.leeway)
+            .field("require_exp", &rules.require_exp)
+            .field("required_typ", &rules.required_typ)
+            .field("max_token_len", &rules.max_token_len)
+            .field("understood_crit", &rules.understood_crit)
+            .finish()
+    }
+}
+
+/// A token that passed every rule: its claims, registered claims and header.
+#[derive(Debug, Clone)]
+pub struct Verified<T> {
+    claims: T,
+    registered: RegisteredClaims,
+    header: Header,
+}
+
+impl<T> Verified<T> {
+    /// The application's claims.
+    pub fn claims(&self) -> &T {
+        &self.claims
+    }
+
+    /// The application's claims, consumed.
+    pub fn into_claims(self) -> T {
+        self.claims
+    }
+
+    /// The registered claims, as read by the validator.
+    pub fn registered(&self) -> &RegisteredClaims {
+        &self.registered
+    }
+
+    /// The verified header (`alg`, `kid`, `typ`).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+}
+
+impl Validator {
+    /// Starts a validator configuration.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// The JWS-level entry point: checks the serialization, the header and
+    /// the signature, and returns the verified payload. No claim rule is
+    /// applied; the payload need not even be JSON.
+    pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, AuthError> {
+        let rules = &*self.rules;
+        jws::verify(
+            token,
+            rules.max_token_len,
+            &rules.keys,
+            &rules.understood_crit,
+        )
+    }
+
+    /// Verifies `token` completely and parses its claims into `T`, once.
+    pub fn validate<T: DeserializeOwned>(&self, token: &str) -> Result<Verified<T>, AuthError> {
+        let jws = self.verify_signature(token)?;
+        self.check_type(&jws.header)?;
+        let (claims, registered) = tee::parse_claims::<T>(&jws.payload)
+            .map_err(|e| e.with_context(context(&jws.header, None)))?;
+        self.check_claims(&registered, NumericDate::now())
+            .map_err(|e| e.with_context(context(&jws.header, Some(&registered))))?;
+        Ok(Verified {
+            claims,
+            registered,
+            header: jws.header,
+        })
+    }
+
+    /// The length rule alone, which runs before anything reads the token.
+    pub(crate) fn check_length(&self, token: &str) -> Result<(), AuthError> {
+        jws::check_length(token, self.rules.max_token_len)
+    }
+
+    fn check_type(&self, header: &Header) -> Result<(), AuthError> {
+        let Some(required) = &self.rules.required_typ else {
+            return Ok(());
+        };
+        let matches = header.typ.as_deref().is_some_and(|typ| {
+            let typ = strip_application(typ);
+            typ.eq_ignore_ascii_case(strip_application(required))
+        });
+        if matches {
+            Ok(())
+        } else {
+            Err(AuthError::new(
+                AuthErrorKind::InvalidType,
+                "the token's typ is not the required one",
+            )
+            .with_context(context(header, None)))
+        }
+    }
+
+    /// Every claim rule, at `now`.
+    pub(crate) fn check_claims(
+        &self,
+        registered: &RegisteredClaims,
+        now: NumericDate,
+    ) -> Result<(), AuthError> {
+        let rules = &*self.rules;
+        self.check_time(registered, now)?;
+        if !rules.issuers.is_empty() {
+            match &registered.iss {
+                None => return Err(missing("iss")),
+                Some(iss) if !rules.issuers.contains(iss) => {
+                    return Err(AuthError::new(
+                        AuthErrorKind::InvalidIssuer,
+                        "the token's issuer is not accepted",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if !rules.audiences.is_empty() {
+            if registered.aud.is_empty() {
+                return Err(missing("aud"));
+            }
+            if !registered
+                .aud
+                .iter()
+                .any(|aud| rules.audiences.contains(aud))
+            {
+                return Err(AuthError::new(
+                    AuthErrorKind::InvalidAudience,
+                    "the token is not meant for this audience",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The time rules alone, at `now`: what may change for a token already verified.
+    pub(crate) fn check_time(
+        &self,
+        registered: &RegisteredClaims,
+        now: NumericDate,
+    ) -> Result<(), AuthError> {
+        let leeway = self.rules.leeway;
+        match registered.exp {
+            Some(exp) if now >= exp.saturating_add(leeway) => {
+                return Err(AuthError::new(
+                    AuthErrorKind::Expired,
+                    "the token has expired",
+                ));
+            }
+            None if self.rules.require_exp => return Err(missing("exp")),
+            _ => {}
+        }
+        if registered
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::NotYetValid,
+                "the token is not valid yet",
+            ));
+        }
+        if registered
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::IssuedInFuture,
+                "the token was issued in the future",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The keys this validator trusts.
+    pub fn keys(&self) -> &KeySet {
+        &self.rules.keys
+    }
+
+    /// The leeway applied to time claims.
+    pub fn leeway(&self) -> Duration {
+        self.rules.leeway
+    }
+}
+
+fn strip_application(typ: &str) -> &str {
+    match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    }
+}
+
+fn missing(claim: &'static str) -> AuthError {
+    AuthError::new(
+        AuthErrorKind::MissingClaim,
+        match claim {
+            "exp" => "the token has no exp claim",
+            "iss" => "the token has no iss claim",
+            "aud" => "the token has no aud claim",
+            _ => "the token lacks a required claim",
+        },
+    )
+}
+
+fn context(header: &Header, registered: Option<&RegisteredClaims>) -> ErrorContext {
+    ErrorContext {
+        kid: header.kid.clone(),
+        iss: registered.and_then(|r| r.iss.clone()),
+        sub: registered.and_then(|r| r.sub.clone()),
+    }
+}
+
+/// Configures a [`Validator`]. Every method takes and returns the builder;
+/// [`build`](Self::build) checks the whole configuration.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ValidatorBuilder {
+    keys: Vec<Key>,
+    key_set: Option<KeySet>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    leeway: Duration,
+    require_exp: bool,
+    required_typ: Option<String>,
+    max_token_len: usize,
+    understood_crit: Vec<String>,
+}
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        Self {
+            keys: Vec::new(),
+            key_set: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            require_exp: true,
+            required_typ: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            understood_crit: Vec::new(),
+        }
+    }
+}
+
+/// The largest leeway accepted: more than this defeats short-lived tokens.
+const MAX_LEEWAY: Duration = Duration::from_secs(600);
+
+impl ValidatorBuilder {
+    /// Trusts `key`. May be called several times.
+    pub fn key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Trusts every key of `keys` (for instance from
+    /// [`KeySet::from_jwks`]), in addition to those given with [`key`](Self::key).
+    pub fn keys(mut self, keys: KeySet) -> Self {
+        self.key_set = Some(keys);
+        self
+    }
+
+    /// Accepts tokens from `issuer`. Once any issuer is configured, `iss` is
+    /// required and must equal one of them exactly.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.push(issuer.into());
+        self
+    }
+
+    /// Accepts tokens for `audience`. Once any audience is configured, `aud`
+    /// is required and must contain one of them exactly.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Leeway for clock skew on `exp`, `nbf` and `iat` (default 30 s, at most 10 min).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Whether `exp` is required (default `true`).
+    pub fn require_exp(mut self, required: bool) -> Self {
+        self.require_exp = required;
+        self
+    }
+
+    /// Requires the `typ` header, e.g. `"at+jwt"` for RFC 9068 access tokens.
+    /// Compared case-insensitively, with or without `application/`.
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.required_typ = Some(typ.into());
+        self
+    }
+
+    /// The maximum token length in bytes (default 8 KiB), checked before any decoding.
+    pub fn max_token_len(mut self, len: usize) -> Self {
+        self.max_token_len = len;
+        self
+    }
+
+    /// Declares a `crit` header extension as understood by the application.
+    /// Tokens listing any other name in `crit` are refused.
+    pub fn understand_crit(mut self, name: impl Into<String>) -> Self {
+        self.understood_crit.push(name.into());
+        self
+    }
+
+    /// Checks the configuration and builds the validator.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        let mut keys: Vec<Key> = self
+            .key_set
+            .iter()
+            .flat_map(|set| set.iter().cloned())
+            .collect();
+        keys.extend(self.keys);
+        let keys = KeySet::new(keys)?;
+        if self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                "the leeway is over 10 minutes",
+            ));
+        }
+        if self.max_token_len < 32 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                "the maximum token length is too small to hold any token",
+            ));
+        }
+        if self
+            .issuers
+            .iter()
+            .chain(&self.audiences)
+            .any(String::is_empty)
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                "an issuer or audience is empty",
+            ));
+        }
+        const JWS_NAMES: [&str; 11] = [
+            "alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit",
+        ];
+        if let Some(name) = self
+            .understood_crit
+            .iter()
+            .find(|name| JWS_NAMES.contains(&name.as_str()))
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                format!("`{name}` is defined by JWS itself and cannot be a crit extension"),
+            ));
+        }
+        Ok(Validator {
+            rules: Arc::new(Rules {
+                keys,
+                issuers: self.issuers,
+                audiences: self.audiences,
+                leeway: self.leeway,
+                require_exp: self.require_exp,
+                required_typ: self.required_typ,
+                max_token_len: self.max_token_len,
+                understood_crit: self.understood_crit,
+            }),
+        })
+    }
+}

@@ -1,0 +1,332 @@
+//! One-pass claims parsing.
+//!
+//! The payload is parsed once: the application's claims type `T` is
+//! deserialized through a wrapper that watches every member going by. It
+//! refuses duplicate members, and takes a copy of the registered claims
+//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`) with strict type checks,
+//! whatever `T` itself declares. `T` sees exactly the JSON it would have seen.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer, MapAccess,
+    Visitor,
+};
+use serde_json::Value;
+
+use crate::claims::{NumericDate, RegisteredClaims};
+use crate::error::{AuthError, AuthErrorKind};
+use crate::verify::unique::{MemberName, SeenKeys};
+
+/// Parses `payload` into `T` and the registered claims, in one pass.
+pub(crate) fn parse_claims<T: DeserializeOwned>(
+    payload: &[u8],
+) -> Result<(T, RegisteredClaims), AuthError> {
+    let mut state = TeeState::default();
+    let mut de = serde_json::Deserializer::from_slice(payload);
+    let result = T::deserialize(TeeDeserializer {
+        inner: &mut de,
+        state: &mut state,
+    })
+    .and_then(|claims| de.end().map(|()| claims));
+    match (result, state.error) {
+        (_, Some(error)) => Err(error),
+        (Ok(claims), None) => Ok((claims, state.registered)),
+        (Err(error), None) if !state.saw_object || error.is_syntax() || error.is_eof() => {
+            tracing::trace!(%error, "claims are not JSON");
+            Err(AuthError::new(
+                AuthErrorKind::Malformed,
+                "the token payload is not a JSON object",
+            ))
+        }
+        (Err(error), None) => {
+            tracing::debug!(%error, "claims do not match the claims type");
+            Err(AuthError::new(
+                AuthErrorKind::InvalidClaims,
+                "the token's claims do not have the expected shape",
+            ))
+        }
+    }
+}
+
+#[derive(Default)]
+struct TeeState {
+    registered: RegisteredClaims,
+    saw_object: bool,
+    error: Option<AuthError>,
+}
+
+impl TeeState {
+    /// Records the first error and returns a serde error that stops parsing.
+    fn fail<E: de::Error>(&mut self, error: AuthError) -> E {
+        let message = error.description().to_owned();
+        self.error.get_or_insert(error);
+        E::custom(message)
+    }
+}
+
+struct TeeDeserializer<'s, D> {
+    inner: D,
+    state: &'s mut TeeState,
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for TeeDeserializer<'_, D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        self.inner.deserialize_map(TeeVisitor {
+            visitor,
+            state: self.state,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct TeeVisitor<'s, V> {
+    visitor: V,
+    state: &'s mut TeeState,
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        self.state.saw_object = true;
+        let mut access = TeeMapAccess {
+            inner: map,
+            state: self.state,
+            seen: SeenKeys::default(),
+            current: None,
+        };
+        let value = self.visitor.visit_map(&mut access)?;
+        // A visitor may stop before the end; the rest must still be checked,
+        // or a duplicate or a later `nbf` could slip past.
+        while access.next_key_seed(PhantomData::<IgnoredAny>)?.is_some() {
+            access.next_value_seed(PhantomData::<IgnoredAny>)?;
+        }
+        Ok(value)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Registered {
+    Iss,
+    Sub,
+    Aud,
+    Exp,
+    Nbf,
+    Iat,
+    Jti,
+}
+
+impl Registered {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "iss" => Self::Iss,
+            "sub" => Self::Sub,
+            "aud" => Self::Aud,
+            "exp" => Self::Exp,
+            "nbf" => Self::Nbf,
+            "iat" => Self::Iat,
+            "jti" => Self::Jti,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Iss => "iss",
+            Self::Sub => "sub",
+            Self::Aud => "aud",
+            Self::Exp => "exp",
+            Self::Nbf => "nbf",
+            Self::Iat => "iat",
+            Self::Jti => "jti",
+        }
+    }
+}
+
+struct TeeMapAccess<'s, 'de, A> {
+    inner: A,
+    state: &'s mut TeeState,
+    seen: SeenKeys<'de>,
+    current: Option<Registered>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMapAccess<'_, 'de, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some(MemberName(name)) = self.inner.next_key::<MemberName<'de>>()? else {
+            return Ok(None);
+        };
+        if !self.seen.insert(name.clone()) {
+            return Err(self.state.fail(AuthError::new(
+                AuthErrorKind::Malformed,
+                "the token's claims repeat a member name",
+            )));
+        }
+        self.current = Registered::from_name(&name);
+        let key: de::value::CowStrDeserializer<'_, A::Error> = name.into_deserializer();
+        seed.deserialize(key).map(Some)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<S::Value, Self::Error> {
+        let Some(claim) = self.current.take() else {
+            return self.inner.next_value_seed(seed);
+        };
+        let value: Value = self.inner.next_value()?;
+        if let Err(error) = record(&mut self.state.registered, claim, &value) {
+            return Err(self.state.fail(error));
+        }
+        seed.deserialize(value).map_err(de::Error::custom)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+/// The largest time claim accepted: 9999-12-31T23:59:59Z. Anything later is
+/// not a date a real issuer writes, and would overflow time arithmetic.
+const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+
+fn invalid_claim(claim: Registered, what: &str) -> AuthError {
+    AuthError::new(
+        AuthErrorKind::InvalidClaim,
+        format!("the `{}` claim {what}", claim.name()),
+    )
+}
+
+fn record(
+    registered: &mut RegisteredClaims,
+    claim: Registered,
+    value: &Value,
+) -> Result<(), AuthError> {
+    let string = || match value {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(invalid_claim(claim, "must be a string")),
+    };
+    let date = || match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(secs) if secs.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&secs) => {
+                Ok(NumericDate::from_secs_f64(secs))
+            }
+            _ => Err(invalid_claim(claim, "is out of range")),
+        },
+        _ => Err(invalid_claim(claim, "must be a number")),
+    };
+    match claim {
+        Registered::Iss => registered.iss = Some(string()?),
+        Registered::Sub => registered.sub = Some(string()?),
+        Registered::Jti => registered.jti = Some(string()?),
+        Registered::Exp => registered.exp = Some(date()?),
+        Registered::Nbf => registered.nbf = Some(date()?),
+        Registered::Iat => registered.iat = Some(date()?),
+        Registered::Aud => {
+            registered.aud = match value {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::String(s) => Ok(s.clone()),
+                        _ => Err(invalid_claim(claim, "must hold only strings")),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => {
+                    return Err(invalid_claim(
+                        claim,
+                        "must be a string or an array of strings",
+                    ));
+                }
+            };
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Only {
+        sub: String,
+    }
+
+    #[test]
+    fn registered_claims_are_captured_even_when_the_type_ignores_them() {
+        let (claims, registered) = parse_claims::<Only>(
+            br#"{"sub":"alice","exp":2000000000,"iat":1700000000.25,"aud":["a","b"],"x":{"y":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(claims.sub, "alice");
+        assert_eq!(registered.sub(), Some("alice"));
+        assert_eq!(registered.audience(), ["a", "b"]);
+        assert_eq!(registered.iat.unwrap().as_micros(), 1_700_000_000_250_000);
+    }
+
+    #[test]
+    fn duplicate_members_are_refused_even_unknown_ones() {
+        let error = parse_claims::<Only>(br#"{"sub":"a","x":1,"x":2}"#).unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::Malformed);
+        let error = parse_claims::<Value>(br#"{"sub":"a","sub":"b"}"#).unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::Malformed);
+    }
+
+    #[test]
+    fn string_exp_and_absurd_exp_are_refused() {
+        for payload in [
+            &br#"{"sub":"a","exp":"2000000000"}"#[..],
+            br#"{"sub":"a","exp":2.001e206}"#,
+            br#"{"sub":"a","exp":-1}"#,
+            br#"{"sub":"a","nbf":true}"#,
+        ] {
+            let error = parse_claims::<Only>(payload).unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::InvalidClaim);
+        }
+    }
+
+    #[test]
+    fn payload_that_is_not_an_object_is_malformed() {
+        for payload in [&b"[1]"[..], b"\"x\"", b"{", b"{} x"] {
+            let error = parse_claims::<Value>(payload).unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::Malformed);
+        }
+    }
+
+    #[test]
+    fn type_mismatch_is_invalid_claims() {
+        let error = parse_claims::<Only>(br#"{"other":1}"#).unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::InvalidClaims);
+    }
+
+    #[test]
+    fn the_claims_type_sees_registered_claims_with_their_json_types() {
+        #[derive(Deserialize)]
+        struct Typed {
+            exp: u64,
+            aud: Vec<String>,
+        }
+        let (typed, _) = parse_claims::<Typed>(br#"{"exp":2000000000,"aud":["x"]}"#).unwrap();
+        assert_eq!(typed.exp, 2_000_000_000);
+        assert_eq!(typed.aud, ["x"]);
+    }
+}
