@@ -154,6 +154,7 @@ pub struct RegisteredClaims {
     pub(crate) nbf: Option<NumericDate>,
     pub(crate) iat: Option<NumericDate>,
     pub(crate) jti: Option<String>,
+    pub(crate) derived_id: Option<String>,
 }
 
 impl RegisteredClaims {
@@ -192,10 +193,21 @@ impl RegisteredClaims {
         self.jti.as_deref()
     }
 
-    /// What a [`RevocationStore`](crate::store::RevocationStore) is told about this token.
+    /// The id revocation uses: the `jti`, or for a token without one,
+    /// `sig:` followed by the SHA-256 of its signature (base64url). Either
+    /// way, revoking this id revokes exactly this token.
+    pub fn token_id(&self) -> &str {
+        self.jti
+            .as_deref()
+            .or(self.derived_id.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// What a [`RevocationStore`](crate::store::RevocationStore) is told
+    /// about this token; its `jti` is [`token_id`](Self::token_id).
     pub fn token_ref(&self) -> crate::store::TokenRef<'_> {
         let mut token = crate::store::TokenRef::new();
-        token.jti = self.jti.as_deref();
+        token.jti = Some(self.token_id()).filter(|id| !id.is_empty());
         token.sub = self.sub.as_deref();
         token.issued_at = self.iat.map(NumericDate::to_system_time);
         token.expires_at = self.exp.map(NumericDate::to_system_time);

@@ -150,7 +150,9 @@ where
     if is_met(&claims) {
         Ok(claims)
     } else {
-        Err(claims.reject(&AuthError::insufficient_scope(scope()), headers))
+        let error =
+            AuthError::insufficient_scope(scope()).with_context(claims.verified.error_context());
+        Err(claims.reject(&error, headers))
     }
 }
 

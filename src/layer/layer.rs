@@ -93,6 +93,12 @@ impl<T> JwtLayer<T> {
         &self.shared.store
     }
 
+    /// A handle to revoke tokens through the layer's store, with expiries
+    /// that cover the validator's leeway.
+    pub fn revoker(&self) -> crate::store::Revoker {
+        crate::store::Revoker::new(self.shared.store.clone(), self.shared.validator.leeway())
+    }
+
     /// The layer's validator.
     pub fn validator(&self) -> &Validator {
         &self.shared.validator

@@ -11,7 +11,7 @@ use super::layer::Shared;
 use super::{Anonymous, Claims};
 use crate::body::ResponseBody;
 use crate::claims::NumericDate;
-use crate::error::{AuthError, AuthErrorKind, ErrorContext};
+use crate::error::{AuthError, AuthErrorKind};
 use crate::store::{Lookup, StoreError, TokenStatus};
 use crate::verify::Verified;
 
@@ -89,7 +89,7 @@ where
             }
         };
         let lookup = shared.store.check(&verified.registered().token_ref());
-        let context = || context_of(&verified);
+        let context = || verified.error_context();
         request.extensions_mut().insert(Claims {
             verified: verified.clone(),
             responder: shared.responder.clone(),
@@ -148,21 +148,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
                 Ok(()) => Ok(Some(hit)),
                 Err(error) => {
                     cache.remove(&token);
-                    Err(error.with_context(context_of(&hit)))
+                    Err(error.with_context(hit.error_context()))
                 }
             };
         }
         let verified = Arc::new(self.validator.validate(&token)?);
         cache.insert(&token, verified.clone());
         Ok(Some(verified))
-    }
-}
-
-fn context_of<T>(verified: &Verified<T>) -> ErrorContext {
-    ErrorContext {
-        kid: verified.header().kid().map(str::to_owned),
-        iss: verified.registered().issuer().map(str::to_owned),
-        sub: verified.registered().sub().map(str::to_owned),
     }
 }
 

@@ -37,7 +37,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TokenRef<'a> {
-    /// The token's `jti` claim, if it has one.
+    /// The token's id: its `jti` claim, or for a token without `jti` an id
+    /// derived from its signature (see
+    /// [`RegisteredClaims::token_id`](crate::RegisteredClaims::token_id)).
     pub jti: Option<&'a str>,
     /// The token's `sub` claim, if it has one.
     pub sub: Option<&'a str>,
@@ -155,6 +157,82 @@ pub trait RevocationStore: Send + Sync + 'static {
         sub: &'a str,
         issued_before: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+}
+
+/// Revokes tokens through a store with the right lifetimes: a handle made by
+/// [`JwtLayer::revoker`](crate::JwtLayer::revoker).
+///
+/// A revocation must outlive the token's `exp` by the validator's leeway, or
+/// the token would come back for the length of the leeway; this handle adds
+/// it, so handlers need not.
+///
+/// ```
+/// # use jwt_guard::{Algorithm, Claims, JwtLayer, Key, StandardClaims, Validator};
+/// # use jwt_guard::store::Revoker;
+/// # use axum::{Router, extract::State, http::StatusCode, routing::post};
+/// async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) -> StatusCode {
+///     match revoker.revoke_token(claims.registered()).await {
+///         Ok(()) => StatusCode::NO_CONTENT,
+///         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+///     }
+/// }
+/// # fn main() -> Result<(), jwt_guard::ConfigError> {
+/// # let validator = Validator::builder()
+/// #     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+/// #     .build()?;
+/// let layer = JwtLayer::<StandardClaims>::new(validator);
+/// let app: Router = Router::new()
+///     .route("/logout", post(logout))
+///     .with_state(layer.revoker())
+///     .layer(layer);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Revoker {
+    store: std::sync::Arc<dyn RevocationStore>,
+    leeway: std::time::Duration,
+}
+
+impl fmt::Debug for Revoker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revoker")
+            .field("leeway", &self.leeway)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long a token without `exp` stays revoked: such a token never
+/// expires, so its revocation can only be bounded by policy.
+pub const NO_EXP_REVOCATION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+impl Revoker {
+    pub(crate) fn new(
+        store: std::sync::Arc<dyn RevocationStore>,
+        leeway: std::time::Duration,
+    ) -> Self {
+        Self { store, leeway }
+    }
+
+    /// Revokes this one token (by [`token_id`](crate::RegisteredClaims::token_id))
+    /// until its `exp` plus the leeway. A token without `exp` stays revoked
+    /// for [`NO_EXP_REVOCATION`].
+    pub async fn revoke_token(&self, token: &crate::RegisteredClaims) -> Result<(), StoreError> {
+        let until = match token.expires_at() {
+            Some(exp) => exp.to_system_time() + self.leeway,
+            None => SystemTime::now() + NO_EXP_REVOCATION,
+        };
+        self.store.revoke_token(token.token_id(), until).await
+    }
+
+    /// Revokes every token of `sub` issued before now ("log out everywhere").
+    pub async fn revoke_subject(&self, sub: &str) -> Result<(), StoreError> {
+        self.store.revoke_subject(sub, SystemTime::now()).await
+    }
+
+    /// The store behind this handle.
+    pub fn store(&self) -> &std::sync::Arc<dyn RevocationStore> {
+        &self.store
+    }
 }
 
 /// Why a revocation store could not answer.

@@ -122,6 +122,11 @@ pub struct Verified<T> {
 }
 
 impl<T> Verified<T> {
+    /// What logs may say about this token: `kid`, `iss`, `sub`.
+    pub(crate) fn error_context(&self) -> ErrorContext {
+        context(&self.header, Some(&self.registered))
+    }
+
     /// The application's claims.
     pub fn claims(&self) -> &T {
         &self.claims
@@ -166,8 +171,11 @@ impl Validator {
     pub fn validate<T: DeserializeOwned>(&self, token: &str) -> Result<Verified<T>, AuthError> {
         let jws = self.verify_signature(token)?;
         self.check_type(&jws.header)?;
-        let (claims, registered) = tee::parse_claims::<T>(&jws.payload)
+        let (claims, mut registered) = tee::parse_claims::<T>(&jws.payload)
             .map_err(|e| e.with_context(context(&jws.header, None)))?;
+        if registered.jti.is_none() {
+            registered.derived_id = Some(derived_token_id(token));
+        }
         self.check_claims(&registered, NumericDate::now())
             .map_err(|e| e.with_context(context(&jws.header, Some(&registered))))?;
         Ok(Verified {
@@ -288,6 +296,23 @@ impl Validator {
     }
 }
 
+/// An identifier for a token without `jti`, so that it can still be revoked:
+/// `sig:` and the base64url SHA-256 of its signature. A signature is unique to
+/// its header and payload, and the digest keeps the signature itself out of
+/// every store and log.
+fn derived_token_id(token: &str) -> String {
+    use base64::Engine as _;
+    let signature = token.rsplit('.').next().unwrap_or_default();
+    let digest = (crate::keys::provider().key_utils.compute_digest)(
+        signature.as_bytes(),
+        jsonwebtoken::jwk::ThumbprintHash::SHA256,
+    )
+    .unwrap_or_default();
+    let mut id = String::from("sig:");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(digest, &mut id);
+    id
+}
+
 fn strip_application(typ: &str) -> &str {
     match typ.get(..12) {
         Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
@@ -307,7 +332,7 @@ fn missing(claim: &'static str) -> AuthError {
     )
 }
 
-fn context(header: &Header, registered: Option<&RegisteredClaims>) -> ErrorContext {
+pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) -> ErrorContext {
     ErrorContext {
         kid: header.kid.clone(),
         iss: registered.and_then(|r| r.iss.clone()),

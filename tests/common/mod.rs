@@ -1,0 +1,116 @@
+//! Shared test harness: keys and token minting at test time, and serving a
+//! router on a free loopback port for a real HTTP client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jwt_guard::{Algorithm, Key, SigningKey, Validator, ValidatorBuilder};
+use serde_json::{Value, json};
+
+/// A 32-byte HMAC secret, made for the test run.
+pub const SECRET: &[u8] = b"test-secret-0123456789abcdef-0123";
+pub const ISSUER: &str = "https://issuer.test";
+pub const AUDIENCE: &str = "test-api";
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The HS256 signing key matching [`validator`].
+pub fn signer() -> SigningKey {
+    SigningKey::hmac(Algorithm::HS256, SECRET).unwrap()
+}
+
+/// A validator builder with the HS256 test key, `iss` and `aud` configured.
+pub fn validator_builder() -> ValidatorBuilder {
+    Validator::builder()
+        .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+}
+
+pub fn validator() -> Validator {
+    validator_builder().build().unwrap()
+}
+
+/// Claims that pass [`validator`]: `sub`, `iss`, `aud`, `iat`, `nbf`,
+/// `exp` in 5 minutes, a unique `jti`, and `roles`.
+pub fn claims(sub: &str, roles: &[&str]) -> Value {
+    let now = now();
+    json!({
+        "sub": sub,
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": unique_id(),
+        "roles": roles,
+    })
+}
+
+/// Mints an HS256 token over `claims` with the test key.
+pub fn mint(claims: &Value) -> String {
+    signer().sign("JWT", claims).unwrap()
+}
+
+/// Mints a token for `sub` with `roles` that passes [`validator`].
+pub fn token(sub: &str, roles: &[&str]) -> String {
+    mint(&claims(sub, roles))
+}
+
+/// Signs raw header and payload JSON text with the test key, for tokens
+/// whose header or payload must be odd in a way serde would not produce.
+pub fn mint_raw(header: &str, payload: &str) -> String {
+    signer()
+        .sign_jws(header.as_bytes(), payload.as_bytes())
+        .unwrap()
+}
+
+pub fn unique_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        now(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Serves `app` on a free loopback port; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().build().unwrap()
+}
+
+/// Asserts that nothing of `token` (its signature, or the token itself)
+/// appears in a response's headers or body.
+pub fn assert_no_token_leak(token: &str, headers: &reqwest::header::HeaderMap, body: &str) {
+    let signature = token.rsplit('.').next().unwrap_or_default();
+    let mut haystack = body.to_owned();
+    for value in headers.values() {
+        haystack.push_str(&String::from_utf8_lossy(value.as_bytes()));
+    }
+    assert!(!haystack.contains(token), "the response contains the token");
+    if signature.len() >= 8 {
+        assert!(
+            !haystack.contains(signature),
+            "the response contains the token's signature"
+        );
+    }
+}
