@@ -77,9 +77,11 @@ impl IntoResponse for Rejection {
     }
 }
 
-impl From<http::Response<Bytes>> for Rejection {
-    fn from(response: http::Response<Bytes>) -> Self {
-        Self { response }
+impl From<Box<http::Response<Bytes>>> for Rejection {
+    fn from(response: Box<http::Response<Bytes>>) -> Self {
+        Self {
+            response: *response,
+        }
     }
 }
 

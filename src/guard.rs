@@ -1,6 +1,6 @@
 //! Role and permission requirements, and a route-level guard layer.
 //!
-//! A [`Requirement`] is a marker type declared in one line with [`role!`] or
+//! A [`Requirement`] is a marker type declared in one line with [`role!`](crate::role!) or
 //! [`permission!`](crate::permission!), and combined with [`AnyOf`] and
 //! [`AllOf`]. Handlers state it in their signature with
 //! [`RequireRole`](crate::RequireRole) (axum); whole routes or services state
@@ -141,7 +141,7 @@ pub(crate) fn authorize<T, F>(
     headers: &http::HeaderMap,
     is_met: F,
     scope: impl FnOnce() -> String,
-) -> Result<Claims<T>, Response<bytes::Bytes>>
+) -> Result<Claims<T>, Box<Response<bytes::Bytes>>>
 where
     T: Send + Sync + 'static,
     F: FnOnce(&T) -> bool,
@@ -152,7 +152,7 @@ where
     } else {
         let error =
             AuthError::insufficient_scope(scope()).with_context(claims.verified.error_context());
-        Err(claims.reject(&error, headers))
+        Err(Box::new(claims.reject(&error, headers)))
     }
 }
 
@@ -160,17 +160,17 @@ where
 pub(crate) fn claims_from<T: Send + Sync + 'static>(
     extensions: &http::Extensions,
     headers: &http::HeaderMap,
-) -> Result<Claims<T>, Response<bytes::Bytes>> {
+) -> Result<Claims<T>, Box<Response<bytes::Bytes>>> {
     if let Some(claims) = extensions.get::<Claims<T>>() {
         return Ok(claims.clone());
     }
-    Err(match extensions.get::<Anonymous>() {
+    Err(Box::new(match extensions.get::<Anonymous>() {
         Some(anonymous) => anonymous.reject(&AuthError::missing_token(), headers),
         None => crate::layer::Responder::default_shared().respond(
             &AuthError::missing_layer(std::any::type_name::<T>()),
             headers,
         ),
-    })
+    }))
 }
 
 type Check<T> = dyn Fn(&T) -> bool + Send + Sync;
@@ -343,7 +343,7 @@ where
             || guard.scope.to_string(),
         ) {
             Ok(_) => ResponseFuture::inner(self.inner.call(request)),
-            Err(response) => ResponseFuture::reject(response),
+            Err(response) => ResponseFuture::reject(*response),
         }
     }
 }

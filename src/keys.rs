@@ -458,13 +458,13 @@ impl KeySet {
         }
         let mut by_kid = HashMap::new();
         for (index, key) in keys.iter().enumerate() {
-            if let Some(kid) = &key.kid {
-                if by_kid.insert(kid.clone(), index).is_some() {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::DuplicateKid,
-                        format!("two keys share the kid `{kid}`"),
-                    ));
-                }
+            if let Some(kid) = &key.kid
+                && by_kid.insert(kid.clone(), index).is_some()
+            {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::DuplicateKid,
+                    format!("two keys share the kid `{kid}`"),
+                ));
             }
         }
         Ok(Self {
@@ -588,10 +588,7 @@ impl Jwk {
         {
             return Some("its `key_ops` do not include `verify`");
         }
-        match self.algorithm(default_alg) {
-            Ok(_) => None,
-            Err(reason) => Some(reason),
-        }
+        self.algorithm(default_alg).err()
     }
 
     fn algorithm(&self, default_alg: Option<Algorithm>) -> Result<Algorithm, &'static str> {

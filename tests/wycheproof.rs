@@ -207,14 +207,14 @@ fn wycheproof_jws_cases_are_accepted_or_refused_as_the_vectors_require() {
                     .map_err(|e| e.to_string()),
             };
             let mut expected = case.result;
-            if let Some((_, correction)) = CORRECTIONS.iter().find(|(id, _)| *id == case.tc_id) {
-                if let Some(fixed) = correction.apply(case, group, &all) {
-                    corrected.push(format!(
-                        "tcId {} {:?}: {:?} -> {fixed:?} ({correction:?})",
-                        case.tc_id, case.comment, case.result
-                    ));
-                    expected = fixed;
-                }
+            if let Some((_, correction)) = CORRECTIONS.iter().find(|(id, _)| *id == case.tc_id)
+                && let Some(fixed) = correction.apply(case, group, &all)
+            {
+                corrected.push(format!(
+                    "tcId {} {:?}: {:?} -> {fixed:?} ({correction:?})",
+                    case.tc_id, case.comment, case.result
+                ));
+                expected = fixed;
             }
             let problem = match (expected, &outcome) {
                 (Expectation::Valid, Ok(payload)) => payload_mismatch(&case.jws, payload),

@@ -30,15 +30,15 @@ impl TokenSources {
         if let Some(token) = bearer(headers)? {
             return Ok(Some(Cow::Borrowed(token)));
         }
-        if let Some(name) = &self.cookie {
-            if let Some(token) = cookie(headers, name)? {
-                return Ok(Some(Cow::Borrowed(token)));
-            }
+        if let Some(name) = &self.cookie
+            && let Some(token) = cookie(headers, name)?
+        {
+            return Ok(Some(Cow::Borrowed(token)));
         }
-        if let (Some(name), Some(query)) = (&self.query, query) {
-            if let Some(token) = query_param(query, name)? {
-                return Ok(Some(token));
-            }
+        if let (Some(name), Some(query)) = (&self.query, query)
+            && let Some(token) = query_param(query, name)?
+        {
+            return Ok(Some(token));
         }
         Ok(None)
     }

@@ -110,15 +110,15 @@ pub(crate) fn verify(
         ..ErrorContext::default()
     };
 
-    if let Some(crit) = &header.crit {
-        if let Some(name) = crit.iter().find(|name| !understood_crit.contains(name)) {
-            tracing::trace!(extension = %name, "unsupported critical header");
-            return Err(AuthError::new(
-                AuthErrorKind::UnsupportedCritical,
-                "the token has a critical header extension that is not understood",
-            )
-            .with_context(context()));
-        }
+    if let Some(crit) = &header.crit
+        && let Some(name) = crit.iter().find(|name| !understood_crit.contains(name))
+    {
+        tracing::trace!(extension = %name, "unsupported critical header");
+        return Err(AuthError::new(
+            AuthErrorKind::UnsupportedCritical,
+            "the token has a critical header extension that is not understood",
+        )
+        .with_context(context()));
     }
 
     let key = keys
