@@ -87,3 +87,8 @@ pub use guard::{RequireLayer, Requirement};
 pub use keys::{Algorithm, Key, KeySet, SigningKey};
 pub use layer::{Anonymous, Claims, JwtLayer};
 pub use verify::{Validator, ValidatorBuilder, Verified};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
