@@ -26,12 +26,14 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F, S, ReqB> {
+        // Rejections and store round trips are boxed: the common case, a
+        // call of the inner service, then moves a small future.
         Reject {
-            response: Option<Response<Bytes>>,
+            response: Option<Box<Response<Bytes>>>,
         },
         Check {
             lookup: BoxFuture<'static, Result<TokenStatus, StoreError>>,
-            pending: Option<Pending<S, ReqB>>,
+            pending: Option<Box<Pending<S, ReqB>>>,
         },
         Inner {
             #[pin]
@@ -52,7 +54,7 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
     pub(crate) fn reject(response: Response<Bytes>) -> Self {
         Self {
             state: State::Reject {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -74,13 +76,13 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
         Self {
             state: State::Check {
                 lookup,
-                pending: Some(Pending {
+                pending: Some(Box::new(Pending {
                     inner,
                     request,
                     responder,
                     fail_open,
                     context,
-                }),
+                })),
             },
         }
     }
@@ -107,7 +109,7 @@ where
                     let response = response
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(rejection_response(response)));
+                    return Poll::Ready(Ok(rejection_response(*response)));
                 }
                 StateProj::Check { lookup, pending } => {
                     let status = ready!(lookup.as_mut().poll(cx));
@@ -117,7 +119,7 @@ where
                         responder,
                         fail_open,
                         context,
-                    } = pending
+                    } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match decide(status, fail_open) {
@@ -125,9 +127,9 @@ where
                             future: inner.call(request),
                         }),
                         Err(error) => state.set(State::Reject {
-                            response: Some(
+                            response: Some(Box::new(
                                 responder.respond(&error.with_context(context), request.headers()),
-                            ),
+                            )),
                         }),
                     }
                 }
