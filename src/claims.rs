@@ -194,8 +194,9 @@ impl RegisteredClaims {
     }
 
     /// The id revocation uses: the `jti`, or for a token without one,
-    /// `sig:` followed by the SHA-256 of its signature (base64url). Either
-    /// way, revoking this id revokes exactly this token.
+    /// `sha256:` followed by the SHA-256 (base64url) of its signed header and
+    /// payload. Either way, revoking this id revokes this token, whatever
+    /// signature it is presented with.
     pub fn token_id(&self) -> &str {
         self.jti
             .as_deref()

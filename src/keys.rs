@@ -338,7 +338,10 @@ impl Key {
                 let point = material
                     .try_get_as_bytes()
                     .map_err(|e| invalid_key("EC", e))?;
-                if Some(point.len()) != alg.ec_point_len() || point.first() != Some(&0x04) {
+                if Some(point.len()) != alg.ec_point_len()
+                    || point.first() != Some(&0x04)
+                    || !public_point_is_valid(alg, point)
+                {
                     return Err(ConfigError::new(
                         ConfigErrorKind::InvalidKey,
                         format!("the EC key is not an uncompressed point on the curve of {alg}"),
@@ -349,10 +352,10 @@ impl Key {
                 let point = material
                     .try_get_as_bytes()
                     .map_err(|e| invalid_key("Ed25519", e))?;
-                if point.len() != 32 {
+                if point.len() != 32 || !public_point_is_valid(alg, point) {
                     return Err(ConfigError::new(
                         ConfigErrorKind::InvalidKey,
-                        "an Ed25519 public key is 32 bytes",
+                        "the Ed25519 public key is not a valid 32-byte point",
                     ));
                 }
             }
@@ -361,6 +364,39 @@ impl Key {
         (provider().verifier_factory)(&alg.to_jsonwebtoken(), &material)
             .map_err(|e| invalid_key(alg.as_str(), e))?;
         Ok(Self::from_parts(alg, material))
+    }
+}
+
+/// Whether an EC or Ed25519 public key is a valid point of its curve.
+///
+/// The crypto providers only parse public keys when verifying, and then any
+/// failure reads as a bad signature: a mistyped key would refuse every
+/// token instead of stopping the service at start-up.
+#[cfg(feature = "aws_lc_rs")]
+fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
+    use aws_lc_rs::signature::{
+        ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
+        VerificationAlgorithm,
+    };
+    let algorithm: &'static dyn VerificationAlgorithm = match alg {
+        Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &ED25519,
+        _ => return false,
+    };
+    ParsedPublicKey::new(algorithm, point).is_ok()
+}
+
+/// See the aws-lc-rs version above.
+#[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
+    match alg {
+        Algorithm::ES256 => p256::PublicKey::from_sec1_bytes(point).is_ok(),
+        Algorithm::ES384 => p384::PublicKey::from_sec1_bytes(point).is_ok(),
+        Algorithm::EdDSA => <[u8; 32]>::try_from(point)
+            .ok()
+            .is_some_and(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).is_ok()),
+        _ => false,
     }
 }
 

@@ -173,7 +173,8 @@ pub(crate) fn decode_part(part: &str) -> Result<Vec<u8>, AuthError> {
 }
 
 fn parse_header(bytes: &[u8]) -> Result<Header, AuthError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = crate::verify::unique::json_text(bytes).map_err(malformed)?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let raw = RawHeader::deserialize(&mut de).and_then(|h| de.end().map(|()| h));
     let raw = match raw {
         Ok(raw) => raw,

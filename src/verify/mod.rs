@@ -297,18 +297,18 @@ impl Validator {
 }
 
 /// An identifier for a token without `jti`, so that it can still be revoked:
-/// `sig:` and the base64url SHA-256 of its signature. A signature is unique to
-/// its header and payload, and the digest keeps the signature itself out of
-/// every store and log.
+/// `sha256:` and the base64url SHA-256 of its signing input (header and
+/// payload). Not of its signature: an ECDSA signature can be altered into
+/// another valid one, and the twin must not escape a revocation.
 fn derived_token_id(token: &str) -> String {
     use base64::Engine as _;
-    let signature = token.rsplit('.').next().unwrap_or_default();
+    let signing_input = token.rsplit_once('.').map_or(token, |(input, _)| input);
     let digest = (crate::keys::provider().key_utils.compute_digest)(
-        signature.as_bytes(),
+        signing_input.as_bytes(),
         jsonwebtoken::jwk::ThumbprintHash::SHA256,
     )
     .unwrap_or_default();
-    let mut id = String::from("sig:");
+    let mut id = String::from("sha256:");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(digest, &mut id);
     id
 }

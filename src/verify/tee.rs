@@ -23,8 +23,10 @@ use crate::verify::unique::{MemberName, SeenKeys};
 pub(crate) fn parse_claims<T: DeserializeOwned>(
     payload: &[u8],
 ) -> Result<(T, RegisteredClaims), AuthError> {
+    let text = crate::verify::unique::json_text(payload)
+        .map_err(|description| AuthError::new(AuthErrorKind::Malformed, description))?;
     let mut state = TeeState::default();
-    let mut de = serde_json::Deserializer::from_slice(payload);
+    let mut de = serde_json::Deserializer::from_str(text);
     let result = T::deserialize(TeeDeserializer {
         inner: &mut de,
         state: &mut state,

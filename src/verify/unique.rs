@@ -2,8 +2,12 @@
 //!
 //! serde_json keeps the last of duplicate members and derived structs ignore
 //! unknown ones, so neither refuses `{"sub":"alice","sub":"admin"}`. JOSE
-//! (RFC 7515 §4) lets a parser refuse such objects, and this crate does: two
-//! readers of the same token must never see different claims.
+//! (RFC 7515 §4) lets a parser refuse such objects, and this crate does, at
+//! every depth: two readers of the same token must never see different claims.
+//!
+//! Top-level members are checked during the one parse of the header and the
+//! claims. Objects nested deeper are checked by [`json_text`], in a separate
+//! scan that runs only when the text has a nested object at all.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -74,6 +78,79 @@ impl<'de> SeenKeys<'de> {
     }
 }
 
+/// Checks that `bytes` are UTF-8 (RFC 8259 §8.1; serde_json does not check
+/// the strings it skips) and that no nested object repeats a member name.
+pub(crate) fn json_text(bytes: &[u8]) -> Result<&str, &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the token holds text that is not UTF-8")?;
+    let nested = text
+        .trim_start()
+        .get(1..)
+        .is_some_and(|rest| rest.contains('{'));
+    if nested && serde_json::from_str::<Unique>(text).is_err() {
+        return Err("the token's JSON is malformed or repeats a member name");
+    }
+    Ok(text)
+}
+
+/// Any JSON value whose objects, at every depth, have unique member names.
+struct Unique;
+
+impl<'de> Deserialize<'de> for Unique {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JSON without duplicate member names")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+        let mut seen = SeenKeys::default();
+        while let Some(MemberName(name)) = map.next_key()? {
+            if !seen.insert(name) {
+                return Err(de::Error::custom("duplicate member"));
+            }
+            map.next_value::<Unique>()?;
+        }
+        Ok(Unique)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Unique, E> {
+        Ok(Unique)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,7 +164,16 @@ mod tests {
         assert!(!seen.insert(Cow::Borrowed("k3")));
         assert!(!seen.insert(Cow::Borrowed("k99")));
         let mut few = SeenKeys::default();
+        assert!(few.insert(Cow::Borrowed("b")));
         assert!(few.insert(Cow::Borrowed("a")));
         assert!(!few.insert(Cow::Borrowed("a")));
+    }
+
+    #[test]
+    fn nested_duplicates_and_invalid_utf8_are_refused() {
+        assert!(json_text(br#"{"a":{"x":1,"y":[{"z":1}]}}"#).is_ok());
+        assert!(json_text(br#"{"a":{"x":1,"x":2}}"#).is_err());
+        assert!(json_text(br#"{"a":[{"x":1},{"x":2,"x":3}]}"#).is_err());
+        assert!(json_text(b"{\"a\":\"\xff\"}").is_err());
     }
 }
