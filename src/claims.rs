@@ -316,7 +316,7 @@ impl<'de> Deserialize<'de> for Audience {
 /// assert_eq!(claims.extra["tenant"], "acme");
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StandardClaims {
     /// Subject: who the token is about.
     pub sub: String,
@@ -350,6 +350,76 @@ pub struct StandardClaims {
     /// Every other claim.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+// By hand rather than derived: `#[serde(flatten)]` buffers every member
+// before reading any, which made parsing cost as much as the signature.
+impl<'de> Deserialize<'de> for StandardClaims {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(StandardClaimsVisitor)
+    }
+}
+
+struct StandardClaimsVisitor;
+
+impl<'de> Visitor<'de> for StandardClaimsVisitor {
+    type Value = StandardClaims;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<StandardClaims, A::Error> {
+        fn set<'de, A: de::MapAccess<'de>, T: Deserialize<'de>>(
+            map: &mut A,
+            slot: &mut Option<T>,
+            name: &'static str,
+        ) -> Result<(), A::Error> {
+            if slot.is_some() {
+                return Err(de::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(())
+        }
+
+        let (mut sub, mut iss, mut aud, mut exp, mut nbf, mut iat, mut jti) =
+            (None, None, None, None, None, None, None);
+        let (mut roles, mut permissions, mut scope) = (None, None, None);
+        let mut extra = serde_json::Map::new();
+        while let Some(name) = map.next_key::<crate::verify::MemberName<'de>>()? {
+            match name.0.as_ref() {
+                "sub" => set(&mut map, &mut sub, "sub")?,
+                "iss" => set(&mut map, &mut iss, "iss")?,
+                "aud" => set(&mut map, &mut aud, "aud")?,
+                "exp" => set(&mut map, &mut exp, "exp")?,
+                "nbf" => set(&mut map, &mut nbf, "nbf")?,
+                "iat" => set(&mut map, &mut iat, "iat")?,
+                "jti" => set(&mut map, &mut jti, "jti")?,
+                "roles" => set(&mut map, &mut roles, "roles")?,
+                "permissions" => set(&mut map, &mut permissions, "permissions")?,
+                "scope" => set(&mut map, &mut scope, "scope")?,
+                _ => {
+                    let value = map.next_value()?;
+                    if extra.insert(name.0.into_owned(), value).is_some() {
+                        return Err(de::Error::custom("duplicate claim"));
+                    }
+                }
+            }
+        }
+        Ok(StandardClaims {
+            sub: sub.ok_or_else(|| de::Error::missing_field("sub"))?,
+            iss: iss.flatten(),
+            aud: aud.flatten(),
+            exp: exp.flatten(),
+            nbf: nbf.flatten(),
+            iat: iat.flatten(),
+            jti: jti.flatten(),
+            roles: roles.flatten().unwrap_or_default(),
+            permissions: permissions.flatten().unwrap_or_default(),
+            scope: scope.flatten(),
+            extra,
+        })
+    }
 }
 
 impl HasRoles for StandardClaims {

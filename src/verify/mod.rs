@@ -70,6 +70,7 @@ mod tee;
 mod unique;
 
 pub use jws::{Header, VerifiedJws};
+pub(crate) use unique::MemberName;
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
