@@ -361,6 +361,7 @@ async fn revoked_token_is_refused_even_when_cached() {
     store
         .revoke_token(
             verified.registered().token_id(),
+            verified.registered().sub(),
             SystemTime::now() + Duration::from_secs(600),
         )
         .await
@@ -453,6 +454,7 @@ impl RevocationStore for FailingStore {
     fn revoke_token<'a>(
         &'a self,
         _: &'a str,
+        _: Option<&'a str>,
         _: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
@@ -496,9 +498,10 @@ impl RevocationStore for SlowStore {
     fn revoke_token<'a>(
         &'a self,
         jti: &'a str,
+        sub: Option<&'a str>,
         until: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.revoke_token(jti, until)
+        self.inner.revoke_token(jti, sub, until)
     }
 
     fn revoke_subject<'a>(
@@ -579,6 +582,7 @@ async fn asynchronous_store_answers_gate_the_request() {
     store
         .revoke_token(
             verified.registered().token_id(),
+            verified.registered().sub(),
             SystemTime::now() + Duration::from_secs(600),
         )
         .await

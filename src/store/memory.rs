@@ -60,7 +60,7 @@ const MIN_PURGE_LEN: usize = 1024;
 /// assert!(matches!(store.check(&token), Lookup::Ready(Ok(TokenStatus::Active))));
 ///
 /// // Revoke this one token until it would have expired anyway.
-/// store.revoke_token("4f1c", now + Duration::from_secs(900)).await?;
+/// store.revoke_token("4f1c", Some("alice"), now + Duration::from_secs(900)).await?;
 /// assert!(matches!(store.check(&token), Lookup::Ready(Ok(TokenStatus::Revoked))));
 /// assert_eq!(store.len(), 1);
 ///
@@ -361,6 +361,7 @@ impl RevocationStore for MemoryStore {
     fn revoke_token<'a>(
         &'a self,
         jti: &'a str,
+        _sub: Option<&'a str>,
         expires_at: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.revoke_token_at(jti, expires_at, SystemTime::now()) })
@@ -750,7 +751,7 @@ mod tests {
         let store: &dyn RevocationStore = &store;
         let now = SystemTime::now();
 
-        store.revoke_token("a", now + HOUR).await.unwrap();
+        store.revoke_token("a", None, now + HOUR).await.unwrap();
         store.revoke_subject("alice", now + HOUR).await.unwrap();
 
         assert_eq!(ready(store.check(&jti("a"))), TokenStatus::Revoked);
@@ -764,7 +765,7 @@ mod tests {
     #[tokio::test]
     async fn revocation_future_does_nothing_until_polled() {
         let store = MemoryStore::new();
-        drop(store.revoke_token("a", SystemTime::now() + HOUR));
+        drop(store.revoke_token("a", None, SystemTime::now() + HOUR));
 
         assert!(store.is_empty());
     }

@@ -139,11 +139,17 @@ pub trait RevocationStore: Send + Sync + 'static {
     fn check(&self, token: &TokenRef<'_>) -> Lookup;
 
     /// Revokes the token with this `jti` until `expires_at` (the token's own
-    /// `exp`). After that instant the token is refused for having expired, and
-    /// the store may forget the entry.
+    /// `exp` plus the validator's leeway). After that instant the token is
+    /// refused for having expired, and the store may forget the entry.
+    ///
+    /// `sub` is the token's subject. Stores may key the entry by it (a Redis
+    /// Cluster store keeps a token's entry and its subject's cut-off in one
+    /// slot, so that one round trip reads both); the revocation applies to the
+    /// `jti` whatever the subject.
     fn revoke_token<'a>(
         &'a self,
         jti: &'a str,
+        sub: Option<&'a str>,
         expires_at: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
@@ -221,7 +227,9 @@ impl Revoker {
             Some(exp) => exp.to_system_time() + self.leeway,
             None => SystemTime::now() + NO_EXP_REVOCATION,
         };
-        self.store.revoke_token(token.token_id(), until).await
+        self.store
+            .revoke_token(token.token_id(), token.sub(), until)
+            .await
     }
 
     /// Revokes every token of `sub` issued before now ("log out everywhere").
