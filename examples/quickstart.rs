@@ -10,16 +10,21 @@
 //!
 //! Environment: `JWT_SECRET` (required, at least 32 bytes), `JWT_ISSUER`
 //! (default `quickstart`), `JWT_AUDIENCE` (default `quickstart-api`), `BIND`
-//! (default `127.0.0.1:3000`).
+//! (default `127.0.0.1:3000`). Revocations are kept in memory, unless
+//! `REDIS_URL=redis://…` (one Redis, mirrored locally) or
+//! `REDIS_CLUSTER_URLS=redis://a,redis://b,…` (a Redis Cluster) is set: then
+//! every quickstart sharing that Redis refuses a token logged out on any of them.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use jwt_guard::store::{MemoryStore, Revoker};
+use jwt_guard::store::redis::{RedisConfig, RedisStore};
+use jwt_guard::store::{MemoryStore, RevocationStore, Revoker};
 use jwt_guard::{
     Algorithm, Claims, JwtLayer, Key, RequireRole, SigningKey, StandardClaims, Validator,
 };
@@ -32,6 +37,7 @@ struct Config {
     issuer: String,
     audience: String,
     bind: String,
+    redis: Option<RedisConfig>,
 }
 
 impl Config {
@@ -41,11 +47,23 @@ impl Config {
         })?;
         let var =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let redis = match (set("REDIS_URL"), set("REDIS_CLUSTER_URLS")) {
+            (Some(_), Some(_)) => {
+                return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".to_owned());
+            }
+            (Some(url), None) => Some(RedisConfig::url(url)),
+            (None, Some(urls)) => Some(RedisConfig::cluster(
+                urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
+            )),
+            (None, None) => None,
+        };
         Ok(Self {
             secret,
             issuer: var("JWT_ISSUER", "quickstart"),
             audience: var("JWT_AUDIENCE", "quickstart-api"),
             bind: var("BIND", "127.0.0.1:3000"),
+            redis,
         })
     }
 }
@@ -79,20 +97,37 @@ async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) 
     }
 }
 
-fn app(config: &Config) -> Result<Router, jwt_guard::ConfigError> {
+/// The revocation store: Redis (mirrored) when configured, else in memory.
+async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, jwt_guard::ConfigError> {
+    let Some(redis) = &config.redis else {
+        eprintln!(
+            "quickstart: revocations in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
+        );
+        return Ok(Arc::new(MemoryStore::new()));
+    };
+    let store = RedisStore::new(redis.clone())?;
+    match store.ready(Duration::from_secs(5)).await {
+        Ok(()) => eprintln!("quickstart: revocations in Redis ({store:?})"),
+        Err(error) => {
+            eprintln!("quickstart: Redis is not reachable yet ({error}); answering 503 until it is")
+        }
+    }
+    Ok(Arc::new(store))
+}
+
+fn app(config: &Config, store: Arc<dyn RevocationStore>) -> Result<Router, jwt_guard::ConfigError> {
     let validator = Validator::builder()
         .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))
         .build()?;
-    let store = MemoryStore::new();
     let required = JwtLayer::<StandardClaims>::builder(validator.clone())
-        .store(store.clone())
+        .shared_store(store.clone())
         .realm("quickstart")
         .build();
     let optional = JwtLayer::<StandardClaims>::builder(validator)
-        .store(store)
+        .shared_store(store)
         .realm("quickstart")
         .optional(true)
         .build();
@@ -156,7 +191,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let app = match app(&config) {
+    let app = match store(&config).await.and_then(|store| app(&config, store)) {
         Ok(app) => app,
         Err(error) => {
             eprintln!("quickstart: invalid configuration: {error}");

@@ -25,6 +25,8 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
 

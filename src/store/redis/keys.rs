@@ -1,0 +1,149 @@
+//! Key and message layout.
+//!
+//! ```text
+//! {prefix}{<base64url(sub)>}:t:<jti>   value: the token's expiry (Unix s), EXAT the same
+//! {prefix}{<base64url(sub)>}:c         value: the cut-off (Unix µs), EXAT cut-off + retention
+//! channel {prefix}events               messages "t|<exp s>|<jti>" and "s|<cut-off µs>|<sub>"
+//! ```
+//!
+//! The subject, encoded so that it holds no brace, is the Redis Cluster hash
+//! tag: a token's key and its subject's cut-off live in one slot, so one
+//! `MGET` reads both, on a single node or a cluster alike.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+    channel: String,
+}
+
+/// A key read back during a resynchronisation.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Parsed {
+    Token { jti: String },
+    Cutoff { sub: String },
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            channel: format!("{prefix}events"),
+        }
+    }
+
+    pub(crate) fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    pub(crate) fn scan_pattern(&self) -> String {
+        // SCAN's glob treats these specially; the prefix is checked to hold none.
+        format!("{}*", self.prefix)
+    }
+
+    fn tag(sub: Option<&str>) -> String {
+        URL_SAFE_NO_PAD.encode(sub.unwrap_or_default())
+    }
+
+    pub(crate) fn token(&self, sub: Option<&str>, jti: &str) -> String {
+        format!("{}{{{}}}:t:{jti}", self.prefix, Self::tag(sub))
+    }
+
+    pub(crate) fn cutoff(&self, sub: &str) -> String {
+        format!("{}{{{}}}:c", self.prefix, Self::tag(Some(sub)))
+    }
+
+    pub(crate) fn parse(&self, key: &str) -> Option<Parsed> {
+        let rest = key.strip_prefix(&self.prefix)?.strip_prefix('{')?;
+        let (tag, rest) = rest.split_once('}')?;
+        if let Some(jti) = rest.strip_prefix(":t:") {
+            return Some(Parsed::Token {
+                jti: jti.to_owned(),
+            });
+        }
+        if rest == ":c" {
+            let sub = String::from_utf8(URL_SAFE_NO_PAD.decode(tag).ok()?).ok()?;
+            return Some(Parsed::Cutoff { sub });
+        }
+        None
+    }
+}
+
+/// A revocation as published on the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Event {
+    Token { jti: String, expires_at_secs: u64 },
+    Cutoff { sub: String, micros: i64 },
+}
+
+impl Event {
+    pub(crate) fn encode(&self) -> String {
+        match self {
+            Self::Token {
+                jti,
+                expires_at_secs,
+            } => format!("t|{expires_at_secs}|{jti}"),
+            Self::Cutoff { sub, micros } => format!("s|{micros}|{sub}"),
+        }
+    }
+
+    pub(crate) fn decode(message: &[u8]) -> Option<Self> {
+        let message = std::str::from_utf8(message).ok()?;
+        let mut parts = message.splitn(3, '|');
+        let (kind, number, name) = (parts.next()?, parts.next()?, parts.next()?);
+        match kind {
+            "t" => Some(Self::Token {
+                jti: name.to_owned(),
+                expires_at_secs: number.parse().ok()?,
+            }),
+            "s" => Some(Self::Cutoff {
+                sub: name.to_owned(),
+                micros: number.parse().ok()?,
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_and_cutoff_keys_share_the_subject_hash_tag() {
+        let keys = Keys::new("jg:");
+        let token = keys.token(Some("al{ice}"), "j1");
+        let cutoff = keys.cutoff("al{ice}");
+        let tag = |k: &str| k[k.find('{').unwrap()..=k.find('}').unwrap()].to_owned();
+        assert_eq!(tag(&token), tag(&cutoff));
+        assert!(!tag(&token)[1..tag(&token).len() - 1].contains(['{', '}']));
+        assert_eq!(keys.parse(&token), Some(Parsed::Token { jti: "j1".into() }));
+        assert_eq!(
+            keys.parse(&cutoff),
+            Some(Parsed::Cutoff {
+                sub: "al{ice}".into()
+            })
+        );
+        assert_eq!(keys.parse("other:{x}:c"), None);
+    }
+
+    #[test]
+    fn events_round_trip_even_with_separators_in_names() {
+        for event in [
+            Event::Token {
+                jti: "a|b".into(),
+                expires_at_secs: 17,
+            },
+            Event::Cutoff {
+                sub: "x|y|z".into(),
+                micros: 1_700_000_000_000_001,
+            },
+        ] {
+            assert_eq!(Event::decode(event.encode().as_bytes()), Some(event));
+        }
+        assert_eq!(Event::decode(b"q|1|x"), None);
+        assert_eq!(Event::decode(b"t|nope|x"), None);
+    }
+}

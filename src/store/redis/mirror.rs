@@ -1,0 +1,256 @@
+//! The local mirror: revocation state in process memory, kept current by
+//! Redis. A check is a lock-free flag read, a read lock and a hash lookup.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::keys::Event;
+use crate::store::{StoreError, StoreErrorKind, TokenRef, TokenStatus};
+
+/// A 128-bit fingerprint of a `jti` under per-process random keys. Keeping
+/// fingerprints instead of the ids keeps an entry at about 30 bytes; two ids
+/// sharing one is a 2^-128 event, and would over-revoke, never under-revoke.
+type Fingerprint = [u64; 2];
+
+/// Fingerprints are already uniformly random: hash them as they are.
+#[derive(Default)]
+pub(crate) struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = self.0.rotate_left(29) ^ value;
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+}
+
+#[derive(Default)]
+pub(crate) struct Snapshot {
+    tokens: HashMap<Fingerprint, u64, BuildHasherDefault<FingerprintHasher>>,
+    cutoffs: HashMap<Box<str>, i64>,
+}
+
+pub(crate) struct Mirror {
+    state: RwLock<Snapshot>,
+    synced: AtomicBool,
+    resyncs: AtomicU64,
+    keys: [RandomState; 2],
+}
+
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub(crate) fn micros(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+impl Mirror {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: RwLock::new(Snapshot::default()),
+            synced: AtomicBool::new(false),
+            resyncs: AtomicU64::new(0),
+            keys: [RandomState::new(), RandomState::new()],
+        }
+    }
+
+    fn fingerprint(&self, jti: &str) -> Fingerprint {
+        [self.keys[0].hash_one(jti), self.keys[1].hash_one(jti)]
+    }
+
+    pub(crate) fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_synced(&self, synced: bool) {
+        let was = self.synced.swap(synced, Ordering::AcqRel);
+        if was && !synced {
+            tracing::warn!(
+                "revocation mirror lost Redis; answering 503 until it has resynchronised"
+            );
+        }
+    }
+
+    /// How many full resynchronisations have completed.
+    pub(crate) fn resyncs(&self) -> u64 {
+        self.resyncs.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn check(&self, token: &TokenRef<'_>) -> Result<TokenStatus, StoreError> {
+        if !self.is_synced() {
+            return Err(StoreError::new(StoreErrorKind::NotSynchronized));
+        }
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(jti) = token.jti
+            && !state.tokens.is_empty()
+            && let Some(&expires) = state.tokens.get(&self.fingerprint(jti))
+            && expires > now_secs()
+        {
+            return Ok(TokenStatus::Revoked);
+        }
+        if let Some(sub) = token.sub
+            && let Some(&cutoff) = state.cutoffs.get(sub)
+            && token.issued_at.is_none_or(|iat| micros(iat) < cutoff)
+        {
+            return Ok(TokenStatus::Revoked);
+        }
+        Ok(TokenStatus::Active)
+    }
+
+    pub(crate) fn apply(&self, event: &Event) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        Self::apply_to(&mut state, event, self);
+    }
+
+    fn apply_to(state: &mut Snapshot, event: &Event, mirror: &Self) {
+        match event {
+            Event::Token {
+                jti,
+                expires_at_secs,
+            } => {
+                let entry = state.tokens.entry(mirror.fingerprint(jti)).or_insert(0);
+                *entry = (*entry).max(*expires_at_secs);
+            }
+            Event::Cutoff { sub, micros } => {
+                let entry = state.cutoffs.entry(sub.as_str().into()).or_insert(i64::MIN);
+                *entry = (*entry).max(*micros);
+            }
+        }
+    }
+
+    /// Replaces the whole state with what Redis holds, as read by a resync.
+    pub(crate) fn replace(&self, events: &[Event]) {
+        let mut fresh = Snapshot::default();
+        fresh.tokens.reserve(events.len());
+        for event in events {
+            Self::apply_to(&mut fresh, event, self);
+        }
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.resyncs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Forgets token entries past their expiry. Cut-offs expire in Redis
+    /// after their retention and drop out at the next resync.
+    pub(crate) fn purge_expired(&self) {
+        let now = now_secs();
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        state.tokens.retain(|_, expires| *expires > now);
+    }
+
+    /// Revoked-token entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .tokens
+            .len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn synced() -> Mirror {
+        let mirror = Mirror::new();
+        mirror.set_synced(true);
+        mirror
+    }
+
+    #[test]
+    fn unsynchronised_mirror_never_answers_active() {
+        let mirror = Mirror::new();
+        let error = mirror.check(&TokenRef::new().with_jti("a")).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::NotSynchronized);
+    }
+
+    #[test]
+    fn applied_token_event_revokes_until_expiry() {
+        let mirror = synced();
+        let token = TokenRef::new().with_jti("a");
+        mirror.apply(&Event::Token {
+            jti: "a".into(),
+            expires_at_secs: now_secs() + 60,
+        });
+        assert_eq!(mirror.check(&token).unwrap(), TokenStatus::Revoked);
+        assert_eq!(
+            mirror.check(&TokenRef::new().with_jti("b")).unwrap(),
+            TokenStatus::Active
+        );
+        mirror.apply(&Event::Token {
+            jti: "old".into(),
+            expires_at_secs: now_secs() - 1,
+        });
+        assert_eq!(
+            mirror.check(&TokenRef::new().with_jti("old")).unwrap(),
+            TokenStatus::Active
+        );
+        mirror.purge_expired();
+        assert_eq!(mirror.len(), 1);
+    }
+
+    #[test]
+    fn cutoff_revokes_older_tokens_and_never_moves_back() {
+        let mirror = synced();
+        let now = SystemTime::now();
+        mirror.apply(&Event::Cutoff {
+            sub: "alice".into(),
+            micros: micros(now),
+        });
+        mirror.apply(&Event::Cutoff {
+            sub: "alice".into(),
+            micros: micros(now - Duration::from_secs(3600)),
+        });
+        let older = TokenRef::new()
+            .with_sub("alice")
+            .with_issued_at(now - Duration::from_millis(1));
+        let newer = TokenRef::new()
+            .with_sub("alice")
+            .with_issued_at(now + Duration::from_millis(1));
+        assert_eq!(mirror.check(&older).unwrap(), TokenStatus::Revoked);
+        assert_eq!(mirror.check(&newer).unwrap(), TokenStatus::Active);
+        assert_eq!(
+            mirror.check(&TokenRef::new().with_sub("alice")).unwrap(),
+            TokenStatus::Revoked
+        );
+    }
+
+    #[test]
+    fn replace_drops_what_redis_no_longer_holds() {
+        let mirror = synced();
+        mirror.apply(&Event::Token {
+            jti: "gone".into(),
+            expires_at_secs: now_secs() + 60,
+        });
+        mirror.replace(&[Event::Token {
+            jti: "kept".into(),
+            expires_at_secs: now_secs() + 60,
+        }]);
+        assert_eq!(
+            mirror.check(&TokenRef::new().with_jti("gone")).unwrap(),
+            TokenStatus::Active
+        );
+        assert_eq!(
+            mirror.check(&TokenRef::new().with_jti("kept")).unwrap(),
+            TokenStatus::Revoked
+        );
+    }
+}

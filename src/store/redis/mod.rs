@@ -1,0 +1,675 @@
+//! Redis-backed revocation, shared by every instance of every service:
+//! single node, Redis Cluster or Sentinel, with a local mirror by default.
+//!
+//! # Modes
+//!
+//! - **Mirror** (the default): the revocation state is held in process
+//!   memory and Redis keeps it current. Every revocation is written with a
+//!   script that also publishes it on a pub/sub channel; every instance
+//!   subscribes, so a revocation made anywhere reaches every mirror in about
+//!   a millisecond on a LAN, and a check is a local lookup that never waits
+//!   on the network. On connect and on every reconnect, the mirror
+//!   subscribes first, then reloads everything under the key prefix
+//!   (`SCAN`, on every master of a cluster), and only then answers again.
+//! - **Direct**: one `MGET` of the token's key and its subject's cut-off per
+//!   check, nothing held locally.
+//!
+//! Why pub/sub rather than RESP3 client-side tracking: a tracking
+//! invalidation names a key, not its value, so every invalidation would cost
+//! a read back (and, on a cluster, one tracking connection per node); a
+//! published revocation carries everything the mirror needs.
+//!
+//! # Staleness
+//!
+//! While the subscription is healthy, a mirror lags Redis by the pub/sub
+//! delivery time. The subscription is checked with a `PING` every
+//! [`health_interval`](RedisConfig::health_interval) (1 s), answered within
+//! [`health_timeout`](RedisConfig::health_timeout) (500 ms). A closed
+//! connection marks the mirror unsynchronised at once; a silent one is
+//! found by the next failed `PING`. So a mirror never answers from state
+//! older than 1.5 s, and while unsynchronised every check fails: the layer
+//! answers 503 with `Retry-After` (fail-closed), until the mirror has
+//! reconnected and reloaded by itself.
+//!
+//! # Keys
+//!
+//! A revoked token is `{prefix}{<subject>}:t:<jti>`, written with
+//! `SET … EXAT <exp> NX` so it disappears when the token would have expired.
+//! A subject's cut-off is `{prefix}{<subject>}:c`, kept for
+//! [`subject_retention`](RedisConfig::subject_retention). The subject
+//! (base64url-encoded) is the hash tag, so both keys of a check live in one
+//! slot of a cluster. Nothing grows without bound.
+//!
+//! # Failures
+//!
+//! Every Redis call, including taking a connection from the pool, is bounded
+//! by [`timeout`](RedisConfig::timeout) (50 ms by default). A timeout, a
+//! refused connection, an ACL error or a reply of an unexpected type is an
+//! error, never "not revoked".
+//!
+//! ```no_run
+//! use jwt_guard::store::redis::{RedisConfig, RedisStore};
+//! use jwt_guard::{JwtLayer, StandardClaims, Validator};
+//! # async fn run(validator: Validator) -> Result<(), Box<dyn std::error::Error>> {
+//! let store = RedisStore::new(RedisConfig::url("redis://127.0.0.1:6379"))?;
+//! store.ready(std::time::Duration::from_secs(5)).await?;
+//! let layer = JwtLayer::<StandardClaims>::builder(validator).store(store).build();
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use redis::{RedisError, Script, Value};
+
+use super::{
+    BoxFuture, Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
+};
+use crate::error::{ConfigError, ConfigErrorKind};
+
+mod keys;
+mod mirror;
+mod pool;
+mod sync;
+
+use keys::{Event, Keys};
+use mirror::{Mirror, micros};
+use pool::Pool;
+
+/// Where Redis is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Topology {
+    Single(String),
+    Cluster(Vec<String>),
+    Sentinel { urls: Vec<String>, master: String },
+}
+
+/// Configures a [`RedisStore`]: the topology, then optional settings.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisConfig {
+    topology: Topology,
+    prefix: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    pool_size: usize,
+    mirror: bool,
+    subject_retention: Duration,
+    health_interval: Duration,
+    health_timeout: Duration,
+}
+
+impl RedisConfig {
+    fn with_topology(topology: Topology) -> Self {
+        Self {
+            topology,
+            prefix: "jwt-guard:".to_owned(),
+            timeout: Duration::from_millis(50),
+            connect_timeout: Duration::from_millis(500),
+            pool_size: 16,
+            mirror: true,
+            subject_retention: Duration::from_secs(30 * 24 * 3600),
+            health_interval: Duration::from_secs(1),
+            health_timeout: Duration::from_millis(500),
+        }
+    }
+
+    /// One Redis server: `redis://host:port/db`, or `rediss://` with the
+    /// `redis-tls` feature.
+    pub fn url(url: impl Into<String>) -> Self {
+        Self::with_topology(Topology::Single(url.into()))
+    }
+
+    /// A Redis Cluster, from the URLs of some of its nodes.
+    pub fn cluster<I, S>(urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::with_topology(Topology::Cluster(
+            urls.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// The master named `master`, found through these Sentinels.
+    pub fn sentinel<I, S>(urls: I, master: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::with_topology(Topology::Sentinel {
+            urls: urls.into_iter().map(Into::into).collect(),
+            master: master.into(),
+        })
+    }
+
+    /// The prefix of every key and of the channel (default `jwt-guard:`).
+    /// It may not hold `{`, `}`, `*`, `?`, `[` or `]`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The bound on every Redis call, pool wait included (default 50 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The bound on opening a connection (default 500 ms).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The most pooled connections (default 16).
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// Direct mode: one round trip per check and no local mirror (off by
+    /// default).
+    pub fn direct(mut self, direct: bool) -> Self {
+        self.mirror = !direct;
+        self
+    }
+
+    /// How long a subject's cut-off is kept (default 30 days). Set it to at
+    /// least the longest lifetime of any token it must revoke, refresh
+    /// tokens included.
+    pub fn subject_retention(mut self, retention: Duration) -> Self {
+        self.subject_retention = retention;
+        self
+    }
+
+    /// How often the mirror checks its subscription (default 1 s).
+    pub fn health_interval(mut self, interval: Duration) -> Self {
+        self.health_interval = interval;
+        self
+    }
+
+    /// How long the subscription may take to answer a check (default 500 ms).
+    pub fn health_timeout(mut self, timeout: Duration) -> Self {
+        self.health_timeout = timeout;
+        self
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid =
+            |message: &'static str| Err(ConfigError::new(ConfigErrorKind::InvalidSetting, message));
+        if self.prefix.contains(['{', '}', '*', '?', '[', ']']) {
+            return invalid("the Redis key prefix may not hold braces or glob characters");
+        }
+        match &self.topology {
+            Topology::Cluster(urls) | Topology::Sentinel { urls, .. } if urls.is_empty() => {
+                return invalid("no Redis URL given");
+            }
+            Topology::Sentinel { master, .. } if master.is_empty() => {
+                return invalid("the Sentinel master name is empty");
+            }
+            _ => {}
+        }
+        if self.timeout.is_zero() || self.pool_size == 0 || self.health_interval.is_zero() {
+            return invalid("Redis timeouts, intervals and pool size must be above zero");
+        }
+        if self.subject_retention < Duration::from_secs(60) {
+            return invalid("the subject cut-off retention is under a minute");
+        }
+        Ok(())
+    }
+}
+
+/// A [`RevocationStore`] in Redis, shared by every instance. See the
+/// [module docs](self).
+///
+/// Cheap to clone. The mirror's background task stops when the last clone
+/// is dropped.
+#[derive(Clone)]
+pub struct RedisStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    pool: Pool,
+    revoke_token: Script,
+    revoke_subject: Script,
+    keys: Keys,
+    timeout: Duration,
+    subject_retention: Duration,
+    mirror: Option<Arc<Mirror>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    topology: Topology,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &self.shared;
+        f.debug_struct("RedisStore")
+            .field("topology", &shared.topology)
+            .field(
+                "mode",
+                &if shared.mirror.is_some() {
+                    "mirror"
+                } else {
+                    "direct"
+                },
+            )
+            .field("timeout", &shared.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+const REVOKE_TOKEN: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[1], 'NX')
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+";
+
+const REVOKE_SUBJECT: &str = r"
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current and current >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+";
+
+/// Maps a client error: connection trouble is `Unavailable` or `Timeout`;
+/// anything Redis answered (ACL, wrong type, script error) is `Protocol`.
+pub(crate) fn store_error(error: RedisError) -> StoreError {
+    let kind = if error.is_timeout() {
+        StoreErrorKind::Timeout
+    } else if error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_unrecoverable_error()
+    {
+        StoreErrorKind::Unavailable
+    } else {
+        StoreErrorKind::Protocol
+    };
+    StoreError::with_source(kind, error)
+}
+
+pub(crate) async fn bounded<T>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::new(StoreErrorKind::Timeout)))
+}
+
+fn protocol(message: &'static str) -> StoreError {
+    StoreError::with_source(StoreErrorKind::Protocol, message)
+}
+
+/// Reads one `MGET` item: present or not, with its text.
+fn item(value: &Value) -> Result<Option<&str>, StoreError> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| protocol("a revocation entry is not text")),
+        Value::SimpleString(text) => Ok(Some(text)),
+        _ => Err(protocol("unexpected reply type for a revocation entry")),
+    }
+}
+
+/// What a direct check reads: the token's key, its subject's cut-off, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reads {
+    token: bool,
+    cutoff: bool,
+}
+
+/// Decides a direct check from the `MGET` reply, whose items are the token
+/// key (if read) then the cut-off key (if read).
+fn decide(
+    reply: &Value,
+    reads: Reads,
+    issued_at: Option<SystemTime>,
+) -> Result<TokenStatus, StoreError> {
+    let Value::Array(items) = reply else {
+        return Err(protocol("unexpected reply type for MGET"));
+    };
+    if items.len() != usize::from(reads.token) + usize::from(reads.cutoff) {
+        return Err(protocol("MGET answered the wrong number of items"));
+    }
+    let mut items = items.iter();
+    if reads.token && item(items.next().expect("counted"))?.is_some() {
+        return Ok(TokenStatus::Revoked);
+    }
+    if reads.cutoff
+        && let Some(cutoff) = item(items.next().expect("counted"))?
+    {
+        let cutoff: i64 = cutoff
+            .parse()
+            .map_err(|_| protocol("a subject cut-off is not a number"))?;
+        if issued_at.is_none_or(|iat| micros(iat) < cutoff) {
+            return Ok(TokenStatus::Revoked);
+        }
+    }
+    Ok(TokenStatus::Active)
+}
+
+impl RedisStore {
+    /// Builds the store and, in mirror mode, starts its background task.
+    /// Must be called inside a Tokio runtime. Connecting happens in the
+    /// background: until the mirror has synchronised, checks fail (503).
+    /// Use [`ready`](Self::ready) to wait for it.
+    pub fn new(config: RedisConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                "RedisStore::new must be called inside a Tokio runtime",
+            ));
+        }
+        let pool = Pool::new(
+            &config.topology,
+            config.pool_size,
+            config.timeout,
+            config.connect_timeout,
+        )?;
+        let keys = Keys::new(&config.prefix);
+        let (mirror, task) = if config.mirror {
+            let mirror = Arc::new(Mirror::new());
+            let task = tokio::spawn(sync::run(
+                mirror.clone(),
+                sync::Source::new(&config.topology)?,
+                keys.clone(),
+                sync::Settings {
+                    connect_timeout: config.connect_timeout,
+                    health_interval: config.health_interval,
+                    health_timeout: config.health_timeout,
+                },
+            ));
+            (Some(mirror), Some(task))
+        } else {
+            (None, None)
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                pool,
+                revoke_token: Script::new(REVOKE_TOKEN),
+                revoke_subject: Script::new(REVOKE_SUBJECT),
+                keys,
+                timeout: config.timeout,
+                subject_retention: config.subject_retention,
+                mirror,
+                task,
+                topology: config.topology,
+            }),
+        })
+    }
+
+    /// Waits until the store can answer: the mirror has synchronised, or (in
+    /// direct mode) Redis answers a `PING`. Fails after `within`.
+    pub async fn ready(&self, within: Duration) -> Result<(), StoreError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let ready = match &self.shared.mirror {
+                Some(mirror) => mirror.is_synced(),
+                None => self.ping().await.is_ok(),
+            };
+            if ready {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::new(StoreErrorKind::NotSynchronized));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether checks are answered from a local mirror that is currently
+    /// synchronised (always false in direct mode).
+    pub fn is_mirror_synced(&self) -> bool {
+        self.shared.mirror.as_ref().is_some_and(|m| m.is_synced())
+    }
+
+    /// How many full resynchronisations the mirror has completed (0 in direct mode).
+    pub fn mirror_resyncs(&self) -> u64 {
+        self.shared.mirror.as_ref().map_or(0, |m| m.resyncs())
+    }
+
+    /// Revoked-token entries held by the mirror (0 in direct mode).
+    pub fn mirror_len(&self) -> usize {
+        self.shared.mirror.as_ref().map_or(0, |m| m.len())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let shared = &self.shared;
+        bounded(shared.timeout, async {
+            let mut conn = shared.pool.get().await?;
+            redis::cmd("PING")
+                .query_async::<Value>(&mut conn)
+                .await
+                .map_err(store_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn direct_check(&self, token: &TokenRef<'_>) -> Lookup {
+        let reads = Reads {
+            token: token.jti.is_some(),
+            cutoff: token.sub.is_some(),
+        };
+        if !reads.token && !reads.cutoff {
+            return Lookup::Ready(Ok(TokenStatus::Active));
+        }
+        let keys: Vec<String> = token
+            .jti
+            .map(|jti| self.shared.keys.token(token.sub, jti))
+            .into_iter()
+            .chain(token.sub.map(|sub| self.shared.keys.cutoff(sub)))
+            .collect();
+        let issued_at = token.issued_at;
+        let shared = self.shared.clone();
+        Lookup::Pending(Box::pin(async move {
+            bounded(shared.timeout, async {
+                let mut conn = shared.pool.get().await?;
+                let reply: Value = redis::cmd("MGET")
+                    .arg(&keys)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(store_error)?;
+                decide(&reply, reads, issued_at)
+            })
+            .await
+        }))
+    }
+}
+
+fn secs(time: SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
+impl RevocationStore for RedisStore {
+    fn check(&self, token: &TokenRef<'_>) -> Lookup {
+        match &self.shared.mirror {
+            Some(mirror) => Lookup::Ready(mirror.check(token)),
+            None => self.direct_check(token),
+        }
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        sub: Option<&'a str>,
+        expires_at: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let expires_at_secs = secs(expires_at);
+            if expires_at <= SystemTime::now() {
+                return Ok(());
+            }
+            let shared = &self.shared;
+            let event = Event::Token {
+                jti: jti.to_owned(),
+                expires_at_secs,
+            };
+            bounded(shared.timeout, async {
+                let mut conn = shared.pool.get().await?;
+                shared
+                    .revoke_token
+                    .key(shared.keys.token(sub, jti))
+                    .arg(expires_at_secs)
+                    .arg(shared.keys.channel())
+                    .arg(event.encode())
+                    .invoke_async::<Value>(&mut conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+            if let Some(mirror) = &shared.mirror {
+                mirror.apply(&event);
+            }
+            Ok(())
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        sub: &'a str,
+        issued_before: SystemTime,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let event = Event::Cutoff {
+                sub: sub.to_owned(),
+                micros: micros(issued_before),
+            };
+            let forget_at = secs(issued_before + shared.subject_retention);
+            bounded(shared.timeout, async {
+                let mut conn = shared.pool.get().await?;
+                shared
+                    .revoke_subject
+                    .key(shared.keys.cutoff(sub))
+                    .arg(micros(issued_before))
+                    .arg(forget_at)
+                    .arg(shared.keys.channel())
+                    .arg(event.encode())
+                    .invoke_async::<Value>(&mut conn)
+                    .await
+                    .map_err(store_error)
+            })
+            .await?;
+            if let Some(mirror) = &shared.mirror {
+                mirror.apply(&event);
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bulk(text: &str) -> Value {
+        Value::BulkString(text.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn mget_replies_are_read_strictly() {
+        let now = SystemTime::now();
+        let before = now - Duration::from_secs(1);
+        let cut = micros(now).to_string();
+        let both = Reads {
+            token: true,
+            cutoff: true,
+        };
+        let token_only = Reads {
+            token: true,
+            cutoff: false,
+        };
+        let cutoff_only = Reads {
+            token: false,
+            cutoff: true,
+        };
+        let cases = [
+            (
+                Value::Array(vec![Value::Nil, Value::Nil]),
+                both,
+                TokenStatus::Active,
+            ),
+            (
+                Value::Array(vec![bulk("1"), Value::Nil]),
+                both,
+                TokenStatus::Revoked,
+            ),
+            (
+                Value::Array(vec![Value::Nil, bulk(&cut)]),
+                both,
+                TokenStatus::Revoked,
+            ),
+            (
+                Value::Array(vec![Value::Nil]),
+                token_only,
+                TokenStatus::Active,
+            ),
+            (
+                Value::Array(vec![bulk(&cut)]),
+                cutoff_only,
+                TokenStatus::Revoked,
+            ),
+        ];
+        for (reply, reads, expected) in cases {
+            assert_eq!(decide(&reply, reads, Some(before)).unwrap(), expected);
+        }
+        let after = now + Duration::from_secs(1);
+        assert_eq!(
+            decide(
+                &Value::Array(vec![Value::Nil, bulk(&cut)]),
+                both,
+                Some(after)
+            )
+            .unwrap(),
+            TokenStatus::Active
+        );
+        for bad in [
+            Value::Int(1),
+            Value::Okay,
+            Value::Array(vec![]),
+            Value::Array(vec![Value::Int(3), Value::Nil]),
+            Value::Array(vec![Value::Nil, bulk("soon")]),
+            Value::Array(vec![Value::Nil, Value::Nil, Value::Nil]),
+        ] {
+            let error = decide(&bad, both, Some(before)).unwrap_err();
+            assert_eq!(error.kind(), StoreErrorKind::Protocol, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn prefixes_with_braces_or_globs_are_refused() {
+        for prefix in ["a{b", "x*", "q?"] {
+            assert!(
+                RedisConfig::url("redis://x")
+                    .prefix(prefix)
+                    .validate()
+                    .is_err()
+            );
+        }
+        assert!(RedisConfig::url("redis://x").validate().is_ok());
+        assert!(
+            RedisConfig::cluster(Vec::<String>::new())
+                .validate()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! The mirror's background task: subscribe, reload, follow, check health,
+//! and start over whenever the connection is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use redis::aio::MultiplexedConnection;
+use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
+
+use super::keys::{Event, Keys, Parsed};
+use super::mirror::Mirror;
+use super::{Topology, bounded, store_error};
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::store::{StoreError, StoreErrorKind};
+
+pub(crate) struct Settings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) health_interval: Duration,
+    pub(crate) health_timeout: Duration,
+}
+
+/// Where the mirror subscribes and what it scans.
+pub(crate) enum Source {
+    Single(ConnectionInfo),
+    Cluster(Vec<ConnectionInfo>),
+    Sentinel {
+        urls: Vec<ConnectionInfo>,
+        master: String,
+    },
+}
+
+fn parse_url(url: &str) -> Result<ConnectionInfo, ConfigError> {
+    url.into_connection_info().map_err(|error| {
+        ConfigError::with_source(ConfigErrorKind::InvalidSetting, "invalid Redis URL", error)
+    })
+}
+
+impl Source {
+    pub(crate) fn new(topology: &Topology) -> Result<Self, ConfigError> {
+        Ok(match topology {
+            Topology::Single(url) => Self::Single(parse_url(url)?),
+            Topology::Cluster(urls) => Self::Cluster(
+                urls.iter()
+                    .map(|url| parse_url(url))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Topology::Sentinel { urls, master } => Self::Sentinel {
+                urls: urls
+                    .iter()
+                    .map(|url| parse_url(url))
+                    .collect::<Result<_, _>>()?,
+                master: master.clone(),
+            },
+        })
+    }
+
+    /// The node to subscribe on: the server, the first reachable cluster
+    /// node (cluster pub/sub reaches every node), or the current master.
+    async fn subscriber(&self, timeout: Duration) -> Result<Client, StoreError> {
+        match self {
+            Self::Single(info) => Client::open(info.clone()).map_err(store_error),
+            Self::Cluster(seeds) => {
+                let mut last = StoreError::new(StoreErrorKind::Unavailable);
+                for seed in seeds {
+                    let client = Client::open(seed.clone()).map_err(store_error)?;
+                    match connect(&client, timeout).await {
+                        Ok(_) => return Ok(client),
+                        Err(error) => last = error,
+                    }
+                }
+                Err(last)
+            }
+            Self::Sentinel { urls, master } => {
+                let mut sentinel =
+                    redis::sentinel::Sentinel::build(urls.clone()).map_err(store_error)?;
+                bounded(timeout, async {
+                    sentinel
+                        .async_master_for(master, None)
+                        .await
+                        .map_err(store_error)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Every node whose keys must be scanned: the server, or every master.
+    async fn scan_targets(
+        &self,
+        subscriber: &Client,
+        timeout: Duration,
+    ) -> Result<Vec<Client>, StoreError> {
+        let Self::Cluster(seeds) = self else {
+            return Ok(vec![subscriber.clone()]);
+        };
+        let mut conn = connect(subscriber, timeout).await?;
+        let slots: Value = bounded(timeout, async {
+            redis::cmd("CLUSTER")
+                .arg("SLOTS")
+                .query_async(&mut conn)
+                .await
+                .map_err(store_error)
+        })
+        .await?;
+        let template = seeds[0].clone();
+        let mut masters: Vec<(String, u16)> = Vec::new();
+        let Value::Array(ranges) = slots else {
+            return Err(StoreError::with_source(
+                StoreErrorKind::Protocol,
+                "unexpected CLUSTER SLOTS reply",
+            ));
+        };
+        for range in ranges {
+            if let Value::Array(fields) = range
+                && let Some(Value::Array(master)) = fields.get(2)
+                && let (Some(host), Some(Value::Int(port))) = (master.first(), master.get(1))
+            {
+                let host = match host {
+                    Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+                    Value::SimpleString(text) => text.clone(),
+                    _ => continue,
+                };
+                let Ok(port) = u16::try_from(*port) else {
+                    continue;
+                };
+                if !masters.contains(&(host.clone(), port)) {
+                    masters.push((host, port));
+                }
+            }
+        }
+        if masters.is_empty() {
+            return Err(StoreError::with_source(
+                StoreErrorKind::Protocol,
+                "the cluster reported no masters",
+            ));
+        }
+        masters
+            .into_iter()
+            .map(|(host, port)| {
+                let addr = match template.addr() {
+                    ConnectionAddr::TcpTls {
+                        insecure,
+                        tls_params,
+                        ..
+                    } => ConnectionAddr::TcpTls {
+                        host,
+                        port,
+                        insecure: *insecure,
+                        tls_params: tls_params.clone(),
+                    },
+                    _ => ConnectionAddr::Tcp(host, port),
+                };
+                Client::open(template.clone().set_addr(addr)).map_err(store_error)
+            })
+            .collect()
+    }
+}
+
+async fn connect(client: &Client, timeout: Duration) -> Result<MultiplexedConnection, StoreError> {
+    bounded(timeout, async {
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(store_error)
+    })
+    .await
+}
+
+/// Reads every revocation under the prefix on one node.
+async fn load_node(
+    client: &Client,
+    keys: &Keys,
+    timeout: Duration,
+) -> Result<Vec<Event>, StoreError> {
+    let mut conn = connect(client, timeout).await?;
+    let mut events = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = bounded(timeout, async {
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(keys.scan_pattern())
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(store_error)
+        })
+        .await?;
+        if !batch.is_empty() {
+            let mut pipe = redis::pipe();
+            for key in &batch {
+                pipe.get(key);
+            }
+            let values: Vec<Option<String>> = bounded(timeout, async {
+                pipe.query_async(&mut conn).await.map_err(store_error)
+            })
+            .await?;
+            for (key, value) in batch.iter().zip(values) {
+                let (Some(parsed), Some(value)) = (keys.parse(key), value) else {
+                    continue;
+                };
+                let event = match parsed {
+                    Parsed::Token { jti } => {
+                        value.parse().ok().map(|expires_at_secs| Event::Token {
+                            jti,
+                            expires_at_secs,
+                        })
+                    }
+                    Parsed::Cutoff { sub } => value
+                        .parse()
+                        .ok()
+                        .map(|micros| Event::Cutoff { sub, micros }),
+                };
+                match event {
+                    Some(event) => events.push(event),
+                    None => {
+                        return Err(StoreError::with_source(
+                            StoreErrorKind::Protocol,
+                            "a revocation entry does not hold a number",
+                        ));
+                    }
+                }
+            }
+        }
+        if next == 0 {
+            return Ok(events);
+        }
+        cursor = next;
+    }
+}
+
+/// Runs for the life of the store: every loss of the subscription marks the
+/// mirror unsynchronised and starts over, with a capped backoff.
+pub(crate) async fn run(mirror: Arc<Mirror>, source: Source, keys: Keys, settings: Settings) {
+    const FIRST_RETRY: Duration = Duration::from_millis(50);
+    let mut backoff = FIRST_RETRY;
+    loop {
+        let resyncs = mirror.resyncs();
+        let error = follow(&mirror, &source, &keys, &settings).await;
+        mirror.set_synced(false);
+        tracing::debug!(%error, "revocation mirror disconnected; reconnecting");
+        // A connection that had synchronised earns a quick retry.
+        if mirror.resyncs() != resyncs {
+            backoff = FIRST_RETRY;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Subscribes, reloads, then applies events until the connection fails.
+async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settings) -> StoreError {
+    let timeout = settings.connect_timeout;
+    let client = match source.subscriber(timeout).await {
+        Ok(client) => client,
+        Err(error) => return error,
+    };
+    let pubsub = match bounded(timeout, async {
+        client.get_async_pubsub().await.map_err(store_error)
+    })
+    .await
+    {
+        Ok(pubsub) => pubsub,
+        Err(error) => return error,
+    };
+    let (mut sink, mut stream) = pubsub.split();
+    if let Err(error) = bounded(timeout, async {
+        sink.subscribe(keys.channel()).await.map_err(store_error)
+    })
+    .await
+    {
+        return error;
+    }
+    // Subscribed first, so nothing published during the reload is lost: it
+    // waits in the stream and is applied right after.
+    let targets = match source.scan_targets(&client, timeout).await {
+        Ok(targets) => targets,
+        Err(error) => return error,
+    };
+    let mut events = Vec::new();
+    for target in &targets {
+        match load_node(target, keys, timeout).await {
+            Ok(found) => events.extend(found),
+            Err(error) => return error,
+        }
+    }
+    mirror.replace(&events);
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::ZERO, stream.next()).await {
+        if let Some(event) = Event::decode(message.get_payload_bytes()) {
+            mirror.apply(&event);
+        }
+    }
+    mirror.set_synced(true);
+    tracing::info!(
+        entries = events.len(),
+        resyncs = mirror.resyncs(),
+        "revocation mirror synchronised with Redis"
+    );
+
+    let mut health = tokio::time::interval(settings.health_interval);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut purge = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(message) => match Event::decode(message.get_payload_bytes()) {
+                    Some(event) => mirror.apply(&event),
+                    None => tracing::debug!("ignoring an unreadable revocation event"),
+                },
+                None => {
+                    return StoreError::with_source(StoreErrorKind::Unavailable, "the subscription closed");
+                }
+            },
+            _ = health.tick() => {
+                let ping = tokio::time::timeout(settings.health_timeout, sink.ping::<Value>()).await;
+                match ping {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => return store_error(error),
+                    Err(_) => return StoreError::new(StoreErrorKind::Timeout),
+                }
+            }
+            _ = purge.tick() => mirror.purge_expired(),
+        }
+    }
+}
