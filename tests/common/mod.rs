@@ -2,6 +2,8 @@
 //! router on a free loopback port for a real HTTP client.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,0 +1,376 @@
+//! Revocation through real `redis-server` processes that the tests start,
+//! kill, pause and restart: two services sharing one Redis, a three-master
+//! cluster, outages, timeouts, resynchronisation and hostile replies.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::routing::{get, post};
+use common::redis::{RedisCluster, RedisServer};
+use common::*;
+use jwt_guard::store::redis::{RedisConfig, RedisStore};
+use jwt_guard::store::{Lookup, RevocationStore, Revoker, StoreErrorKind, TokenRef};
+use jwt_guard::{Claims, JwtLayer, StandardClaims};
+use reqwest::StatusCode;
+
+const READY: Duration = Duration::from_secs(10);
+
+/// One "service": the layer on a Redis store, with `/me` and `/logout`.
+async fn service(store: RedisStore) -> String {
+    let layer = JwtLayer::<StandardClaims>::builder(validator())
+        .store(store)
+        .build();
+    let app = Router::new()
+        .route(
+            "/me",
+            get(|claims: Claims<StandardClaims>| async move { claims.sub.clone() }),
+        )
+        .route(
+            "/logout",
+            post(
+                |axum::extract::State(revoker): axum::extract::State<Revoker>,
+                 claims: Claims<StandardClaims>| async move {
+                    match revoker.revoke_token(claims.registered()).await {
+                        Ok(()) => StatusCode::NO_CONTENT,
+                        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    }
+                },
+            ),
+        )
+        .with_state(layer.revoker())
+        .layer(layer);
+    serve(app).await
+}
+
+async fn ready_store(config: RedisConfig) -> RedisStore {
+    let store = RedisStore::new(config).unwrap();
+    store.ready(READY).await.unwrap();
+    store
+}
+
+async fn status(url: &str, token: &str) -> reqwest::Response {
+    client()
+        .get(format!("{url}/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn logout(url: &str, token: &str) -> StatusCode {
+    client()
+        .post(format!("{url}/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Polls `url` with `token` until it is refused; returns how long that took.
+async fn until_refused(url: &str, token: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if status(url, token).await.status() == StatusCode::UNAUTHORIZED {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "still accepted after {within:?}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Polls until `url` answers `expected` for `token`.
+async fn until_status(url: &str, token: &str, expected: StatusCode, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if status(url, token).await.status() == expected {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "no {expected} after {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_one_service_is_refused_by_another_within_100_ms() {
+    let redis = RedisServer::start();
+    let a = service(ready_store(RedisConfig::url(redis.url())).await).await;
+    let b = service(ready_store(RedisConfig::url(redis.url())).await).await;
+    let token = token("alice", &["user"]);
+    assert_eq!(status(&b, &token).await.status(), StatusCode::OK);
+    assert_eq!(logout(&a, &token).await, StatusCode::NO_CONTENT);
+    let took = until_refused(&b, &token, Duration::from_millis(100)).await;
+    eprintln!("revocation reached the other service in {took:?}");
+    // Another token of the same user is untouched.
+    assert_eq!(
+        status(&b, &self::token("alice", &["user"])).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_reads_redis_on_every_check() {
+    let redis = RedisServer::start();
+    let direct = ready_store(RedisConfig::url(redis.url()).direct(true)).await;
+    let writer = ready_store(RedisConfig::url(redis.url())).await;
+    let url = service(direct).await;
+    let token = token("bob", &[]);
+    assert_eq!(status(&url, &token).await.status(), StatusCode::OK);
+    let verified = validator().validate::<StandardClaims>(&token).unwrap();
+    writer
+        .revoke_token(
+            verified.registered().token_id(),
+            Some("bob"),
+            SystemTime::now() + Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    // No propagation delay: the very next request reads Redis.
+    assert_eq!(
+        status(&url, &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_everywhere_reaches_every_service_and_spares_newer_tokens() {
+    let redis = RedisServer::start();
+    let a = ready_store(RedisConfig::url(redis.url())).await;
+    let b_url = service(ready_store(RedisConfig::url(redis.url())).await).await;
+    let mut old = claims("carol", &[]);
+    old["iat"] = serde_json::json!(now() - 5);
+    let old = mint(&old);
+    assert_eq!(status(&b_url, &old).await.status(), StatusCode::OK);
+    a.revoke_subject("carol", SystemTime::now()).await.unwrap();
+    until_refused(&b_url, &old, Duration::from_secs(1)).await;
+    let mut newer = claims("carol", &[]);
+    newer["iat"] = serde_json::json!(now() + 1);
+    assert_eq!(status(&b_url, &mint(&newer)).await.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_expire_with_the_token() {
+    let redis = RedisServer::start();
+    let store = ready_store(RedisConfig::url(redis.url())).await;
+    let exp = SystemTime::now() + Duration::from_secs(120);
+    store
+        .revoke_token("jti-ttl", Some("dave"), exp)
+        .await
+        .unwrap();
+    let keys = redis.cli(&["--scan", "--pattern", "jwt-guard:*"]);
+    let key = keys.lines().next().expect("a revocation key");
+    let ttl: i64 = redis.cli(&["TTL", key]).parse().unwrap();
+    assert!((100..=121).contains(&ttl), "TTL {ttl}");
+    store
+        .revoke_subject("dave", SystemTime::now())
+        .await
+        .unwrap();
+    for key in redis.cli(&["--scan", "--pattern", "jwt-guard:*"]).lines() {
+        let ttl: i64 = redis.cli(&["TTL", key]).parse().unwrap();
+        assert!(ttl > 0, "{key} has no expiry");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_redis_turns_requests_into_fast_503s_then_service_resumes_with_revocations_intact() {
+    let redis = RedisServer::builder().appendonly(true).start();
+    let mirror_url = service(ready_store(RedisConfig::url(redis.url())).await).await;
+    let direct_url = service(ready_store(RedisConfig::url(redis.url()).direct(true)).await).await;
+    let revoked = token("erin", &[]);
+    let kept = token("frank", &[]);
+    assert_eq!(logout(&mirror_url, &revoked).await, StatusCode::NO_CONTENT);
+    until_refused(&mirror_url, &revoked, Duration::from_secs(1)).await;
+
+    redis.kill();
+    for url in [&mirror_url, &direct_url] {
+        until_status(
+            url,
+            &kept,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(3),
+        )
+        .await;
+        let start = Instant::now();
+        let response = status(url, &kept).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "503 took {:?}",
+            start.elapsed()
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key("retry-after"));
+        // Nothing revoked gets through during the outage either.
+        assert_ne!(status(url, &revoked).await.status(), StatusCode::OK);
+    }
+
+    redis.restart();
+    for url in [&mirror_url, &direct_url] {
+        let took = until_status(url, &kept, StatusCode::OK, Duration::from_secs(10)).await;
+        eprintln!("service resumed {took:?} after Redis came back");
+        assert_eq!(
+            status(url, &revoked).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_redis_answers_503_within_a_second_never_a_hang() {
+    let redis = RedisServer::start();
+    let direct = service(ready_store(RedisConfig::url(redis.url()).direct(true)).await).await;
+    let mirror_store = ready_store(RedisConfig::url(redis.url())).await;
+    let mirror = service(mirror_store.clone()).await;
+    let token = token("gina", &[]);
+    assert_eq!(status(&direct, &token).await.status(), StatusCode::OK);
+    redis.pause(Duration::from_secs(4));
+    let start = Instant::now();
+    let response = status(&direct, &token).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+    // The mirror notices the silent subscription within its health check.
+    until_status(
+        &mirror,
+        &token,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(3),
+    )
+    .await;
+    redis.unpause();
+    until_status(&direct, &token, StatusCode::OK, Duration::from_secs(10)).await;
+    until_status(&mirror, &token, StatusCode::OK, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_resyncs_after_reconnect_and_sees_what_it_missed() {
+    let redis = RedisServer::start();
+    let store = ready_store(RedisConfig::url(redis.url())).await;
+    let url = service(store.clone()).await;
+    let token = token("hank", &[]);
+    let verified = validator().validate::<StandardClaims>(&token).unwrap();
+    let jti = verified.registered().token_id().to_owned();
+    assert_eq!(status(&url, &token).await.status(), StatusCode::OK);
+
+    // A revocation written without a message: only a reload can find it.
+    let exp = (now() + 600).to_string();
+    let key = format!("jwt-guard:{{{}}}:t:{jti}", b64("hank"));
+    redis.cli(&["SET", &key, &exp, "EXAT", &exp]);
+    assert_eq!(status(&url, &token).await.status(), StatusCode::OK);
+
+    let resyncs = store.mirror_resyncs();
+    redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    until_refused(&url, &token, Duration::from_secs(5)).await;
+    assert!(store.mirror_resyncs() > resyncs);
+    assert!(store.is_mirror_synced());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unexpected_replies_and_acl_errors_are_errors_never_active() {
+    let redis = RedisServer::start();
+    // A cut-off that is not a number: the direct store must not guess.
+    let cutoff_key = format!("jwt-guard:{{{}}}:c", b64("ivan"));
+    redis.cli(&["SET", &cutoff_key, "soon"]);
+    let direct = ready_store(RedisConfig::url(redis.url()).direct(true)).await;
+    let token = TokenRef::new().with_jti("j").with_sub("ivan");
+    let Lookup::Pending(lookup) = direct.check(&token) else {
+        panic!("direct mode does a round trip");
+    };
+    assert_eq!(lookup.await.unwrap_err().kind(), StoreErrorKind::Protocol);
+
+    // A user whose ACL forbids MGET.
+    redis.cli(&[
+        "ACL", "SETUSER", "limited", "on", ">pw", "~*", "+@all", "-mget",
+    ]);
+    let port = redis.port();
+    let limited =
+        ready_store(RedisConfig::url(format!("redis://limited:pw@127.0.0.1:{port}")).direct(true))
+            .await;
+    let Lookup::Pending(lookup) = limited.check(&TokenRef::new().with_jti("j")) else {
+        panic!("direct mode does a round trip");
+    };
+    let error = lookup.await.unwrap_err();
+    assert_eq!(error.kind(), StoreErrorKind::Protocol, "{error:?}");
+
+    // Over HTTP the same refusal is a 503, never a 200.
+    let url = service(limited).await;
+    assert_eq!(
+        status(&url, &self::token("ivan", &[])).await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_refuses_to_answer_before_its_first_sync() {
+    let port = free_port_for_test();
+    let store = RedisStore::new(RedisConfig::url(format!("redis://127.0.0.1:{port}"))).unwrap();
+    let Lookup::Ready(answer) = store.check(&TokenRef::new().with_jti("x")) else {
+        panic!("mirror mode answers locally");
+    };
+    assert_eq!(answer.unwrap_err().kind(), StoreErrorKind::NotSynchronized);
+    assert!(store.ready(Duration::from_millis(200)).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_master_cluster_shares_revocations_with_keys_spread_over_masters() {
+    let cluster = RedisCluster::start(3);
+    let a = ready_store(RedisConfig::cluster(cluster.urls())).await;
+    let b_store = ready_store(RedisConfig::cluster(cluster.urls())).await;
+    let b = service(b_store.clone()).await;
+    let direct =
+        service(ready_store(RedisConfig::cluster(cluster.urls()).direct(true)).await).await;
+
+    let token = token("judy", &[]);
+    assert_eq!(status(&b, &token).await.status(), StatusCode::OK);
+    let verified = validator().validate::<StandardClaims>(&token).unwrap();
+    a.revoke_token(
+        verified.registered().token_id(),
+        Some("judy"),
+        SystemTime::now() + Duration::from_secs(600),
+    )
+    .await
+    .unwrap();
+    let took = until_refused(&b, &token, Duration::from_millis(100)).await;
+    eprintln!("cluster revocation reached the other service in {took:?}");
+    assert_eq!(
+        status(&direct, &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    for i in 0..60 {
+        let sub = format!("user-{i}");
+        a.revoke_token(
+            &format!("jti-{i}"),
+            Some(&sub),
+            SystemTime::now() + Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+        a.revoke_subject(&sub, SystemTime::now()).await.unwrap();
+    }
+    let spread = cluster.keys_per_node("jwt-guard:*");
+    assert_eq!(spread.len(), 3);
+    assert!(spread.iter().all(|&n| n > 0), "keys per master: {spread:?}");
+
+    // A fresh mirror loads every master's keys.
+    let fresh = ready_store(RedisConfig::cluster(cluster.urls())).await;
+    assert_eq!(fresh.mirror_len(), b_store.mirror_len());
+    assert!(fresh.mirror_len() >= 61);
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn free_port_for_test() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
