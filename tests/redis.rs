@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::routing::{get, post};
-use common::redis::{RedisCluster, RedisServer};
+use common::redis::{RedisCluster, RedisSentinel, RedisServer};
 use common::*;
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{Lookup, RevocationStore, Revoker, StoreErrorKind, TokenRef};
@@ -360,6 +360,24 @@ async fn three_master_cluster_shares_revocations_with_keys_spread_over_masters()
     let fresh = ready_store(RedisConfig::cluster(cluster.urls())).await;
     assert_eq!(fresh.mirror_len(), b_store.mirror_len());
     assert!(fresh.mirror_len() >= 61);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_topology_finds_the_master_and_shares_revocations() {
+    let sentinel = RedisSentinel::start();
+    let config = || RedisConfig::sentinel(sentinel.sentinel_urls(), sentinel.master_name());
+    let a = service(ready_store(config()).await).await;
+    let b = service(ready_store(config()).await).await;
+    let direct = service(ready_store(config().direct(true)).await).await;
+    let token = token("kate", &[]);
+    assert_eq!(status(&b, &token).await.status(), StatusCode::OK);
+    assert_eq!(logout(&a, &token).await, StatusCode::NO_CONTENT);
+    until_refused(&b, &token, Duration::from_millis(100)).await;
+    assert_eq!(
+        status(&direct, &token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(sentinel.master().scan("jwt-guard:*").len(), 1);
 }
 
 fn b64(text: &str) -> String {
