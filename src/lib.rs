@@ -43,6 +43,18 @@
 //! taken from the token (`jwk`, `jku`, `x5u` are ignored), HMAC secrets under
 //! 32 bytes and RSA keys under 2048 bits are refused at start-up.
 //!
+//! # Revocation
+//!
+//! The layer asks a [`store::RevocationStore`] about every token that
+//! passed verification (never about a forged one). The embedded
+//! [`store::MemoryStore`] suits one instance; [`store::redis::RedisStore`]
+//! shares revocations across every instance of every service, through a
+//! single Redis, a Redis Cluster or Sentinel, and by default answers from a
+//! local mirror that Redis keeps current, so a check stays in-process. When
+//! the state cannot be known the layer answers 503 with `Retry-After`
+//! (fail-closed) unless [`fail_open`](layer::JwtLayerBuilder::fail_open) was
+//! chosen.
+//!
 //! # Errors
 //!
 //! Refusals are RFC 6750 responses (see [`error`]): 401 with a
@@ -58,6 +70,8 @@
 //! | `axum` | yes | the [`Claims`] extractor and role guards for axum 0.8 |
 //! | `aws_lc_rs` | yes | `jsonwebtoken`'s aws-lc-rs crypto backend |
 //! | `rust_crypto` | no | `jsonwebtoken`'s RustCrypto backend (used when `aws_lc_rs` is off) |
+//! | `redis` | yes | [`store::redis::RedisStore`]: Redis, Redis Cluster and Sentinel, mirrored locally |
+//! | `redis-tls` | no | `rediss://` URLs (rustls) |
 
 #![forbid(unsafe_code)]
 #![warn(
