@@ -1,0 +1,199 @@
+//! The quickstart example, run as a newcomer runs it: its routes, its refusal
+//! of a short secret, and two instances sharing one Redis.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::client;
+use common::redis::{RedisCluster, RedisServer, free_port};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const SECRET: &str = "quickstart-test-secret-0123456789abcdef";
+
+/// The example binary, built by `cargo test` next to the test binaries.
+fn binary() -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples")
+        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
+}
+
+struct Quickstart {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Quickstart {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .env_clear()
+        .env("JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+async fn start(env: &[(&str, &str)]) -> Quickstart {
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut env = env.to_vec();
+    env.push(("BIND", &bind));
+    let child = command(&env)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()));
+    let quickstart = Quickstart {
+        child,
+        url: format!("http://{bind}"),
+    };
+    let start = Instant::now();
+    while client()
+        .get(format!("{}/public", quickstart.url))
+        .send()
+        .await
+        .map_or(true, |r| r.status() != StatusCode::OK)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "quickstart did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    quickstart
+}
+
+/// A token from `quickstart mint SUB ROLES`, as the README shows.
+fn mint(sub: &str, roles: &str) -> String {
+    let output = command(&[]).args(["mint", sub, roles]).output().unwrap();
+    assert!(output.status.success());
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn get(url: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut request = client().get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn logout(base: &str, token: &str) -> StatusCode {
+    client()
+        .post(format!("{base}/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[test]
+fn short_secret_exits_non_zero_and_says_why() {
+    let output = command(&[("JWT_SECRET", "too-short")]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    let output = command(&[]).env_remove("JWT_SECRET").output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET"));
+}
+
+#[tokio::test]
+async fn routes_answer_as_documented() {
+    let qs = start(&[]).await;
+    let alice = mint("alice", "admin,user");
+    let bob = mint("bob", "user");
+    let (status, body) = get(&format!("{}/me", qs.url), Some(&alice)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["sub"], "alice");
+    assert_eq!(body["roles"], serde_json::json!(["admin", "user"]));
+    assert_eq!(
+        get(&format!("{}/me", qs.url), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&format!("{}/admin", qs.url), Some(&alice)).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = get(&format!("{}/admin", qs.url), Some(&bob)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "insufficient_scope");
+    let (status, body) = get(&format!("{}/public", qs.url), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("sub").is_none());
+    let (status, body) = get(&format!("{}/public", qs.url), Some(&bob)).await;
+    assert_eq!(
+        (status, body["sub"].as_str()),
+        (StatusCode::OK, Some("bob"))
+    );
+    assert_eq!(
+        get(&format!("{}/public", qs.url), Some("x.y.z")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(logout(&qs.url, &bob).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        get(&format!("{}/me", qs.url), Some(&bob)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get(&format!("{}/me", qs.url), Some(&alice)).await.0,
+        StatusCode::OK
+    );
+}
+
+async fn refused_on_b_after_logout_on_a(a: &Quickstart, b: &Quickstart) -> Duration {
+    let token = mint("carol", "user");
+    assert_eq!(
+        get(&format!("{}/me", b.url), Some(&token)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(logout(&a.url, &token).await, StatusCode::NO_CONTENT);
+    let start = Instant::now();
+    while get(&format!("{}/me", b.url), Some(&token)).await.0 != StatusCode::UNAUTHORIZED {
+        assert!(
+            start.elapsed() < Duration::from_millis(100),
+            "not refused within 100 ms"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test]
+async fn two_quickstarts_on_one_redis_refuse_a_token_logged_out_on_the_other() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = start(&[("REDIS_URL", &url)]).await;
+    let b = start(&[("REDIS_URL", &url)]).await;
+    let took = refused_on_b_after_logout_on_a(&a, &b).await;
+    eprintln!("refused by the other quickstart after {took:?}");
+}
+
+#[tokio::test]
+async fn two_quickstarts_on_a_cluster_refuse_a_token_logged_out_on_the_other() {
+    let cluster = RedisCluster::start(3);
+    let urls = cluster.urls().join(",");
+    let a = start(&[("REDIS_CLUSTER_URLS", &urls)]).await;
+    let b = start(&[("REDIS_CLUSTER_URLS", &urls)]).await;
+    let took = refused_on_b_after_logout_on_a(&a, &b).await;
+    eprintln!("refused by the other quickstart after {took:?}");
+}
