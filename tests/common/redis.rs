@@ -138,10 +138,40 @@ fn free_port_where(accept: impl Fn(u16) -> bool, companion: impl Fn(u16) -> Opti
     panic!("found no free loopback port in 1000 attempts");
 }
 
+const DIR_PREFIX: &str = "jwt-guard-redis-";
+
+/// Removes the directories left by test binaries that are gone (killed
+/// before their `Drop`s ran); once per test binary.
+fn remove_stale_dirs() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|name| name.strip_prefix(DIR_PREFIX))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+}
+
 fn new_temp_dir() -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    if cfg!(target_os = "linux") {
+        remove_stale_dirs();
+    }
     let dir = std::env::temp_dir().join(format!(
-        "jwt-guard-redis-{}-{}",
+        "{DIR_PREFIX}{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
@@ -317,7 +347,8 @@ pub fn redis_cli<S: AsRef<std::ffi::OsStr>>(
     let mut child = command.spawn().map_err(CliError::Spawn)?;
     let stdout = reader(child.stdout.take());
     let stderr = reader(child.stderr.take());
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
     let mut nap = Duration::from_millis(1);
     let status = loop {
         match child.try_wait() {
@@ -328,8 +359,11 @@ pub fn redis_cli<S: AsRef<std::ffi::OsStr>>(
                 break None;
             }
             Ok(None) => {
+                // Most calls take a few milliseconds: poll finely at first.
                 thread::sleep(nap);
-                nap = (nap * 2).min(Duration::from_millis(10));
+                if started.elapsed() > Duration::from_millis(50) {
+                    nap = Duration::from_millis(10);
+                }
             }
             Err(error) => {
                 let _ = child.kill();
@@ -413,6 +447,8 @@ impl Options {
         set("daemonize", "no");
         set("save", "");
         set("enable-debug-command", "local");
+        // Replicas sync at once (the default waits 5 s for more replicas).
+        set("repl-diskless-sync-delay", "0");
         if self.appendonly {
             set("appendonly", "yes");
             set("appendfsync", "always");
@@ -613,7 +649,13 @@ impl RedisServer {
                 });
             }
             if self.answers_ping() {
-                return Ok(());
+                return if self.answering_pid() == self.pid() {
+                    Ok(())
+                } else {
+                    // Another process got the port first; ours fails to bind.
+                    self.kill();
+                    Err(StartError::PortInUse)
+                };
             }
             if Instant::now() >= deadline {
                 return Err(StartError::TimedOut);
@@ -648,6 +690,14 @@ impl RedisServer {
             return false;
         };
         lines.last().is_some_and(|line| line.starts_with("+PONG"))
+    }
+
+    /// The `process_id` of whatever answers on the port.
+    fn answering_pid(&self) -> Option<u32> {
+        let info = self
+            .try_cli_timeout(Duration::from_secs(2), &["INFO", "server"])
+            .ok()?;
+        info_field(&info, "process_id")?.parse().ok()
     }
 
     pub fn port(&self) -> u16 {
@@ -994,40 +1044,55 @@ impl RedisCluster {
         &self.nodes[index]
     }
 
-    /// A node that runs and answers, to ask about the cluster.
-    fn any_node(&self) -> &RedisServer {
-        self.nodes
-            .iter()
-            .find(|node| {
-                node.is_running()
-                    && node
-                        .try_cli_timeout(Duration::from_secs(2), &["PING"])
-                        .is_ok()
-            })
-            .unwrap_or_else(|| self.fail("no cluster node answers"))
+    /// `CLUSTER NODES` from the first node that answers it.
+    fn cluster_nodes(&self) -> String {
+        let mut errors = Vec::new();
+        for node in self.nodes.iter().filter(|node| node.is_running()) {
+            match node.try_cli_timeout(Duration::from_secs(2), &["CLUSTER", "NODES"]) {
+                Ok(text) => return text,
+                Err(error) => errors.push(format!("node {}: {error}", node.port)),
+            }
+        }
+        self.fail(&format!(
+            "no cluster node answers CLUSTER NODES: {errors:?}"
+        ));
     }
 
-    /// `CLUSTER KEYSLOT key`.
+    /// The hash slot of `key` (computed here, as `CLUSTER KEYSLOT` does).
     pub fn keyslot(&self, key: &str) -> u16 {
-        let out = self.any_node().cli(&["CLUSTER", "KEYSLOT", key]);
-        out.parse()
-            .unwrap_or_else(|_| panic!("CLUSTER KEYSLOT {key:?} answered {out:?}"))
+        key_slot(key.as_bytes())
     }
 
     /// The index in [`nodes`](Self::nodes) of the master serving `key`'s
-    /// slot, as a running node sees the slot map now.
+    /// slot, as the first running node sees the slot map now (one
+    /// `redis-cli` call).
     pub fn master_for_key(&self, key: &str) -> usize {
-        let slot = self.keyslot(key);
-        let node = self.any_node();
-        let text = node.cli(&["CLUSTER", "NODES"]);
+        self.slot_owners()[usize::from(self.keyslot(key))]
+    }
+
+    /// For each of the 16384 slots, the index in [`nodes`](Self::nodes) of
+    /// the master serving it, as the first running node sees it now (one
+    /// `redis-cli` call, for checking where many keys go:
+    /// `owners[usize::from(key_slot(key))]`). Panics if a slot is unserved.
+    pub fn slot_owners(&self) -> Vec<usize> {
+        let text = self.cluster_nodes();
         let map = parse_cluster_nodes(&text, false)
             .unwrap_or_else(|error| panic!("CLUSTER NODES: {error}\n{text}"));
-        let port = map
-            .iter()
-            .find(|(_, ranges)| ranges.iter().any(|&(a, b)| (a..=b).contains(&slot)))
-            .map(|(&port, _)| port)
-            .unwrap_or_else(|| panic!("no master serves slot {slot} of {key:?}:\n{text}"));
-        self.index_of_port(port)
+        let mut owners = vec![usize::MAX; CLUSTER_SLOTS as usize];
+        for (&port, ranges) in &map {
+            let index = self.index_of_port(port);
+            for &(a, b) in ranges {
+                for slot in a..=b {
+                    if let Some(owner) = owners.get_mut(usize::from(slot)) {
+                        *owner = index;
+                    }
+                }
+            }
+        }
+        if let Some(slot) = owners.iter().position(|&owner| owner == usize::MAX) {
+            panic!("no master serves slot {slot}:\n{text}");
+        }
+        owners
     }
 
     fn index_of_port(&self, port: u16) -> usize {
@@ -1126,6 +1191,33 @@ impl RedisCluster {
     }
 }
 
+/// The Redis Cluster hash slot of `key`: CRC16 (XMODEM) of the key, or of
+/// its hash tag (the text between the first `{` and the next `}`, when not
+/// empty), modulo 16384.
+pub fn key_slot(key: &[u8]) -> u16 {
+    let hashed = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(key);
+    let mut crc: u16 = 0;
+    for &byte in hashed {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16_384
+}
+
 /// Masters and their slot ranges from `CLUSTER NODES`; with `strict`, an
 /// error when a node is failing or unknown.
 fn parse_cluster_nodes(text: &str, strict: bool) -> Result<SlotMap, String> {
@@ -1210,9 +1302,7 @@ impl RedisSentinel {
         for replica in &replicas {
             wait_for(&format!("replica {} in sync", replica.port), || {
                 let info = replica.try_cli(&["INFO", "replication"]).ok()?;
-                info.lines()
-                    .any(|line| line.trim() == "master_link_status:up")
-                    .then_some(())
+                (info_field(&info, "master_link_status")? == "up").then_some(())
             });
         }
         let sentinel_options = Options {
@@ -1278,6 +1368,30 @@ impl RedisSentinel {
         parse_addr(&out).unwrap_or_else(|| panic!("odd master address {out:?}"))
     }
 
+    /// Waits (up to 15 s) until every replica has applied everything the
+    /// initial master had written when called (`slave_repl_offset` reaches
+    /// its `master_repl_offset`). Use it before killing the master when the
+    /// promoted replica must have the data: `WAIT` through [`RedisServer::cli`]
+    /// proves nothing, each call being its own connection.
+    pub fn wait_replicated(&self) {
+        let offset = info_field(
+            &self.master.cli(&["INFO", "replication"]),
+            "master_repl_offset",
+        )
+        .and_then(|offset| offset.parse::<u64>().ok())
+        .expect("master_repl_offset in INFO replication");
+        for replica in &self.replicas {
+            wait_for(
+                &format!("replica {} to reach offset {offset}", replica.port),
+                || {
+                    let info = replica.try_cli(&["INFO", "replication"]).ok()?;
+                    let applied: u64 = info_field(&info, "slave_repl_offset")?.parse().ok()?;
+                    (applied >= offset).then_some(())
+                },
+            );
+        }
+    }
+
     /// Waits (up to 15 s) until the Sentinel reports a master other than
     /// the one on `old_port`; returns the new master's port.
     pub fn wait_master_not(&self, old_port: u16) -> u16 {
@@ -1297,6 +1411,12 @@ fn parse_addr(out: &str) -> Option<SocketAddr> {
     let ip: Ipv4Addr = lines.next()?.parse().ok()?;
     let port: u16 = lines.next()?.parse().ok()?;
     Some(SocketAddr::from((ip, port)))
+}
+
+/// The value of `name:value` in `INFO` output.
+fn info_field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
 }
 
 fn field<'a>(fields: &'a [String], name: &str) -> Option<&'a str> {
