@@ -243,6 +243,29 @@ struct Shared {
     topology: Topology,
 }
 
+impl Shared {
+    /// Runs one Redis call within the timeout, on the shared connection;
+    /// a failed call releases the connection.
+    async fn call<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(pool::Conn) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let result = bounded(self.timeout, async {
+            let conn = self.pool.get().await?;
+            call(conn).await.map_err(store_error)
+        })
+        .await;
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() != StoreErrorKind::Protocol)
+        {
+            self.pool.release();
+        }
+        result
+    }
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
@@ -451,16 +474,12 @@ impl RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let shared = &self.shared;
-        bounded(shared.timeout, async {
-            let mut conn = shared.pool.get().await?;
-            redis::cmd("PING")
-                .query_async::<Value>(&mut conn)
-                .await
-                .map_err(store_error)?;
-            Ok(())
-        })
-        .await
+        self.shared
+            .call(
+                |mut conn| async move { redis::cmd("PING").query_async::<Value>(&mut conn).await },
+            )
+            .await
+            .map(drop)
     }
 
     fn direct_check(&self, token: &TokenRef<'_>) -> Lookup {
@@ -480,16 +499,12 @@ impl RedisStore {
         let issued_at = token.issued_at;
         let shared = self.shared.clone();
         Lookup::Pending(Box::pin(async move {
-            bounded(shared.timeout, async {
-                let mut conn = shared.pool.get().await?;
-                let reply: Value = redis::cmd("MGET")
-                    .arg(&keys)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(store_error)?;
-                decide(&reply, reads, issued_at)
-            })
-            .await
+            let reply: Value = shared
+                .call(|mut conn| async move {
+                    redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
+                })
+                .await?;
+            decide(&reply, reads, issued_at)
         }))
     }
 }
@@ -523,19 +538,14 @@ impl RevocationStore for RedisStore {
                 jti: jti.to_owned(),
                 expires_at_secs,
             };
-            bounded(shared.timeout, async {
-                let mut conn = shared.pool.get().await?;
-                shared
-                    .revoke_token
-                    .key(shared.keys.token(sub, jti))
-                    .arg(expires_at_secs)
-                    .arg(shared.keys.channel())
-                    .arg(event.encode())
-                    .invoke_async::<Value>(&mut conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+            let mut invocation = shared.revoke_token.key(shared.keys.token(sub, jti));
+            invocation
+                .arg(expires_at_secs)
+                .arg(shared.keys.channel())
+                .arg(event.encode());
+            shared
+                .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+                .await?;
             if let Some(mirror) = &shared.mirror {
                 mirror.apply(&event);
             }
@@ -555,20 +565,15 @@ impl RevocationStore for RedisStore {
                 micros: micros(issued_before),
             };
             let forget_at = secs(issued_before + shared.subject_retention);
-            bounded(shared.timeout, async {
-                let mut conn = shared.pool.get().await?;
-                shared
-                    .revoke_subject
-                    .key(shared.keys.cutoff(sub))
-                    .arg(micros(issued_before))
-                    .arg(forget_at)
-                    .arg(shared.keys.channel())
-                    .arg(event.encode())
-                    .invoke_async::<Value>(&mut conn)
-                    .await
-                    .map_err(store_error)
-            })
-            .await?;
+            let mut invocation = shared.revoke_subject.key(shared.keys.cutoff(sub));
+            invocation
+                .arg(micros(issued_before))
+                .arg(forget_at)
+                .arg(shared.keys.channel())
+                .arg(event.encode());
+            shared
+                .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+                .await?;
             if let Some(mirror) = &shared.mirror {
                 mirror.apply(&event);
             }

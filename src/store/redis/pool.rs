@@ -2,24 +2,55 @@
 
 use std::time::Duration;
 
+use std::sync::Mutex;
+
 use deadpool_redis::{PoolConfig, Runtime, Timeouts};
-use redis::aio::ConnectionLike;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::{Topology, store_error};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::store::{StoreError, StoreErrorKind};
 
-pub(crate) enum Pool {
+/// The deadpool pool of the topology, plus one checked-out connection that
+/// every call shares.
+///
+/// Redis connections here are multiplexed: one of them carries concurrent
+/// commands. Checking one out of deadpool per call would cost a recycle
+/// round trip (`UNWATCH` + `PING`) before every command, doubling the cost of
+/// a direct check; so one connection is checked out, cloned for each call,
+/// and given back (to be recycled or replaced) only when a call fails.
+pub(crate) struct Pool {
+    kind: PoolKind,
+    current: Mutex<Option<Current>>,
+}
+
+enum PoolKind {
     Single(deadpool_redis::Pool),
     Cluster(deadpool_redis::cluster::Pool),
     Sentinel(deadpool_redis::sentinel::Pool),
 }
 
-pub(crate) enum Conn {
+/// The shared connection, and its pool object, held so that the pool counts
+/// it as in use until it is released.
+struct Current {
+    conn: Conn,
+    _pooled: Pooled,
+}
+
+enum Pooled {
     Single(deadpool_redis::Connection),
     Cluster(deadpool_redis::cluster::Connection),
     Sentinel(deadpool_redis::sentinel::Connection),
+}
+
+/// A clone of the shared multiplexed connection.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+    Sentinel(MultiplexedConnection),
 }
 
 fn pool_config(size: usize, timeout: Duration, connect_timeout: Duration) -> PoolConfig {
@@ -48,16 +79,16 @@ impl Pool {
         connect_timeout: Duration,
     ) -> Result<Self, ConfigError> {
         let config = pool_config(size, timeout, connect_timeout);
-        Ok(match topology {
+        let kind = match topology {
             Topology::Single(url) => {
                 let mut cfg = deadpool_redis::Config::from_url(url.as_str());
                 cfg.pool = Some(config);
-                Self::Single(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
+                PoolKind::Single(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
             }
             Topology::Cluster(urls) => {
                 let mut cfg = deadpool_redis::cluster::Config::from_urls(urls.clone());
                 cfg.pool = Some(config);
-                Self::Cluster(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
+                PoolKind::Cluster(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
             }
             Topology::Sentinel { urls, master } => {
                 let mut cfg = deadpool_redis::sentinel::Config::from_urls(
@@ -66,24 +97,52 @@ impl Pool {
                     deadpool_redis::sentinel::SentinelServerType::Master,
                 );
                 cfg.pool = Some(config);
-                Self::Sentinel(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
+                PoolKind::Sentinel(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
             }
+        };
+        Ok(Self {
+            kind,
+            current: Mutex::new(None),
         })
     }
 
+    /// A clone of the shared connection, checked out of the pool first if
+    /// there is none.
     pub(crate) async fn get(&self) -> Result<Conn, StoreError> {
-        let pooled = match self {
-            Self::Single(pool) => pool.get().await.map(Conn::Single),
-            Self::Cluster(pool) => pool.get().await.map(Conn::Cluster),
-            Self::Sentinel(pool) => pool.get().await.map(Conn::Sentinel),
-        };
-        pooled.map_err(|error| match error {
+        if let Some(current) = &*self.current.lock().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(current.conn.clone());
+        }
+        let pooled = match &self.kind {
+            PoolKind::Single(pool) => pool.get().await.map(Pooled::Single),
+            PoolKind::Cluster(pool) => pool.get().await.map(Pooled::Cluster),
+            PoolKind::Sentinel(pool) => pool.get().await.map(Pooled::Sentinel),
+        }
+        .map_err(|error| match error {
             deadpool_redis::PoolError::Timeout(_) => {
                 StoreError::with_source(StoreErrorKind::Timeout, error)
             }
             deadpool_redis::PoolError::Backend(error) => store_error(error),
             other => StoreError::with_source(StoreErrorKind::Unavailable, other),
-        })
+        })?;
+        let conn = match &pooled {
+            Pooled::Single(conn) => Conn::Single((**conn).clone()),
+            Pooled::Cluster(conn) => Conn::Cluster((**conn).clone()),
+            Pooled::Sentinel(conn) => Conn::Sentinel((**conn).clone()),
+        };
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
+            conn: conn.clone(),
+            _pooled: pooled,
+        });
+        Ok(conn)
+    }
+
+    /// Gives the shared connection back after a failed call, so that the
+    /// next call takes a checked or new one from the pool.
+    pub(crate) fn release(&self) {
+        self.current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 
