@@ -13,22 +13,37 @@
 //!     request after the first is a cache hit).
 //!   - `request/jwt-guard-nocache`: the same with `token_cache_bytes(0)`, so the
 //!     signature and parse are paid on every request, as the peers do.
+//!   - `request/jwt-guard+memory`, `request/jwt-guard+redis-mirror`,
+//!     `request/jwt-guard+redis-direct`: `request/jwt-guard` (cache on) with a
+//!     `MemoryStore`, a `RedisStore` in mirror mode and one in direct mode, each
+//!     holding 10 000 other revoked `jti`s and 5 other subjects' cut-offs. The
+//!     Redis stores use a redis-server the bench starts on a free loopback port.
 //!   - `request/jwt-authorizer`: jwt-authorizer 0.15 layer + `JwtClaims` on axum 0.7.
 //!   - `request/axum-jwt-auth`: axum-jwt-auth 0.7 `Claims` extractor (it has no layer).
 //! - `verify/*`: signature + claims check only, no HTTP.
 //!   - `verify/jwt-guard/{HS256,RS256,ES256,EdDSA}`: `Validator::validate`.
 //!   - `verify/jsonwebtoken/{...}`: plain `jsonwebtoken::decode` (v11, aws-lc-rs),
 //!     as a floor for what jwt-guard adds on top of the library it builds on.
+//! - `roundtrip/redis-mget`: a bare `MGET` of the two keys a direct check reads,
+//!   on one multiplexed connection and the same runtime: the cost of one round
+//!   trip, to read `request/jwt-guard+redis-direct` against.
+//!
+//! Then, outside criterion (see `support/extras.rs`), `propagation/redis-mirror`
+//! (revocation on one mirror to `Revoked` on another: p50/p90/p99/max) and
+//! `mirror/memory-per-entry` (live heap per revoked token with 1 000 000 in the
+//! mirror), printed and written to `<criterion dir>/jwt-guard-extra.json`.
 //!
 //! Tokens and keys are minted at start-up (never stored). Before anything is
 //! measured, every contender is checked: 200 (and the expected body) for the
-//! valid token, 401 for a token signed with another key and for garbage.
+//! valid token, 401 for a token signed with another key and for garbage, and
+//! the contenders with a store 401 (`Revoked`) for a revoked token. The Redis
+//! contenders are checked again after they were measured.
 
 use std::convert::Infallible;
 use std::fmt::Debug;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::signature::KeyPair as _;
@@ -42,6 +57,15 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceExt};
 
+#[path = "support/extras.rs"]
+mod extras;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+/// Counts live heap bytes for `mirror/memory-per-entry` only (off otherwise).
+#[global_allocator]
+static ALLOC: extras::CountingAlloc = extras::CountingAlloc;
+
 /// HMAC secret shared by every HS256 contender. ASCII because jwt-authorizer
 /// only takes the secret as `&str`; 46 bytes (jwt-guard wants >= 32).
 const SECRET: &str = "jwt-guard-peers/bench/hs256-secret/0123456789";
@@ -52,6 +76,12 @@ const AUDIENCE: &str = "bench-api";
 const SUBJECT: &str = "bench-user";
 /// Not a JWT at all.
 const GARBAGE: &str = "Bearer not-a-jwt";
+/// The `jti` of a token that is valid but revoked in every store.
+const REVOKED_JTI: &str = "bench-revoked";
+/// Other tokens' revocations held by every store while it is measured.
+const OTHER_REVOCATIONS: usize = 10_000;
+/// Other subjects cut off in every store while it is measured.
+const OTHER_CUTOFFS: usize = 5;
 
 // ---------------------------------------------------------------------------
 // Claims and minting
@@ -74,6 +104,11 @@ struct BenchClaims {
 }
 
 fn bench_claims() -> BenchClaims {
+    bench_claims_with_jti(None)
+}
+
+/// The bench claims, with this `jti` instead of the default `bench-<now>`.
+fn bench_claims_with_jti(jti: Option<&str>) -> BenchClaims {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
@@ -85,13 +120,23 @@ fn bench_claims() -> BenchClaims {
         exp: now + 3600,
         iat: now,
         nbf: now,
-        jti: format!("bench-{now}"),
+        jti: jti.map_or_else(|| format!("bench-{now}"), str::to_owned),
         roles: vec!["user".to_owned()],
     }
 }
 
 fn mint(alg: jsonwebtoken::Algorithm, key: &jsonwebtoken::EncodingKey) -> String {
     jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &bench_claims(), key).expect("mint token")
+}
+
+/// A valid token (right key, claims) whose `jti` is the revoked one.
+fn mint_revoked() -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &bench_claims_with_jti(Some(REVOKED_JTI)),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("mint revoked token")
 }
 
 fn bearer(token: &str) -> HeaderValue {
@@ -249,6 +294,40 @@ where
     });
 }
 
+/// A contender with a store must refuse the valid-but-revoked token: 401,
+/// and the error the layer puts in the response says `Revoked`.
+fn check_revoked(rt: &Runtime, name: &str, svc: &axum::Router, revoked: &HeaderValue) {
+    rt.block_on(async {
+        let resp = svc
+            .clone()
+            .oneshot(request::<axum::body::Body>(Some(revoked)))
+            .await
+            .unwrap();
+        let status = resp.status();
+        let kind = resp
+            .extensions()
+            .get::<jwt_guard::AuthError>()
+            .map(jwt_guard::AuthError::kind);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{name}: revoked token got {status} (body {body:?})"
+        );
+        match kind {
+            Some(kind) => assert_eq!(
+                kind,
+                jwt_guard::AuthErrorKind::Revoked,
+                "{name}: revoked token refused for another reason (body {body:?})"
+            ),
+            None => assert!(
+                String::from_utf8_lossy(&body).contains("revoked"),
+                "{name}: revoked token refused for another reason (body {body:?})"
+            ),
+        }
+    });
+}
+
 /// Registers one contender: per iteration, clone the router (an `Arc` bump),
 /// build the request, `oneshot` it, drop the response.
 fn bench_service<S, B, RB>(
@@ -294,17 +373,19 @@ fn jwt_guard_validator(key: jwt_guard::Key) -> jwt_guard::Validator {
         .expect("jwt-guard validator")
 }
 
-/// jwt-guard's layer + `Claims` extractor with an in-memory revocation store.
+/// jwt-guard's layer + `Claims` extractor with this revocation store.
 /// `token_cache_bytes`: `None` keeps the default verified-token cache (16 MiB),
 /// so with one token every request after the first is a cache hit (signature
 /// and parse skipped; time claims and revocation still checked); `Some(0)`
 /// turns the cache off, so every request pays the full verification like the
 /// peers do.
-fn jwt_guard_router(token_cache_bytes: Option<usize>) -> axum::Router {
-    use jwt_guard::{Claims, JwtLayer, StandardClaims, store::MemoryStore};
+fn jwt_guard_router(
+    store: impl jwt_guard::store::RevocationStore,
+    token_cache_bytes: Option<usize>,
+) -> axum::Router {
+    use jwt_guard::{Claims, JwtLayer, StandardClaims};
 
-    let mut builder =
-        JwtLayer::<StandardClaims>::builder(jwt_guard_hs256_validator()).store(MemoryStore::new());
+    let mut builder = JwtLayer::<StandardClaims>::builder(jwt_guard_hs256_validator()).store(store);
     if let Some(bytes) = token_cache_bytes {
         builder = builder.token_cache_bytes(bytes);
     }
@@ -394,23 +475,345 @@ fn install_crypto_provider() {
     );
 }
 
+/// Fills a store with the revocations every store contender holds: 10 000
+/// other tokens (of 100 other subjects), 5 other subjects' cut-offs, and last
+/// the bench's revoked token (so a mirror that has it has everything).
+async fn populate(store: &dyn jwt_guard::store::RevocationStore) {
+    let until = SystemTime::now() + Duration::from_secs(2 * 3600);
+    for i in 0..OTHER_REVOCATIONS {
+        let sub = format!("other-user-{}", i % 100);
+        store
+            .revoke_token(&extras::random_jti(), Some(&sub), until)
+            .await
+            .expect("revoke another token");
+    }
+    let now = SystemTime::now();
+    for i in 0..OTHER_CUTOFFS {
+        store
+            .revoke_subject(&format!("cut-off-user-{i}"), now)
+            .await
+            .expect("cut off another subject");
+    }
+    store
+        .revoke_token(REVOKED_JTI, Some(SUBJECT), until)
+        .await
+        .expect("revoke the bench's revoked token");
+}
+
+/// `INFO commandstats` as (command, calls).
+async fn command_calls(conn: &mut redis::aio::MultiplexedConnection) -> Vec<(String, u64)> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+/// Sends `n` valid requests through the direct contender and reports how
+/// many Redis commands each one cost (the target: one round trip, one `MGET`).
+fn count_direct_commands(
+    rt: &Runtime,
+    svc: &axum::Router,
+    valid: &HeaderValue,
+    conn: &mut redis::aio::MultiplexedConnection,
+) {
+    const N: u64 = 1000;
+    let id = "request/jwt-guard+redis-direct/commands";
+    let mode = extras::mode_for(id);
+    if mode == extras::Mode::Skip {
+        return;
+    }
+    let (before, after) = rt.block_on(async {
+        let before = command_calls(conn).await;
+        for _ in 0..N {
+            let (status, _) = send::<_, axum::body::Body, _>(svc, Some(valid)).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        (before, command_calls(conn).await)
+    });
+    let mut per_request: Vec<(String, f64)> = after
+        .iter()
+        .filter_map(|(name, calls)| {
+            let was = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, c)| *c);
+            // the first INFO is counted in the second reading
+            let delta = calls - was - u64::from(name == "info");
+            (delta > 0).then(|| (name.clone(), delta as f64 / N as f64))
+        })
+        .collect();
+    per_request.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total: f64 = per_request.iter().map(|(_, n)| n).sum();
+    let detail = per_request
+        .iter()
+        .map(|(name, n)| format!("{} {n:.2}", name.to_uppercase()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    extras::report(
+        mode,
+        id,
+        format!("{id}: {total:.2} Redis commands per request ({detail}; {N} requests)"),
+        serde_json::json!({
+            "per_request": total,
+            "by_command": per_request
+                .iter()
+                .map(|(name, n)| (name.clone(), serde_json::Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>(),
+        }),
+    );
+}
+
+/// One operation of a contender, as a boxed future (the boxing costs every
+/// contender the same).
+type Op<'a> = Box<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
+
+fn router_op<'a>(svc: &axum::Router, authorization: &HeaderValue) -> Op<'a> {
+    let (svc, authorization) = (svc.clone(), authorization.clone());
+    Box::new(move || {
+        let svc = svc.clone();
+        let req = request::<axum::body::Body>(Some(&authorization));
+        Box::pin(async move {
+            black_box(svc.oneshot(req).await.unwrap());
+        })
+    })
+}
+
+fn mget_op<'a>(conn: &redis::aio::MultiplexedConnection, keys: &'a [String]) -> Op<'a> {
+    let conn = conn.clone();
+    Box::new(move || {
+        let mut conn = conn.clone();
+        Box::pin(async move {
+            black_box(
+                redis::cmd("MGET")
+                    .arg(keys)
+                    .query_async::<redis::Value>(&mut conn)
+                    .await
+                    .unwrap(),
+            );
+        })
+    })
+}
+
+/// Median time per operation of each contender, measured in alternation so
+/// that a noisy phase of the machine hits all of them alike: `rounds` rounds,
+/// each one batch (of the contender's batch size) of every contender in turn.
+fn interleaved(rt: &Runtime, ops: &[(usize, Op<'_>)], rounds: usize) -> Vec<f64> {
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); ops.len()];
+    rt.block_on(async {
+        for round in 0..rounds + rounds / 10 {
+            for ((batch, op), times) in ops.iter().zip(&mut times) {
+                let start = Instant::now();
+                for _ in 0..*batch {
+                    op().await;
+                }
+                // the first tenth warms up
+                if round >= rounds / 10 {
+                    times.push(start.elapsed().as_secs_f64() * 1e6 / *batch as f64);
+                }
+            }
+        }
+    });
+    times
+        .into_iter()
+        .map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            t[t.len() / 2]
+        })
+        .collect()
+}
+
+/// The two store targets, measured interleaved (criterion measures one
+/// contender after another, and on a shared machine the phases differ by
+/// more than the 0.2 µs at stake): mirror vs memory per request, and the
+/// direct contender's extra time over memory in bare `MGET` round trips.
+fn compare_stores(
+    rt: &Runtime,
+    routers: [&axum::Router; 3],
+    valid: &HeaderValue,
+    conn: &redis::aio::MultiplexedConnection,
+    keys: &[String],
+) {
+    let over_memory = "request/jwt-guard+redis-mirror/over-memory";
+    let round_trips = "request/jwt-guard+redis-direct/round-trips";
+    let modes = [extras::mode_for(over_memory), extras::mode_for(round_trips)];
+    if modes.iter().all(|m| *m == extras::Mode::Skip) {
+        return;
+    }
+    let rounds = if modes.contains(&extras::Mode::Bench) {
+        400
+    } else {
+        10
+    };
+    let [memory, mirror, direct] = routers;
+    let ops = [
+        (1000, router_op(memory, valid)),
+        (1000, router_op(mirror, valid)),
+        (20, router_op(direct, valid)),
+        (20, mget_op(conn, keys)),
+    ];
+    let [memory, mirror, direct, mget] = interleaved(rt, &ops, rounds)[..] else {
+        unreachable!()
+    };
+    if modes[0] != extras::Mode::Skip {
+        let over = mirror - memory;
+        extras::report(
+            modes[0],
+            over_memory,
+            format!(
+                "{over_memory}: {over:+.3} µs per request (mirror {mirror:.3} µs, memory \
+                 {memory:.3} µs; medians of {rounds} interleaved batches of 1000)"
+            ),
+            serde_json::json!({
+                "over_us": over,
+                "mirror_us": mirror,
+                "memory_us": memory,
+                "rounds": rounds,
+            }),
+        );
+    }
+    if modes[1] != extras::Mode::Skip {
+        let trips = (direct - memory) / mget;
+        extras::report(
+            modes[1],
+            round_trips,
+            format!(
+                "{round_trips}: {trips:.2} bare MGET round trips per request ((direct \
+                 {direct:.1} µs − memory {memory:.1} µs) / MGET {mget:.1} µs; medians of \
+                 {rounds} interleaved batches of 20)"
+            ),
+            serde_json::json!({
+                "round_trips": trips,
+                "direct_us": direct,
+                "memory_us": memory,
+                "mget_us": mget,
+                "rounds": rounds,
+            }),
+        );
+    }
+}
+
 fn requests(c: &mut Criterion) {
+    use jwt_guard::store::MemoryStore;
+    use jwt_guard::store::redis::{RedisConfig, RedisStore};
+
     install_crypto_provider();
     let rt = runtime();
     let hs256 = hs256_material();
     let valid = bearer(&hs256.token);
+    let revoked = bearer(&mint_revoked());
 
     let bare = bare_router();
-    let jwt_guard = jwt_guard_router(None);
-    let jwt_guard_nocache = jwt_guard_router(Some(0));
+    let jwt_guard = jwt_guard_router(MemoryStore::new(), None);
+    let jwt_guard_nocache = jwt_guard_router(MemoryStore::new(), Some(0));
     let jwt_authorizer = jwt_authorizer_router(&rt);
     let axum_jwt_auth = axum_jwt_auth_router();
+
+    // The store contenders. One redis-server for both Redis stores, each
+    // under its own key prefix (so each holds exactly its own revocations).
+    let redis = redis_server::RedisServer::start();
+    let memory_store = MemoryStore::new();
+    rt.block_on(populate(&memory_store));
+    let (mirror_store, direct_store) = {
+        let _enter = rt.enter();
+        let mirror = RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-mirror:"))
+            .expect("mirror store");
+        // The mirror is filled the way revocations reach it in production:
+        // another instance revokes, Redis publishes, the mirror applies.
+        let writer = RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-mirror:"))
+            .expect("writer store");
+        let direct = RedisStore::new(
+            RedisConfig::url(redis.url())
+                .prefix("bench-direct:")
+                .direct(true),
+        )
+        .expect("direct store");
+        rt.block_on(async {
+            let within = Duration::from_secs(10);
+            mirror.ready(within).await.expect("mirror ready");
+            writer.ready(within).await.expect("writer ready");
+            direct.ready(within).await.expect("direct ready");
+            populate(&writer).await;
+            populate(&direct).await;
+            let deadline = Instant::now() + within;
+            while mirror.mirror_len() < OTHER_REVOCATIONS + 1 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the mirror did not receive every revocation"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        drop(writer);
+        (mirror, direct)
+    };
+    assert_eq!(memory_store.len(), OTHER_REVOCATIONS + 1);
+    assert_eq!(mirror_store.mirror_len(), OTHER_REVOCATIONS + 1);
+    let mut conn = rt.block_on(async {
+        let client = redis::Client::open(redis.url()).expect("redis client");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection");
+        let size: usize = redis::cmd("DBSIZE")
+            .query_async(&mut conn)
+            .await
+            .expect("DBSIZE");
+        assert_eq!(
+            size,
+            2 * (OTHER_REVOCATIONS + 1 + OTHER_CUTOFFS),
+            "keys in Redis"
+        );
+        conn
+    });
+    let resyncs = mirror_store.mirror_resyncs();
+    let jwt_guard_memory = jwt_guard_router(memory_store, None);
+    let jwt_guard_mirror = jwt_guard_router(mirror_store.clone(), None);
+    let jwt_guard_direct = jwt_guard_router(direct_store, None);
+    let stored = [
+        ("jwt-guard+memory", &jwt_guard_memory),
+        ("jwt-guard+redis-mirror", &jwt_guard_mirror),
+        ("jwt-guard+redis-direct", &jwt_guard_direct),
+    ];
 
     check::<_, axum::body::Body, _>(&rt, "bare", &bare, &valid, false);
     check::<_, axum::body::Body, _>(&rt, "jwt-guard", &jwt_guard, &valid, true);
     check::<_, axum::body::Body, _>(&rt, "jwt-guard-nocache", &jwt_guard_nocache, &valid, true);
     check::<_, axum07::body::Body, _>(&rt, "jwt-authorizer", &jwt_authorizer, &valid, true);
     check::<_, axum::body::Body, _>(&rt, "axum-jwt-auth", &axum_jwt_auth, &valid, true);
+    for (name, svc) in stored {
+        check::<_, axum::body::Body, _>(&rt, name, svc, &valid, true);
+        check_revoked(&rt, name, svc, &revoked);
+    }
+    count_direct_commands(&rt, &jwt_guard_direct, &valid, &mut conn);
+    // The two keys a direct check of the valid token reads.
+    let keys = [
+        format!(
+            "bench-direct:{{{}}}:t:{}",
+            base64_url(SUBJECT),
+            bench_claims().jti
+        ),
+        format!("bench-direct:{{{}}}:c", base64_url(SUBJECT)),
+    ];
+    compare_stores(
+        &rt,
+        [&jwt_guard_memory, &jwt_guard_mirror, &jwt_guard_direct],
+        &valid,
+        &conn,
+        &keys,
+    );
 
     let mut group = c.benchmark_group("request");
     bench_service::<_, axum::body::Body, _>(&mut group, &rt, "bare", bare, Some(valid.clone()));
@@ -428,6 +831,15 @@ fn requests(c: &mut Criterion) {
         jwt_guard_nocache,
         Some(valid.clone()),
     );
+    for (name, svc) in stored {
+        bench_service::<_, axum::body::Body, _>(
+            &mut group,
+            &rt,
+            name,
+            svc.clone(),
+            Some(valid.clone()),
+        );
+    }
     bench_service::<_, axum07::body::Body, _>(
         &mut group,
         &rt,
@@ -440,9 +852,59 @@ fn requests(c: &mut Criterion) {
         &rt,
         "axum-jwt-auth",
         axum_jwt_auth,
-        Some(valid),
+        Some(valid.clone()),
     );
     group.finish();
+
+    // One round trip, for scale: the MGET a direct check sends, bare.
+    let mut group = c.benchmark_group("roundtrip");
+    group.bench_function("redis-mget", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut conn = conn.clone();
+            let keys = &keys;
+            async move {
+                black_box(
+                    redis::cmd("MGET")
+                        .arg(&keys[..])
+                        .query_async::<redis::Value>(&mut conn)
+                        .await
+                        .unwrap(),
+                )
+            }
+        })
+    });
+    group.finish();
+
+    // Still the same answers after being measured (the mirror never lost
+    // Redis, so nothing was measured answering 503).
+    for (name, svc) in stored {
+        check::<_, axum::body::Body, _>(&rt, name, svc, &valid, false);
+        check_revoked(&rt, name, svc, &revoked);
+    }
+    assert!(
+        mirror_store.is_mirror_synced(),
+        "the mirror lost Redis while measured"
+    );
+    assert_eq!(
+        mirror_store.mirror_resyncs(),
+        resyncs,
+        "the mirror resynchronised while measured"
+    );
+    drop(conn);
+
+    drop((
+        jwt_guard_memory,
+        jwt_guard_mirror,
+        jwt_guard_direct,
+        mirror_store,
+    ));
+    drop(rt);
+    drop(redis);
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 fn verify(c: &mut Criterion) {
@@ -515,5 +977,12 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, requests, verify);
+/// The measurements that are not criterion timings (see `support/extras.rs`);
+/// last, the 1 000 000-entry memory one.
+fn extra_measurements(_: &mut Criterion) {
+    extras::propagation();
+    extras::mirror_memory();
+}
+
+criterion_group!(benches, requests, verify, extra_measurements);
 criterion_main!(benches);

@@ -288,6 +288,9 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
         }
     }
     mirror.replace(&events);
+    let loaded = events.len();
+    // The mirror holds its own copy; the list lives no longer than the reload.
+    drop(events);
     while let Ok(Some(message)) = tokio::time::timeout(Duration::ZERO, stream.next()).await {
         if let Some(event) = Event::decode(message.get_payload_bytes()) {
             mirror.apply(&event);
@@ -295,7 +298,7 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
     }
     mirror.set_synced(true);
     tracing::info!(
-        entries = events.len(),
+        entries = loaded,
         resyncs = mirror.resyncs(),
         "revocation mirror synchronised with Redis"
     );
