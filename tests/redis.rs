@@ -380,6 +380,39 @@ async fn sentinel_topology_finds_the_master_and_shares_revocations() {
     assert_eq!(sentinel.master().scan("jwt-guard:*").len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_keys_under_the_prefix_do_not_stop_a_resync() {
+    let redis = RedisServer::start();
+    redis.cli(&["HSET", "jwt-guard:stats", "hits", "1"]);
+    redis.cli(&["SET", "jwt-guard:note", "not a revocation"]);
+    let store = ready_store(RedisConfig::url(redis.url())).await;
+    let resyncs = store.mirror_resyncs();
+    redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]);
+    let start = Instant::now();
+    while store.mirror_resyncs() == resyncs || !store.is_mirror_synced() {
+        assert!(start.elapsed() < Duration::from_secs(5), "no resync");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[test]
+fn mirror_whose_task_stopped_answers_unavailable_not_stale_state() {
+    let redis = RedisServer::start();
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let store = first.block_on(ready_store(
+        RedisConfig::url(redis.url())
+            .health_interval(Duration::from_millis(100))
+            .health_timeout(Duration::from_millis(100)),
+    ));
+    // The runtime that ran the mirror's task goes away; the store lives on.
+    drop(first);
+    std::thread::sleep(Duration::from_millis(300));
+    let Lookup::Ready(answer) = store.check(&TokenRef::new().with_jti("x")) else {
+        panic!("mirror mode answers locally");
+    };
+    assert_eq!(answer.unwrap_err().kind(), StoreErrorKind::NotSynchronized);
+}
+
 fn b64(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)

@@ -39,8 +39,8 @@ impl Keys {
     }
 
     pub(crate) fn scan_pattern(&self) -> String {
-        // SCAN's glob treats these specially; the prefix is checked to hold none.
-        format!("{}*", self.prefix)
+        // SCAN's glob treats `*?[]` specially; the prefix is checked to hold none.
+        format!("{}{{*}}:*", self.prefix)
     }
 
     fn tag(sub: Option<&str>) -> String {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::keys::Event;
 use crate::store::{StoreError, StoreErrorKind, TokenRef, TokenStatus};
@@ -52,6 +52,12 @@ pub(crate) struct Snapshot {
 pub(crate) struct Mirror {
     state: RwLock<Snapshot>,
     synced: AtomicBool,
+    /// The state is trusted until this instant (nanoseconds after `epoch`),
+    /// renewed by each successful health check. If the background task stops
+    /// for any reason, the lease runs out and checks fail instead of
+    /// answering from a frozen copy.
+    lease_until: AtomicU64,
+    epoch: Instant,
     resyncs: AtomicU64,
     keys: [RandomState; 2],
 }
@@ -72,6 +78,8 @@ impl Mirror {
         Self {
             state: RwLock::new(Snapshot::default()),
             synced: AtomicBool::new(false),
+            lease_until: AtomicU64::new(0),
+            epoch: Instant::now(),
             resyncs: AtomicU64::new(0),
             keys: [RandomState::new(), RandomState::new()],
         }
@@ -81,11 +89,35 @@ impl Mirror {
         Fingerprint(self.keys[0].hash_one(jti), self.keys[1].hash_one(jti))
     }
 
+    fn elapsed_nanos(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     pub(crate) fn is_synced(&self) -> bool {
         self.synced.load(Ordering::Acquire)
+            && self.elapsed_nanos() < self.lease_until.load(Ordering::Acquire)
+    }
+
+    /// Trusts the state for `lease` more.
+    pub(crate) fn renew(&self, lease: Duration) {
+        let until = self
+            .elapsed_nanos()
+            .saturating_add(u64::try_from(lease.as_nanos()).unwrap_or(u64::MAX));
+        self.lease_until.store(until, Ordering::Release);
+    }
+
+    /// Renews the lease of a mirror that is synchronised (a reload of a
+    /// connected mirror proves Redis is there), never of one that is not.
+    pub(crate) fn renew_if_synced(&self, lease: Duration) {
+        if self.synced.load(Ordering::Acquire) {
+            self.renew(lease);
+        }
     }
 
     pub(crate) fn set_synced(&self, synced: bool) {
+        if !synced {
+            self.lease_until.store(0, Ordering::Release);
+        }
         let was = self.synced.swap(synced, Ordering::AcqRel);
         if was && !synced {
             tracing::warn!(
@@ -173,12 +205,23 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn synced() -> Mirror {
         let mirror = Mirror::new();
+        mirror.renew(Duration::from_secs(60));
         mirror.set_synced(true);
         mirror
+    }
+
+    #[test]
+    fn mirror_stops_answering_when_its_lease_runs_out() {
+        let mirror = Mirror::new();
+        mirror.renew(Duration::from_millis(30));
+        mirror.set_synced(true);
+        assert!(mirror.check(&TokenRef::new().with_jti("a")).is_ok());
+        std::thread::sleep(Duration::from_millis(40));
+        let error = mirror.check(&TokenRef::new().with_jti("a")).unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::NotSynchronized);
     }
 
     #[test]

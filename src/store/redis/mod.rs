@@ -24,12 +24,16 @@
 //! While the subscription is healthy, a mirror lags Redis by the pub/sub
 //! delivery time. The subscription is checked with a `PING` every
 //! [`health_interval`](RedisConfig::health_interval) (1 s), answered within
-//! [`health_timeout`](RedisConfig::health_timeout) (500 ms). A closed
-//! connection marks the mirror unsynchronised at once; a silent one is
-//! found by the next failed `PING`. So a mirror never answers from state
-//! older than 1.5 s, and while unsynchronised every check fails: the layer
-//! answers 503 with `Retry-After` (fail-closed), until the mirror has
-//! reconnected and reloaded by itself.
+//! [`health_timeout`](RedisConfig::health_timeout) (500 ms), and each
+//! answer renews a 1.5 s lease on the mirror's state. A closed connection
+//! marks the mirror unsynchronised at once; a silent one, or a background
+//! task that stopped for any reason, lets the lease run out. So a mirror
+//! never answers from a connection last seen healthy more than 1.5 s ago,
+//! and while unsynchronised every check fails: the layer answers 503 with
+//! `Retry-After` (fail-closed), until the mirror has reconnected and
+//! reloaded by itself. A message lost while the connection stays up (a
+//! cluster-bus partition, a failover) is repaired by a full reload every
+//! [`resync_interval`](RedisConfig::resync_interval) (5 min).
 //!
 //! # Keys
 //!
@@ -98,6 +102,7 @@ pub struct RedisConfig {
     subject_retention: Duration,
     health_interval: Duration,
     health_timeout: Duration,
+    resync_interval: Duration,
 }
 
 impl RedisConfig {
@@ -112,6 +117,7 @@ impl RedisConfig {
             subject_retention: Duration::from_secs(30 * 24 * 3600),
             health_interval: Duration::from_secs(1),
             health_timeout: Duration::from_millis(500),
+            resync_interval: Duration::from_secs(300),
         }
     }
 
@@ -184,7 +190,8 @@ impl RedisConfig {
         self
     }
 
-    /// How often the mirror checks its subscription (default 1 s).
+    /// How often the mirror checks its subscription (default 1 s); each
+    /// answer trusts the mirror's state for `health_interval + health_timeout`.
     pub fn health_interval(mut self, interval: Duration) -> Self {
         self.health_interval = interval;
         self
@@ -196,11 +203,20 @@ impl RedisConfig {
         self
     }
 
+    /// How often a connected mirror reloads everything anyway (default
+    /// 5 min), which repairs a message lost without the connection failing.
+    pub fn resync_interval(mut self, interval: Duration) -> Self {
+        self.resync_interval = interval;
+        self
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |message: &'static str| Err(ConfigError::new(ConfigErrorKind::InvalidSetting, message));
-        if self.prefix.contains(['{', '}', '*', '?', '[', ']']) {
-            return invalid("the Redis key prefix may not hold braces or glob characters");
+        if self.prefix.is_empty() || self.prefix.contains(['{', '}', '*', '?', '[', ']', '\\']) {
+            return invalid(
+                "the Redis key prefix must be non-empty, without braces or glob characters",
+            );
         }
         match &self.topology {
             Topology::Cluster(urls) | Topology::Sentinel { urls, .. } if urls.is_empty() => {
@@ -211,7 +227,11 @@ impl RedisConfig {
             }
             _ => {}
         }
-        if self.timeout.is_zero() || self.pool_size == 0 || self.health_interval.is_zero() {
+        if self.timeout.is_zero()
+            || self.pool_size == 0
+            || self.health_interval.is_zero()
+            || self.resync_interval < self.health_interval
+        {
             return invalid("Redis timeouts, intervals and pool size must be above zero");
         }
         if self.subject_retention < Duration::from_secs(60) {
@@ -417,6 +437,7 @@ impl RedisStore {
                     connect_timeout: config.connect_timeout,
                     health_interval: config.health_interval,
                     health_timeout: config.health_timeout,
+                    resync_interval: config.resync_interval,
                 },
             ));
             (Some(mirror), Some(task))

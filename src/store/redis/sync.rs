@@ -18,6 +18,56 @@ pub(crate) struct Settings {
     pub(crate) connect_timeout: Duration,
     pub(crate) health_interval: Duration,
     pub(crate) health_timeout: Duration,
+    pub(crate) resync_interval: Duration,
+}
+
+impl Settings {
+    /// How long the state is trusted after a successful health check: the
+    /// next check is due after `health_interval` and may take
+    /// `health_timeout`.
+    pub(crate) fn lease(&self) -> Duration {
+        self.health_interval + self.health_timeout
+    }
+}
+
+/// Marks the mirror unsynchronised however the task ends (error, abort,
+/// panic), so that it can never answer from a copy nobody updates.
+struct Unsync<'m>(&'m Mirror);
+
+impl Drop for Unsync<'_> {
+    fn drop(&mut self) {
+        self.0.set_synced(false);
+    }
+}
+
+/// Reloads everything under the prefix from every node, replaces the
+/// mirror's state with it, then applies what arrived on the channel
+/// meanwhile. The lease is renewed as batches arrive, so a long reload of
+/// a connected mirror does not fail its checks.
+async fn reload(
+    mirror: &Mirror,
+    source: &Source,
+    client: &Client,
+    keys: &Keys,
+    settings: &Settings,
+    stream: &mut redis::aio::PubSubStream,
+) -> Result<usize, StoreError> {
+    let timeout = settings.connect_timeout;
+    let targets = source.scan_targets(client, timeout).await?;
+    let mut events = Vec::new();
+    for target in &targets {
+        events.extend(load_node(target, keys, timeout, mirror, settings.lease()).await?);
+    }
+    mirror.replace(&events);
+    let loaded = events.len();
+    // The mirror holds its own copy; the list lives no longer than the reload.
+    drop(events);
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::ZERO, stream.next()).await {
+        if let Some(event) = Event::decode(message.get_payload_bytes()) {
+            mirror.apply(&event);
+        }
+    }
+    Ok(loaded)
 }
 
 /// Where the mirror subscribes and what it scans.
@@ -168,10 +218,17 @@ async fn connect(client: &Client, timeout: Duration) -> Result<MultiplexedConnec
 }
 
 /// Reads every revocation under the prefix on one node.
+///
+/// Only string keys of the two revocation shapes are read, so a stray key
+/// under the prefix cannot stop the reload. An entry of the right shape
+/// whose value is unreadable is kept in its most cautious reading: a token
+/// stays revoked for a day, a subject's cut-off revokes every token it has.
 async fn load_node(
     client: &Client,
     keys: &Keys,
     timeout: Duration,
+    mirror: &Mirror,
+    lease: Duration,
 ) -> Result<Vec<Event>, StoreError> {
     let mut conn = connect(client, timeout).await?;
     let mut events = Vec::new();
@@ -184,47 +241,52 @@ async fn load_node(
                 .arg(keys.scan_pattern())
                 .arg("COUNT")
                 .arg(1000)
+                .arg("TYPE")
+                .arg("string")
                 .query_async(&mut conn)
                 .await
                 .map_err(store_error)
         })
         .await?;
+        let batch: Vec<(String, Parsed)> = batch
+            .into_iter()
+            .filter_map(|key| keys.parse(&key).map(|parsed| (key, parsed)))
+            .collect();
         if !batch.is_empty() {
             let mut pipe = redis::pipe();
-            for key in &batch {
+            for (key, _) in &batch {
                 pipe.get(key);
             }
             let values: Vec<Option<String>> = bounded(timeout, async {
                 pipe.query_async(&mut conn).await.map_err(store_error)
             })
             .await?;
-            for (key, value) in batch.iter().zip(values) {
-                let (Some(parsed), Some(value)) = (keys.parse(key), value) else {
-                    continue;
-                };
-                let event = match parsed {
-                    Parsed::Token { jti } => {
-                        value.parse().ok().map(|expires_at_secs| Event::Token {
-                            jti,
-                            expires_at_secs,
-                        })
-                    }
-                    Parsed::Cutoff { sub } => value
-                        .parse()
-                        .ok()
-                        .map(|micros| Event::Cutoff { sub, micros }),
-                };
-                match event {
-                    Some(event) => events.push(event),
-                    None => {
-                        return Err(StoreError::with_source(
-                            StoreErrorKind::Protocol,
-                            "a revocation entry does not hold a number",
-                        ));
-                    }
-                }
+            for ((_, parsed), value) in batch.into_iter().zip(values) {
+                // Gone since the SCAN: expired or replaced.
+                let Some(value) = value else { continue };
+                events.push(match parsed {
+                    Parsed::Token { jti } => Event::Token {
+                        jti,
+                        expires_at_secs: value.parse().unwrap_or_else(|_| {
+                            tracing::warn!(
+                                "unreadable token revocation in Redis; keeping it a day"
+                            );
+                            super::mirror::now_secs() + 24 * 3600
+                        }),
+                    },
+                    Parsed::Cutoff { sub } => Event::Cutoff {
+                        sub,
+                        micros: value.parse().unwrap_or_else(|_| {
+                            tracing::warn!(
+                                "unreadable subject cut-off in Redis; revoking all its tokens"
+                            );
+                            i64::MAX
+                        }),
+                    },
+                });
             }
         }
+        mirror.renew_if_synced(lease);
         if next == 0 {
             return Ok(events);
         }
@@ -235,6 +297,7 @@ async fn load_node(
 /// Runs for the life of the store: every loss of the subscription marks the
 /// mirror unsynchronised and starts over, with a capped backoff.
 pub(crate) async fn run(mirror: Arc<Mirror>, source: Source, keys: Keys, settings: Settings) {
+    let _unsync = Unsync(&mirror);
     const FIRST_RETRY: Duration = Duration::from_millis(50);
     let mut backoff = FIRST_RETRY;
     loop {
@@ -276,26 +339,11 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
     }
     // Subscribed first, so nothing published during the reload is lost: it
     // waits in the stream and is applied right after.
-    let targets = match source.scan_targets(&client, timeout).await {
-        Ok(targets) => targets,
+    let loaded = match reload(mirror, source, &client, keys, settings, &mut stream).await {
+        Ok(loaded) => loaded,
         Err(error) => return error,
     };
-    let mut events = Vec::new();
-    for target in &targets {
-        match load_node(target, keys, timeout).await {
-            Ok(found) => events.extend(found),
-            Err(error) => return error,
-        }
-    }
-    mirror.replace(&events);
-    let loaded = events.len();
-    // The mirror holds its own copy; the list lives no longer than the reload.
-    drop(events);
-    while let Ok(Some(message)) = tokio::time::timeout(Duration::ZERO, stream.next()).await {
-        if let Some(event) = Event::decode(message.get_payload_bytes()) {
-            mirror.apply(&event);
-        }
-    }
+    mirror.renew(settings.lease());
     mirror.set_synced(true);
     tracing::info!(
         entries = loaded,
@@ -306,6 +354,8 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
     let mut health = tokio::time::interval(settings.health_interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut purge = tokio::time::interval(Duration::from_secs(60));
+    let mut resync = tokio::time::interval(settings.resync_interval);
+    resync.reset();
     loop {
         tokio::select! {
             message = stream.next() => match message {
@@ -320,12 +370,19 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
             _ = health.tick() => {
                 let ping = tokio::time::timeout(settings.health_timeout, sink.ping::<Value>()).await;
                 match ping {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(_)) => mirror.renew(settings.lease()),
                     Ok(Err(error)) => return store_error(error),
                     Err(_) => return StoreError::new(StoreErrorKind::Timeout),
                 }
             }
             _ = purge.tick() => mirror.purge_expired(),
+            // A message can be lost without the connection failing (a cluster
+            // bus partition, a failover); a periodic reload repairs that.
+            _ = resync.tick() => {
+                if let Err(error) = reload(mirror, source, &client, keys, settings, &mut stream).await {
+                    return error;
+                }
+            }
         }
     }
 }
