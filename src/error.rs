@@ -306,11 +306,12 @@ pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
 }
 
 fn quote_escape(value: &str) -> Cow<'_, str> {
-    if value.contains(['"', '\\']) || !value.is_ascii() {
+    let clean = |c: &char| c.is_ascii() && !c.is_ascii_control();
+    if value.contains(['"', '\\']) || !value.chars().all(|c| clean(&c)) {
         Cow::Owned(
             value
                 .chars()
-                .filter(|c| c.is_ascii() && !c.is_ascii_control())
+                .filter(clean)
                 .flat_map(|c| match c {
                     '"' | '\\' => vec!['\\', c],
                     c => vec![c],
@@ -454,5 +455,12 @@ mod tests {
     #[test]
     fn challenge_quotes_are_escaped() {
         assert_eq!(quote_escape(r#"a"b\c"#), r#"a\"b\\c"#);
+    }
+
+    #[test]
+    fn control_characters_never_break_the_challenge_header() {
+        assert_eq!(quote_escape("a\nb"), "ab");
+        let challenge = AuthError::missing_token().challenge("a\r\nb").unwrap();
+        assert!(HeaderValue::from_str(&challenge).is_ok());
     }
 }

@@ -17,16 +17,20 @@ use crate::verify::Verified;
 /// 16 MiB.
 pub(crate) const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
-/// A rough per-entry cost beyond the token text: the claims, the Arc, the
-/// cache's own bookkeeping.
+/// A rough per-entry cost beyond the token text: the Arc, the registered
+/// claims, the cache's own bookkeeping.
 const ENTRY_OVERHEAD: u64 = 512;
+
+/// Parsed claims take more room than their base64 text: JSON values are
+/// boxed and padded. A generous factor keeps the budget a real bound.
+const PARSED_FACTOR: u64 = 8;
 
 #[derive(Clone, Copy)]
 pub(crate) struct TokenWeighter;
 
 impl<T> Weighter<Box<str>, Arc<Verified<T>>> for TokenWeighter {
     fn weight(&self, token: &Box<str>, _: &Arc<Verified<T>>) -> u64 {
-        token.len() as u64 + ENTRY_OVERHEAD
+        token.len() as u64 * PARSED_FACTOR + ENTRY_OVERHEAD
     }
 }
 

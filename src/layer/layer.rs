@@ -143,6 +143,10 @@ impl<T> fmt::Debug for JwtLayerBuilder<T> {
 impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
     /// The revocation store to consult after a token verifies (default: a
     /// new [`MemoryStore`], reachable through [`JwtLayer::store`]).
+    ///
+    /// Each layer built without a store gets its own: layers that must agree
+    /// on revocations (a required and an optional one, say) need the same
+    /// store, given here or with [`shared_store`](Self::shared_store).
     pub fn store(mut self, store: impl RevocationStore) -> Self {
         self.store = Some(Arc::new(store));
         self

@@ -170,15 +170,28 @@ pub(crate) fn decide(
             "the token has been revoked",
         )),
         Err(error) if fail_open => {
-            tracing::warn!(%error, "revocation store failed; letting a verified token through (fail-open)");
+            warn_fail_open(&error);
             Ok(())
         }
         Err(error) => {
-            tracing::debug!(%error, "revocation store failed");
+            tracing::trace!(%error, "revocation store failed");
             Err(AuthError::new(
                 AuthErrorKind::StoreUnavailable,
                 "revocation status is unavailable; retry later",
             ))
         }
+    }
+}
+
+/// Logs a fail-open pass at warn, at most once a second: an outage must be
+/// visible without flooding the logs with one line per request.
+fn warn_fail_open(error: &StoreError) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, Ordering::Relaxed) != now {
+        tracing::warn!(%error, "revocation store failed; letting verified tokens through (fail-open)");
     }
 }

@@ -99,6 +99,7 @@ impl Default for TokenRef<'_> {
 
 /// The answer of a revocation check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenStatus {
     /// Nothing revokes the token.
     Active,
@@ -107,6 +108,7 @@ pub enum TokenStatus {
 }
 
 /// The result of [`RevocationStore::check`]: either known now, or after a round trip.
+#[non_exhaustive]
 pub enum Lookup {
     /// The answer is known without waiting (in-memory and mirrored stores).
     Ready(Result<TokenStatus, StoreError>),
@@ -144,10 +146,10 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// `exp` plus the validator's leeway). After that instant the token is
     /// refused for having expired, and the store may forget the entry.
     ///
-    /// `sub` is the token's subject. Stores may key the entry by it (a Redis
-    /// Cluster store keeps a token's entry and its subject's cut-off in one
-    /// slot, so that one round trip reads both); the revocation applies to the
-    /// `jti` whatever the subject.
+    /// `sub` must be the token's `sub` claim (`None` when it has none), as
+    /// [`Revoker`] passes it: stores may key the entry by the pair (a Redis
+    /// store keeps a token's entry and its subject's cut-off in one cluster
+    /// slot, so that one round trip reads both).
     fn revoke_token<'a>(
         &'a self,
         jti: &'a str,

@@ -174,7 +174,10 @@ impl Validator {
         self.check_type(&jws.header)?;
         let (claims, mut registered) = tee::parse_claims::<T>(&jws.payload)
             .map_err(|e| e.with_context(context(&jws.header, None)))?;
-        if registered.jti.is_none() {
+        // An empty `jti` identifies nothing: such a token gets a derived id
+        // too, or it could never be revoked on its own.
+        if registered.jti.as_deref().is_none_or(str::is_empty) {
+            registered.jti = None;
             registered.derived_id = Some(derived_token_id(token));
         }
         self.check_claims(&registered, NumericDate::now())
@@ -347,7 +350,6 @@ pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) ->
 #[must_use]
 pub struct ValidatorBuilder {
     keys: Vec<Key>,
-    key_set: Option<KeySet>,
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: Duration,
@@ -361,7 +363,6 @@ impl Default for ValidatorBuilder {
     fn default() -> Self {
         Self {
             keys: Vec::new(),
-            key_set: None,
             issuers: Vec::new(),
             audiences: Vec::new(),
             leeway: DEFAULT_LEEWAY,
@@ -384,9 +385,9 @@ impl ValidatorBuilder {
     }
 
     /// Trusts every key of `keys` (for instance from
-    /// [`KeySet::from_jwks`]), in addition to those given with [`key`](Self::key).
+    /// [`KeySet::from_jwks`]), in addition to the others given.
     pub fn keys(mut self, keys: KeySet) -> Self {
-        self.key_set = Some(keys);
+        self.keys.extend(keys.iter().cloned());
         self
     }
 
@@ -438,13 +439,7 @@ impl ValidatorBuilder {
 
     /// Checks the configuration and builds the validator.
     pub fn build(self) -> Result<Validator, ConfigError> {
-        let mut keys: Vec<Key> = self
-            .key_set
-            .iter()
-            .flat_map(|set| set.iter().cloned())
-            .collect();
-        keys.extend(self.keys);
-        let keys = KeySet::new(keys)?;
+        let keys = KeySet::new(self.keys)?;
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidSetting,

@@ -43,7 +43,8 @@ pub(crate) fn parse_claims<T: DeserializeOwned>(
             ))
         }
         (Err(error), None) => {
-            tracing::debug!(%error, "claims do not match the claims type");
+            // serde's message may quote claim values: trace only, never debug.
+            tracing::trace!(%error, "claims do not match the claims type");
             Err(AuthError::new(
                 AuthErrorKind::InvalidClaims,
                 "the token's claims do not have the expected shape",

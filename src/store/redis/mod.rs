@@ -81,8 +81,8 @@ use keys::{Event, Keys};
 use mirror::{Mirror, micros};
 use pool::Pool;
 
-/// Where Redis is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where Redis is. Not `Debug`: its URLs may hold passwords (see `Redacted`).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Topology {
     Single(String),
     Cluster(Vec<String>),
@@ -90,7 +90,9 @@ pub(crate) enum Topology {
 }
 
 /// Configures a [`RedisStore`]: the topology, then optional settings.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output hides any password in the URLs.
+#[derive(Clone)]
 #[must_use]
 pub struct RedisConfig {
     topology: Topology,
@@ -103,6 +105,17 @@ pub struct RedisConfig {
     health_interval: Duration,
     health_timeout: Duration,
     resync_interval: Duration,
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("topology", &Redacted(&self.topology))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("mirror", &self.mirror)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RedisConfig {
@@ -253,6 +266,7 @@ pub struct RedisStore {
 
 struct Shared {
     pool: Pool,
+    connect_timeout: Duration,
     revoke_token: Script,
     revoke_subject: Script,
     keys: Keys,
@@ -266,23 +280,35 @@ struct Shared {
 impl Shared {
     /// Runs one Redis call within the timeout, on the shared connection;
     /// a failed call releases the connection.
+    ///
+    /// Taking a connection is bounded by the connect timeout (opening one
+    /// may take longer than a command); the command by the call timeout. A
+    /// connection found dropped (Redis closes idle ones after its `timeout`)
+    /// is replaced and the command retried once.
     async fn call<T, F, Fut>(&self, call: F) -> Result<T, StoreError>
     where
-        F: FnOnce(pool::Conn) -> Fut,
+        F: Fn(pool::Conn) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let result = bounded(self.timeout, async {
-            let conn = self.pool.get().await?;
-            call(conn).await.map_err(store_error)
-        })
-        .await;
-        if result
-            .as_ref()
-            .is_err_and(|e| e.kind() != StoreErrorKind::Protocol)
-        {
-            self.pool.release();
+        let mut retried = false;
+        loop {
+            let conn = bounded(self.connect_timeout, self.pool.get()).await?;
+            let result = bounded(self.timeout, async {
+                call(conn).await.map_err(store_error)
+            })
+            .await;
+            match result {
+                Err(error) if error.kind() != StoreErrorKind::Protocol => {
+                    self.pool.release();
+                    if error.kind() == StoreErrorKind::Unavailable && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(error);
+                }
+                result => return result,
+            }
         }
-        result
     }
 }
 
@@ -294,11 +320,40 @@ impl Drop for Shared {
     }
 }
 
+/// Shows a topology with any password in its URLs replaced by `***`.
+struct Redacted<'t>(&'t Topology);
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Topology::Single(url) => f.debug_tuple("Single").field(&redact(url)).finish(),
+            Topology::Cluster(urls) => f
+                .debug_tuple("Cluster")
+                .field(&urls.iter().map(|u| redact(u)).collect::<Vec<_>>())
+                .finish(),
+            Topology::Sentinel { urls, master } => f
+                .debug_struct("Sentinel")
+                .field("urls", &urls.iter().map(|u| redact(u)).collect::<Vec<_>>())
+                .field("master", master)
+                .finish(),
+        }
+    }
+}
+
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shared = &self.shared;
         f.debug_struct("RedisStore")
-            .field("topology", &shared.topology)
+            .field("topology", &Redacted(&shared.topology))
             .field(
                 "mode",
                 &if shared.mirror.is_some() {
@@ -447,6 +502,7 @@ impl RedisStore {
         Ok(Self {
             shared: Arc::new(Shared {
                 pool,
+                connect_timeout: config.connect_timeout,
                 revoke_token: Script::new(REVOKE_TOKEN),
                 revoke_subject: Script::new(REVOKE_SUBJECT),
                 keys,
@@ -520,10 +576,10 @@ impl RedisStore {
         let issued_at = token.issued_at;
         let shared = self.shared.clone();
         Lookup::Pending(Box::pin(async move {
+            let mget = redis::cmd("MGET").arg(&keys).clone();
+            let mget = &mget;
             let reply: Value = shared
-                .call(|mut conn| async move {
-                    redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
-                })
+                .call(|mut conn| async move { mget.query_async(&mut conn).await })
                 .await?;
             decide(&reply, reads, issued_at)
         }))
@@ -564,6 +620,7 @@ impl RevocationStore for RedisStore {
                 .arg(expires_at_secs)
                 .arg(shared.keys.channel())
                 .arg(event.encode());
+            let invocation = &invocation;
             shared
                 .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
                 .await?;
@@ -585,13 +642,21 @@ impl RevocationStore for RedisStore {
                 sub: sub.to_owned(),
                 micros: micros(issued_before),
             };
-            let forget_at = secs(issued_before + shared.subject_retention);
+            let Some(forget_at) = issued_before
+                .checked_add(shared.subject_retention)
+                .filter(|at| *at > SystemTime::now())
+                .map(secs)
+            else {
+                // Older than its own retention: nothing left to revoke.
+                return Ok(());
+            };
             let mut invocation = shared.revoke_subject.key(shared.keys.cutoff(sub));
             invocation
                 .arg(micros(issued_before))
                 .arg(forget_at)
                 .arg(shared.keys.channel())
                 .arg(event.encode());
+            let invocation = &invocation;
             shared
                 .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
                 .await?;
@@ -679,6 +744,14 @@ mod tests {
             let error = decide(&bad, both, Some(before)).unwrap_err();
             assert_eq!(error.kind(), StoreErrorKind::Protocol, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn debug_output_hides_passwords() {
+        let config = RedisConfig::cluster(["redis://user:hunter2@a:1", "redis://:pw2@b:2/0"]);
+        let text = format!("{config:?}");
+        assert!(!text.contains("hunter2") && !text.contains("pw2"), "{text}");
+        assert!(text.contains("redis://***@a:1"), "{text}");
     }
 
     #[test]
