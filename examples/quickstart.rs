@@ -115,13 +115,17 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, jwt_guard::C
     Ok(Arc::new(store))
 }
 
-fn app(config: &Config, store: Arc<dyn RevocationStore>) -> Result<Router, jwt_guard::ConfigError> {
-    let validator = Validator::builder()
+/// HS256 only, `iss` and `aud` required, 30 s leeway.
+fn validator(config: &Config) -> Result<Validator, jwt_guard::ConfigError> {
+    Validator::builder()
         .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))
-        .build()?;
+        .build()
+}
+
+fn app(validator: Validator, store: Arc<dyn RevocationStore>) -> Router {
     let required = JwtLayer::<StandardClaims>::builder(validator.clone())
         .shared_store(store.clone())
         .realm("quickstart")
@@ -139,7 +143,19 @@ fn app(config: &Config, store: Arc<dyn RevocationStore>) -> Result<Router, jwt_g
         .with_state(required.revoker())
         .layer(required);
     let open = Router::new().route("/public", get(public)).layer(optional);
-    Ok(protected.merge(open))
+    protected.merge(open)
+}
+
+/// Reports a configuration error with its causes, and fails.
+fn invalid(error: &jwt_guard::ConfigError) -> ExitCode {
+    let mut message = format!("quickstart: invalid configuration: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    eprintln!("{message}");
+    ExitCode::FAILURE
 }
 
 /// `quickstart mint SUB [ROLE,ROLE…]`: prints a 15-minute token for trying the routes.
@@ -191,12 +207,13 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let app = match store(&config).await.and_then(|store| app(&config, store)) {
-        Ok(app) => app,
-        Err(error) => {
-            eprintln!("quickstart: invalid configuration: {error}");
-            return ExitCode::FAILURE;
-        }
+    // The secret first: a bad one must stop the service before anything else.
+    let app = match validator(&config) {
+        Ok(validator) => match store(&config).await {
+            Ok(store) => app(validator, store),
+            Err(error) => return invalid(&error),
+        },
+        Err(error) => return invalid(&error),
     };
     let listener = match tokio::net::TcpListener::bind(&config.bind).await {
         Ok(listener) => listener,

@@ -97,7 +97,7 @@ pub use claims::{Audience, HasRoles, NumericDate, RegisteredClaims, StandardClai
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{RequirePermission, RequireRole};
-pub use guard::{RequireLayer, Requirement};
+pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
 pub use keys::{Algorithm, Key, KeySet, SigningKey};
 pub use layer::{Anonymous, Claims, JwtLayer};
 pub use verify::{Validator, ValidatorBuilder, Verified};

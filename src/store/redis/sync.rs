@@ -300,14 +300,24 @@ pub(crate) async fn run(mirror: Arc<Mirror>, source: Source, keys: Keys, setting
     let _unsync = Unsync(&mirror);
     const FIRST_RETRY: Duration = Duration::from_millis(50);
     let mut backoff = FIRST_RETRY;
+    let mut failures: u32 = 0;
     loop {
         let resyncs = mirror.resyncs();
         let error = follow(&mirror, &source, &keys, &settings).await;
         mirror.set_synced(false);
-        tracing::debug!(%error, "revocation mirror disconnected; reconnecting");
         // A connection that had synchronised earns a quick retry.
         if mirror.resyncs() != resyncs {
             backoff = FIRST_RETRY;
+            failures = 0;
+        }
+        failures += 1;
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        // Loud on the first failure and then every 30 attempts (about 30 s),
+        // so a wrong password is visible without a line per retry.
+        if failures % 30 == 1 {
+            tracing::warn!(%error, cause, "revocation mirror cannot sync with Redis; retrying");
+        } else {
+            tracing::debug!(%error, cause, "revocation mirror cannot sync with Redis; retrying");
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(1));
