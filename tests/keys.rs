@@ -8,17 +8,15 @@ mod common;
 
 use std::sync::OnceLock;
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
-use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RsaPublicKeyComponents,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, RsaPublicKeyComponents,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use jwt_guard::{Algorithm, ConfigError, ConfigErrorKind, Key, KeySet, SigningKey, Validator};
 use serde_json::{Value, json};
 
+use common::keys::{self as test_keys, TestKey, ec_key, pem};
 use common::{AUDIENCE, ISSUER, SECRET, claims};
 
 // ---------------------------------------------------------------------------
@@ -85,48 +83,9 @@ fn assert_verifies(key: Key, signer: &SigningKey) {
 // Keys made at test time
 // ---------------------------------------------------------------------------
 
-struct TestKey {
-    private_pem: String,
-    public_pem: String,
-    private_der: Vec<u8>,
-    public_der: Vec<u8>,
-    /// The raw public key: an uncompressed EC point, or 32 Ed25519 bytes.
-    public_raw: Vec<u8>,
-}
-
-fn pem(tag: &str, der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new(tag, der.to_vec()))
-}
-
 fn rsa_key() -> &'static (TestKey, RsaPublicKeyComponents<Vec<u8>>) {
     static KEY: OnceLock<(TestKey, RsaPublicKeyComponents<Vec<u8>>)> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).unwrap();
-        let private = AsDer::<Pkcs8V1Der<'static>>::as_der(&pair).unwrap();
-        let public = pair.public_key().as_der().unwrap();
-        let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
-        let key = TestKey {
-            private_pem: pem("PRIVATE KEY", private.as_ref()),
-            public_pem: pem("PUBLIC KEY", public.as_ref()),
-            private_der: private.as_ref().to_vec(),
-            public_der: public.as_ref().to_vec(),
-            public_raw: Vec::new(),
-        };
-        (key, components)
-    })
-}
-
-fn ec_key(alg: &'static EcdsaSigningAlgorithm) -> TestKey {
-    let pair = EcdsaKeyPair::generate(alg).unwrap();
-    let private = pair.to_pkcs8v1().unwrap();
-    let public = pair.public_key().as_der().unwrap();
-    TestKey {
-        private_pem: pem("PRIVATE KEY", private.as_ref()),
-        public_pem: pem("PUBLIC KEY", public.as_ref()),
-        private_der: private.as_ref().to_vec(),
-        public_der: public.as_ref().to_vec(),
-        public_raw: pair.public_key().as_ref().to_vec(),
-    }
+    KEY.get_or_init(test_keys::rsa_key)
 }
 
 fn p256_key() -> &'static TestKey {
@@ -141,18 +100,7 @@ fn p384_key() -> &'static TestKey {
 
 fn ed25519_key() -> &'static TestKey {
     static KEY: OnceLock<TestKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let pair = Ed25519KeyPair::generate().unwrap();
-        let private = pair.to_pkcs8v1().unwrap();
-        let public = pair.public_key().as_der().unwrap();
-        TestKey {
-            private_pem: pem("PRIVATE KEY", private.as_ref()),
-            public_pem: pem("PUBLIC KEY", public.as_ref()),
-            private_der: private.as_ref().to_vec(),
-            public_der: public.as_ref().to_vec(),
-            public_raw: pair.public_key().as_ref().to_vec(),
-        }
-    })
+    KEY.get_or_init(test_keys::ed25519_key)
 }
 
 /// The public JWK of an EC key (no `alg`).

@@ -12,12 +12,7 @@ use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::DecodePaddingMode;
@@ -29,6 +24,7 @@ use jwt_guard::{
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
+use common::keys::{self as test_keys, TestKey, ec_key};
 use common::{AUDIENCE, ISSUER, SECRET, claims, mint, mint_raw, now, validator, validator_builder};
 
 // ---------------------------------------------------------------------------
@@ -1668,45 +1664,9 @@ fn refusals_never_show_the_token_or_its_signature() {
 // Asymmetric algorithms, with keys made at test time
 // ---------------------------------------------------------------------------
 
-struct TestKey {
-    private_pem: String,
-    public_pem: String,
-    public_der: Vec<u8>,
-    /// The raw public key: an uncompressed EC point, or 32 Ed25519 bytes.
-    public_raw: Vec<u8>,
-}
-
-fn pem(tag: &str, der: &[u8]) -> String {
-    pem::encode(&pem::Pem::new(tag, der.to_vec()))
-}
-
 fn rsa_keys() -> &'static [TestKey; 2] {
     static KEYS: OnceLock<[TestKey; 2]> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        std::array::from_fn(|_| {
-            let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).unwrap();
-            let private = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'static>>::as_der(&pair).unwrap();
-            let public = pair.public_key().as_der().unwrap();
-            TestKey {
-                private_pem: pem("PRIVATE KEY", private.as_ref()),
-                public_pem: pem("PUBLIC KEY", public.as_ref()),
-                public_der: public.as_ref().to_vec(),
-                public_raw: Vec::new(),
-            }
-        })
-    })
-}
-
-fn ec_key(alg: &'static EcdsaSigningAlgorithm) -> TestKey {
-    let pair = EcdsaKeyPair::generate(alg).unwrap();
-    let private = pair.to_pkcs8v1().unwrap();
-    let public = pair.public_key().as_der().unwrap();
-    TestKey {
-        private_pem: pem("PRIVATE KEY", private.as_ref()),
-        public_pem: pem("PUBLIC KEY", public.as_ref()),
-        public_der: public.as_ref().to_vec(),
-        public_raw: pair.public_key().as_ref().to_vec(),
-    }
+    KEYS.get_or_init(|| std::array::from_fn(|_| test_keys::rsa_key().0))
 }
 
 fn p256_keys() -> &'static [TestKey; 2] {
@@ -1721,19 +1681,7 @@ fn p384_keys() -> &'static [TestKey; 2] {
 
 fn ed25519_keys() -> &'static [TestKey; 2] {
     static KEYS: OnceLock<[TestKey; 2]> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        std::array::from_fn(|_| {
-            let pair = Ed25519KeyPair::generate().unwrap();
-            let private = pair.to_pkcs8v1().unwrap();
-            let public = pair.public_key().as_der().unwrap();
-            TestKey {
-                private_pem: pem("PRIVATE KEY", private.as_ref()),
-                public_pem: pem("PUBLIC KEY", public.as_ref()),
-                public_der: public.as_ref().to_vec(),
-                public_raw: pair.public_key().as_ref().to_vec(),
-            }
-        })
-    })
+    KEYS.get_or_init(|| std::array::from_fn(|_| test_keys::ed25519_key()))
 }
 
 fn asymmetric_validator(key: Key) -> Validator {
