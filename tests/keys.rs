@@ -17,7 +17,7 @@ use jwt_guard::{Algorithm, ConfigError, ConfigErrorKind, Key, KeySet, SigningKey
 use serde_json::{Value, json};
 
 use common::keys::{self as test_keys, TestKey, ec_key, pem};
-use common::{AUDIENCE, ISSUER, SECRET, claims};
+use common::{SECRET, claims, validator_with};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -60,20 +60,10 @@ fn modulus(len: usize) -> Vec<u8> {
     n
 }
 
-/// A validator trusting `key`, with the test issuer and audience.
-fn validator_for(key: Key) -> Validator {
-    Validator::builder()
-        .key(key)
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap()
-}
-
 #[track_caller]
 fn assert_verifies(key: Key, signer: &SigningKey) {
     let token = signer.sign("JWT", &claims("alice", &[])).unwrap();
-    let verified = validator_for(key)
+    let verified = validator_with(key)
         .validate::<Value>(&token)
         .unwrap_or_else(|err| panic!("{:?}: {err}", err.kind()));
     assert_eq!(verified.header().algorithm(), signer.algorithm());

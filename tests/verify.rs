@@ -25,7 +25,10 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use common::keys::{self as test_keys, TestKey, ec_key};
-use common::{AUDIENCE, ISSUER, SECRET, claims, mint, mint_raw, now, validator, validator_builder};
+use common::{
+    AUDIENCE, ISSUER, SECRET, claims, mint, mint_raw, now, validator, validator_builder,
+    validator_with,
+};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -695,7 +698,7 @@ fn hs512_token_naming_an_hs256_key_by_kid_is_refused_with_algorithm_mismatch() {
 #[test]
 fn rs256_header_signed_with_hmac_over_the_public_key_is_refused() {
     let rsa = &rsa_keys()[0];
-    let v = asymmetric_validator(Key::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap());
+    let v = validator_with(Key::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap());
     let claims = claims("alice", &[]);
     let genuine = SigningKey::from_rsa_pem(Algorithm::RS256, &rsa.private_pem)
         .unwrap()
@@ -720,7 +723,7 @@ fn rs256_header_signed_with_hmac_over_the_public_key_is_refused() {
 #[test]
 fn rs256_token_on_a_ps256_key_is_refused() {
     let rsa = &rsa_keys()[0];
-    let v = asymmetric_validator(Key::from_rsa_pem(Algorithm::PS256, &rsa.public_pem).unwrap());
+    let v = validator_with(Key::from_rsa_pem(Algorithm::PS256, &rsa.public_pem).unwrap());
     let claims = claims("alice", &[]);
     let rs256 = SigningKey::from_rsa_pem(Algorithm::RS256, &rsa.private_pem)
         .unwrap()
@@ -831,7 +834,7 @@ fn embedded_jwk_jku_and_x5u_headers_do_not_supply_a_key() {
 #[test]
 fn embedded_ec_jwk_of_the_attacker_does_not_supply_a_key() {
     let [trusted, attacker] = p256_keys();
-    let v = asymmetric_validator(Key::from_ec_pem(Algorithm::ES256, &trusted.public_pem).unwrap());
+    let v = validator_with(Key::from_ec_pem(Algorithm::ES256, &trusted.public_pem).unwrap());
     let point = &attacker.public_raw;
     let header = json!({"alg": "ES256", "typ": "JWT", "jwk": {
         "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]),
@@ -1521,7 +1524,7 @@ fn big_sub(a: &[u8], b: &[u8]) -> Vec<u8> {
 #[test]
 fn ecdsa_signature_twin_of_a_token_without_jti_gets_the_same_token_id_or_is_refused() {
     let [key, _] = p256_keys();
-    let v = asymmetric_validator(Key::from_ec_pem(Algorithm::ES256, &key.public_pem).unwrap());
+    let v = validator_with(Key::from_ec_pem(Algorithm::ES256, &key.public_pem).unwrap());
     let mut claims = claims("alice", &[]);
     claims.as_object_mut().unwrap().remove("jti");
     let token = SigningKey::from_ec_pem(Algorithm::ES256, &key.private_pem)
@@ -1557,7 +1560,7 @@ const ED25519_ORDER_LE: [u8; 32] = [
 #[test]
 fn eddsa_signature_with_non_canonical_s_is_refused() {
     let [key, _] = ed25519_keys();
-    let v = asymmetric_validator(Key::from_ed_pem(&key.public_pem).unwrap());
+    let v = validator_with(Key::from_ed_pem(&key.public_pem).unwrap());
     let signer = SigningKey::from_ed_pem(&key.private_pem).unwrap();
     // S + L fits in 32 bytes only when S is small enough; find such a token.
     for i in 0..1000 {
@@ -1684,15 +1687,6 @@ fn ed25519_keys() -> &'static [TestKey; 2] {
     KEYS.get_or_init(|| std::array::from_fn(|_| test_keys::ed25519_key()))
 }
 
-fn asymmetric_validator(key: Key) -> Validator {
-    Validator::builder()
-        .key(key)
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap()
-}
-
 /// The happy path and a wrong-key refusal for one asymmetric algorithm.
 fn check_asymmetric(
     alg: Algorithm,
@@ -1701,7 +1695,7 @@ fn check_asymmetric(
     signing: impl Fn(&str) -> SigningKey,
 ) {
     let [trusted, other] = keys;
-    let v = asymmetric_validator(verifying(&trusted.public_pem));
+    let v = validator_with(verifying(&trusted.public_pem));
     let claims = claims("alice", &["admin"]);
 
     let signer = signing(&trusted.private_pem);
@@ -1778,9 +1772,7 @@ fn eddsa_token_is_accepted_with_its_key_and_refused_with_another() {
 
 #[test]
 fn es256_token_on_an_es384_key_is_refused() {
-    let v = asymmetric_validator(
-        Key::from_ec_pem(Algorithm::ES384, &p384_keys()[0].public_pem).unwrap(),
-    );
+    let v = validator_with(Key::from_ec_pem(Algorithm::ES384, &p384_keys()[0].public_pem).unwrap());
     let es256 = SigningKey::from_ec_pem(Algorithm::ES256, &p256_keys()[0].private_pem)
         .unwrap()
         .sign("JWT", &claims("alice", &[]))

@@ -36,6 +36,16 @@ pub fn validator_builder() -> ValidatorBuilder {
         .audience(AUDIENCE)
 }
 
+/// A validator trusting only `key`, with the test issuer and audience.
+pub fn validator_with(key: Key) -> Validator {
+    Validator::builder()
+        .key(key)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap()
+}
+
 pub fn validator() -> Validator {
     validator_builder().build().unwrap()
 }

@@ -68,9 +68,9 @@ pub(crate) fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Microseconds since the epoch, as the cut-offs are kept.
 pub(crate) fn micros(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    crate::claims::NumericDate::from_system_time(time).as_micros()
 }
 
 impl Mirror {
