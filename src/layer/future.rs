@@ -11,12 +11,13 @@ use tower_service::Service;
 use super::Responder;
 use super::service::decide;
 use crate::body::{ResponseBody, rejection_response};
-use crate::error::ErrorContext;
+use crate::error::{AuthError, ErrorContext};
 use crate::store::{BoxFuture, StoreError, TokenStatus};
 
 pin_project! {
     /// The response future of [`JwtAuth`](super::JwtAuth): a rejection, a
-    /// pending revocation lookup followed by the inner call, or the inner call.
+    /// pending revocation lookup followed by the inner call, a wait for a key
+    /// refresh followed by a second check, or the inner call.
     pub struct ResponseFuture<F, S, ReqB> {
         #[pin]
         state: State<F, S, ReqB>,
@@ -35,11 +36,21 @@ pin_project! {
             lookup: BoxFuture<'static, Result<TokenStatus, StoreError>>,
             pending: Option<Box<Pending<S, ReqB>>>,
         },
+        Retry {
+            check: BoxFuture<'static, Result<http::Extensions, AuthError>>,
+            pending: Option<Box<Retrying<S, ReqB>>>,
+        },
         Inner {
             #[pin]
             future: F,
         },
     }
+}
+
+struct Retrying<S, ReqB> {
+    inner: S,
+    request: Request<ReqB>,
+    responder: Arc<Responder>,
 }
 
 struct Pending<S, ReqB> {
@@ -88,6 +99,28 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
     }
 }
 
+impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
+    /// Waits for `check` (a key refresh, then the whole check again), then
+    /// calls `inner` with the extensions it yields, or rejects.
+    pub(crate) fn retry(
+        check: BoxFuture<'static, Result<http::Extensions, AuthError>>,
+        inner: S,
+        request: Request<ReqB>,
+        responder: Arc<Responder>,
+    ) -> Self {
+        Self {
+            state: State::Retry {
+                check,
+                pending: Some(Box::new(Retrying {
+                    inner,
+                    request,
+                    responder,
+                })),
+            },
+        }
+    }
+}
+
 impl<F, S, ReqB> std::fmt::Debug for ResponseFuture<F, S, ReqB> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
@@ -130,6 +163,27 @@ where
                             response: Some(Box::new(
                                 responder.respond(&error.with_context(context), request.headers()),
                             )),
+                        }),
+                    }
+                }
+                StateProj::Retry { check, pending } => {
+                    let outcome = ready!(check.as_mut().poll(cx));
+                    let Retrying {
+                        mut inner,
+                        mut request,
+                        responder,
+                    } = *pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match outcome {
+                        Ok(extensions) => {
+                            request.extensions_mut().extend(extensions);
+                            state.set(State::Inner {
+                                future: inner.call(request),
+                            });
+                        }
+                        Err(error) => state.set(State::Reject {
+                            response: Some(Box::new(responder.respond(&error, request.headers()))),
                         }),
                     }
                 }

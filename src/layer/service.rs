@@ -12,8 +12,8 @@ use super::{Anonymous, Claims};
 use crate::body::ResponseBody;
 use crate::claims::NumericDate;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::store::{Lookup, StoreError, TokenStatus};
-use crate::verify::Verified;
+use crate::store::{BoxFuture, Lookup, StoreError, TokenStatus};
+use crate::verify::{Refusal, Verified};
 
 /// The service made by [`JwtLayer`](super::JwtLayer): authenticates, then
 /// calls the inner service with [`Claims`] in the request extensions.
@@ -84,7 +84,18 @@ where
                 });
                 return ResponseFuture::inner(self.inner.call(request));
             }
-            Err(error) => {
+            Err(Refusal {
+                error,
+                refresh: Some(refresh),
+            }) => {
+                if let Some(retry) = self.retry_after_refresh(&request, refresh) {
+                    let clone = self.inner.clone();
+                    let inner = std::mem::replace(&mut self.inner, clone);
+                    return ResponseFuture::retry(retry, inner, request, shared.responder.clone());
+                }
+                return ResponseFuture::reject(shared.responder.respond(&error, request.headers()));
+            }
+            Err(Refusal { error, .. }) => {
                 return ResponseFuture::reject(shared.responder.respond(&error, request.headers()));
             }
         };
@@ -120,6 +131,49 @@ where
     }
 }
 
+impl<S, T: DeserializeOwned + Send + Sync + 'static> JwtAuth<S, T> {
+    /// For a token whose `kid` was unknown while its key source refreshes:
+    /// the whole check again once `refresh` is over (it is bounded by the
+    /// source's fetch timeout), resolving to the request extensions to add.
+    fn retry_after_refresh<ReqB>(
+        &self,
+        request: &Request<ReqB>,
+        refresh: BoxFuture<'static, ()>,
+    ) -> Option<BoxFuture<'static, Result<http::Extensions, AuthError>>> {
+        let shared = self.shared.clone();
+        let token = shared
+            .sources
+            .find(request.headers(), request.uri().query())
+            .ok()??
+            .to_string();
+        Some(Box::pin(async move {
+            refresh.await;
+            // Once only: a `kid` still unknown now is refused.
+            let verified = Arc::new(
+                shared
+                    .validator
+                    .validate_or_refresh::<T>(&token)
+                    .map_err(|refusal| refusal.error)?,
+            );
+            if let Some(cache) = &shared.cache {
+                cache.insert(&token, verified.clone());
+            }
+            let status = match shared.store.check(&verified.registered().token_ref()) {
+                Lookup::Ready(status) => status,
+                Lookup::Pending(lookup) => lookup.await,
+            };
+            decide(status, shared.fail_open)
+                .map_err(|error| error.with_context(verified.error_context()))?;
+            let mut extensions = http::Extensions::new();
+            extensions.insert(Claims {
+                verified,
+                responder: shared.responder.clone(),
+            });
+            Ok(extensions)
+        }))
+    }
+}
+
 impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
     /// Finds and verifies the request's token: `Ok(None)` for an anonymous
     /// request in optional mode.
@@ -127,20 +181,25 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
         &self,
         headers: &http::HeaderMap,
         query: Option<&str>,
-    ) -> Result<Option<Arc<Verified<T>>>, AuthError> {
+    ) -> Result<Option<Arc<Verified<T>>>, Refusal> {
         let Some(token) = self.sources.find(headers, query)? else {
             return if self.optional {
                 Ok(None)
             } else {
-                Err(AuthError::missing_token())
+                Err(AuthError::missing_token().into())
             };
         };
         // Length first: nothing, not even the cache's hash, reads an oversized token.
         self.validator.check_length(&token)?;
         let Some(cache) = &self.cache else {
-            return Ok(Some(Arc::new(self.validator.validate(&token)?)));
+            return Ok(Some(Arc::new(self.validator.validate_or_refresh(&token)?)));
         };
-        if let Some(hit) = cache.get(&token) {
+        // A hit verified with keys since replaced is verified again: the
+        // key that signed it may have been withdrawn.
+        if let Some(hit) = cache
+            .get(&token)
+            .filter(|hit| self.validator.is_current(hit))
+        {
             return match self
                 .validator
                 .check_time(hit.registered(), NumericDate::now())
@@ -148,11 +207,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Shared<T> {
                 Ok(()) => Ok(Some(hit)),
                 Err(error) => {
                     cache.remove(&token);
-                    Err(error.with_context(hit.error_context()))
+                    Err(error.with_context(hit.error_context()).into())
                 }
             };
         }
-        let verified = Arc::new(self.validator.validate(&token)?);
+        let verified = Arc::new(self.validator.validate_or_refresh(&token)?);
         cache.insert(&token, verified.clone());
         Ok(Some(verified))
     }

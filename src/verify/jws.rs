@@ -88,7 +88,7 @@ pub(crate) fn malformed(description: &'static str) -> AuthError {
 pub(crate) fn verify(
     token: &str,
     max_len: usize,
-    keys: &KeySet,
+    keys: Option<&KeySet>,
     understood_crit: &[String],
 ) -> Result<VerifiedJws, AuthError> {
     check_length(token, max_len)?;
@@ -121,9 +121,13 @@ pub(crate) fn verify(
         .with_context(context()));
     }
 
-    let key = keys
-        .find(header.kid.as_deref(), header.alg)
-        .map_err(|e| key_error(e).with_context(context()))?;
+    // No keys at all: an empty shared set, refused as if no key matched.
+    let key = match keys {
+        Some(keys) => keys.find(header.kid.as_deref(), header.alg),
+        None if header.kid.is_some() => Err(KeyLookupError::UnknownKid),
+        None => Err(KeyLookupError::NoKeyForAlgorithm),
+    }
+    .map_err(|e| key_error(e).with_context(context()))?;
     let signature = decode_part(signature_b64)?;
     let payload = decode_part(payload_b64)?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];

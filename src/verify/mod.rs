@@ -64,12 +64,17 @@ use serde::de::DeserializeOwned;
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, ErrorContext};
 use crate::keys::{Key, KeySet};
+use crate::store::BoxFuture;
 
 mod jws;
+mod shared;
 mod tee;
 mod unique;
 
 pub use jws::{Header, VerifiedJws};
+pub use shared::SharedKeys;
+#[cfg_attr(not(feature = "jwks"), allow(unused_imports))]
+pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
 pub(crate) use unique::MemberName;
 
 /// The default maximum token length: 8 KiB.
@@ -88,7 +93,7 @@ pub struct Validator {
 }
 
 struct Rules {
-    keys: KeySet,
+    keys: TrustedKeys,
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: Duration,
@@ -114,12 +119,45 @@ impl fmt::Debug for Validator {
     }
 }
 
+/// Where a validator finds its keys.
+enum TrustedKeys {
+    Static(Arc<KeySet>),
+    Shared(SharedKeys),
+}
+
+impl fmt::Debug for TrustedKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Static(keys) => keys.fmt(f),
+            Self::Shared(keys) => keys.fmt(f),
+        }
+    }
+}
+
+/// A refused token, and for an unknown `kid` of a shared key set whose
+/// source refreshes, a future that ends when that refresh is over.
+pub(crate) struct Refusal {
+    pub(crate) error: AuthError,
+    pub(crate) refresh: Option<BoxFuture<'static, ()>>,
+}
+
+impl From<AuthError> for Refusal {
+    fn from(error: AuthError) -> Self {
+        Self {
+            error,
+            refresh: None,
+        }
+    }
+}
+
 /// A token that passed every rule: its claims, registered claims and header.
 #[derive(Debug, Clone)]
 pub struct Verified<T> {
     claims: T,
     registered: RegisteredClaims,
     header: Header,
+    /// The generation of the shared key set it was verified with.
+    key_generation: u64,
 }
 
 impl<T> Verified<T> {
@@ -158,19 +196,64 @@ impl Validator {
     /// The JWS-level entry point: checks the serialization, the header and
     /// the signature, and returns the verified payload. No claim rule is
     /// applied; the payload need not even be JSON.
+    ///
+    /// With [shared keys](ValidatorBuilder::shared_keys) whose source
+    /// refreshes (a [`RemoteJwks`](crate::jwks::RemoteJwks)), an unknown `kid`
+    /// also asks the source for a refresh, within its cooldown.
     pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, AuthError> {
+        self.verify_jws(token).map_err(|refusal| refusal.error)
+    }
+
+    fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Refusal> {
         let rules = &*self.rules;
-        jws::verify(
-            token,
-            rules.max_token_len,
-            &rules.keys,
-            &rules.understood_crit,
-        )
+        let result = match &rules.keys {
+            TrustedKeys::Static(keys) => jws::verify(
+                token,
+                rules.max_token_len,
+                Some(keys),
+                &rules.understood_crit,
+            ),
+            TrustedKeys::Shared(shared) => jws::verify(
+                token,
+                rules.max_token_len,
+                shared.guard().as_deref(),
+                &rules.understood_crit,
+            ),
+        };
+        result.map_err(|error| {
+            let refresh = match &rules.keys {
+                // With a `kid`, `UnknownKey` means that no key has this `kid`.
+                TrustedKeys::Shared(shared)
+                    if error.kind() == AuthErrorKind::UnknownKey
+                        && error.context().is_some_and(|c| c.kid.is_some()) =>
+                {
+                    shared.unknown_kid()
+                }
+                _ => None,
+            };
+            Refusal { error, refresh }
+        })
     }
 
     /// Verifies `token` completely and parses its claims into `T`, once.
+    ///
+    /// An unknown `kid` asks a refreshing key source for a refresh, as
+    /// [`verify_signature`](Self::verify_signature) does; this call does not
+    /// wait for it (the [`JwtLayer`](crate::JwtLayer) does, once).
     pub fn validate<T: DeserializeOwned>(&self, token: &str) -> Result<Verified<T>, AuthError> {
-        let jws = self.verify_signature(token)?;
+        self.validate_or_refresh(token)
+            .map_err(|refusal| refusal.error)
+    }
+
+    /// As [`validate`](Self::validate), keeping the refresh to wait for.
+    pub(crate) fn validate_or_refresh<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<Verified<T>, Refusal> {
+        // Read before the keys: a replacement in between makes the result
+        // look older than it is (re-verified later), never newer.
+        let key_generation = self.key_generation();
+        let jws = self.verify_jws(token)?;
         self.check_type(&jws.header)?;
         let (claims, mut registered) = tee::parse_claims::<T>(&jws.payload)
             .map_err(|e| e.with_context(context(&jws.header, None)))?;
@@ -186,7 +269,23 @@ impl Validator {
             claims,
             registered,
             header: jws.header,
+            key_generation,
         })
+    }
+
+    /// The generation of the shared key set (0 for static keys).
+    fn key_generation(&self) -> u64 {
+        match &self.rules.keys {
+            TrustedKeys::Static(_) => 0,
+            TrustedKeys::Shared(shared) => shared.generation(),
+        }
+    }
+
+    /// Whether `verified` was verified with the key set in use now: a cached
+    /// result from before a key rotation must be verified again, or a key
+    /// withdrawn from the set would still be honoured.
+    pub(crate) fn is_current<T>(&self, verified: &Verified<T>) -> bool {
+        verified.key_generation == self.key_generation()
     }
 
     /// The length rule alone, which runs before anything reads the token.
@@ -289,9 +388,14 @@ impl Validator {
         Ok(())
     }
 
-    /// The keys this validator trusts.
-    pub fn keys(&self) -> &KeySet {
-        &self.rules.keys
+    /// A snapshot of the keys this validator trusts now: its static keys, or
+    /// the current set of its [shared keys](ValidatorBuilder::shared_keys)
+    /// (`None` while that set is empty).
+    pub fn keys(&self) -> Option<Arc<KeySet>> {
+        match &self.rules.keys {
+            TrustedKeys::Static(keys) => Some(keys.clone()),
+            TrustedKeys::Shared(shared) => shared.load(),
+        }
     }
 
     /// The leeway applied to time claims.
@@ -350,6 +454,7 @@ pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) ->
 #[must_use]
 pub struct ValidatorBuilder {
     keys: Vec<Key>,
+    shared_keys: Option<SharedKeys>,
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: Duration,
@@ -363,6 +468,7 @@ impl Default for ValidatorBuilder {
     fn default() -> Self {
         Self {
             keys: Vec::new(),
+            shared_keys: None,
             issuers: Vec::new(),
             audiences: Vec::new(),
             leeway: DEFAULT_LEEWAY,
@@ -388,6 +494,22 @@ impl ValidatorBuilder {
     /// [`KeySet::from_jwks`]), in addition to the others given.
     pub fn keys(mut self, keys: KeySet) -> Self {
         self.keys.extend(keys.iter().cloned());
+        self
+    }
+
+    /// Trusts the keys of a [`SharedKeys`] set, whatever it holds when a
+    /// token arrives: for keys that rotate at runtime, such as an identity
+    /// provider's JWKS kept current by
+    /// [`RemoteJwks`](crate::jwks::RemoteJwks).
+    ///
+    /// Exclusive with [`key`](Self::key) and [`keys`](Self::keys):
+    /// [`build`](Self::build) refuses both, so that each token's key is
+    /// looked up in one set, where a `kid` is unique and a token without
+    /// `kid` needs exactly one key of its algorithm. The set may be empty;
+    /// tokens are then refused as
+    /// [`UnknownKey`](crate::AuthErrorKind::UnknownKey).
+    pub fn shared_keys(mut self, keys: SharedKeys) -> Self {
+        self.shared_keys = Some(keys);
         self
     }
 
@@ -439,7 +561,16 @@ impl ValidatorBuilder {
 
     /// Checks the configuration and builds the validator.
     pub fn build(self) -> Result<Validator, ConfigError> {
-        let keys = KeySet::new(self.keys)?;
+        let keys = match self.shared_keys {
+            Some(_) if !self.keys.is_empty() => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidSetting,
+                    "static keys and shared keys are exclusive: put every key into the shared set",
+                ));
+            }
+            Some(shared) => TrustedKeys::Shared(shared),
+            None => TrustedKeys::Static(Arc::new(KeySet::new(self.keys)?)),
+        };
         if self.leeway > MAX_LEEWAY {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidSetting,

@@ -3,7 +3,7 @@
 //! The payload is parsed once: the application's claims type `T` is
 //! deserialized through a wrapper that watches every member going by. It
 //! refuses duplicate members, and takes a copy of the registered claims
-//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`) with strict type checks,
+//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`) with strict type checks,
 //! whatever `T` itself declares. `T` sees exactly the JSON it would have seen.
 
 use std::fmt;
@@ -130,6 +130,7 @@ enum Registered {
     Nbf,
     Iat,
     Jti,
+    Sid,
 }
 
 impl Registered {
@@ -142,6 +143,7 @@ impl Registered {
             "nbf" => Self::Nbf,
             "iat" => Self::Iat,
             "jti" => Self::Jti,
+            "sid" => Self::Sid,
             _ => return None,
         })
     }
@@ -155,6 +157,7 @@ impl Registered {
             Self::Nbf => "nbf",
             Self::Iat => "iat",
             Self::Jti => "jti",
+            Self::Sid => "sid",
         }
     }
 }
@@ -239,6 +242,7 @@ fn record(
         Registered::Iss => registered.iss = Some(string()?),
         Registered::Sub => registered.sub = Some(string()?),
         Registered::Jti => registered.jti = Some(string()?),
+        Registered::Sid => registered.sid = Some(string()?),
         Registered::Exp => registered.exp = Some(date()?),
         Registered::Nbf => registered.nbf = Some(date()?),
         Registered::Iat => registered.iat = Some(date()?),
