@@ -154,6 +154,7 @@ pub struct RegisteredClaims {
     pub(crate) nbf: Option<NumericDate>,
     pub(crate) iat: Option<NumericDate>,
     pub(crate) jti: Option<String>,
+    pub(crate) sid: Option<String>,
     pub(crate) derived_id: Option<String>,
 }
 
@@ -191,6 +192,13 @@ impl RegisteredClaims {
     /// `jti`.
     pub fn jti(&self) -> Option<&str> {
         self.jti.as_deref()
+    }
+
+    /// `sid`: the session the token belongs to. Tokens from an
+    /// [`Issuer`](crate::issue::Issuer) carry their refresh family's id here,
+    /// so that logging out ends the whole session.
+    pub fn session_id(&self) -> Option<&str> {
+        self.sid.as_deref()
     }
 
     /// The id revocation uses: the `jti`, or for a token without one,
@@ -338,6 +346,10 @@ pub struct StandardClaims {
     /// Token id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// Session id: for tokens from an [`Issuer`](crate::issue::Issuer), the
+    /// refresh family the token was issued from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Roles (`"roles": ["admin", "user"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
@@ -382,8 +394,8 @@ impl<'de> Visitor<'de> for StandardClaimsVisitor {
             Ok(())
         }
 
-        let (mut sub, mut iss, mut aud, mut exp, mut nbf, mut iat, mut jti) =
-            (None, None, None, None, None, None, None);
+        let (mut sub, mut iss, mut aud, mut exp, mut nbf, mut iat, mut jti, mut sid) =
+            (None, None, None, None, None, None, None, None);
         let (mut roles, mut permissions, mut scope) = (None, None, None);
         let mut extra = serde_json::Map::new();
         while let Some(name) = map.next_key::<crate::verify::MemberName<'de>>()? {
@@ -395,6 +407,7 @@ impl<'de> Visitor<'de> for StandardClaimsVisitor {
                 "nbf" => set(&mut map, &mut nbf, "nbf")?,
                 "iat" => set(&mut map, &mut iat, "iat")?,
                 "jti" => set(&mut map, &mut jti, "jti")?,
+                "sid" => set(&mut map, &mut sid, "sid")?,
                 "roles" => set(&mut map, &mut roles, "roles")?,
                 "permissions" => set(&mut map, &mut permissions, "permissions")?,
                 "scope" => set(&mut map, &mut scope, "scope")?,
@@ -414,6 +427,7 @@ impl<'de> Visitor<'de> for StandardClaimsVisitor {
             nbf: nbf.flatten(),
             iat: iat.flatten(),
             jti: jti.flatten(),
+            sid: sid.flatten(),
             roles: roles.flatten().unwrap_or_default(),
             permissions: permissions.flatten().unwrap_or_default(),
             scope: scope.flatten(),

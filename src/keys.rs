@@ -841,6 +841,118 @@ impl SigningKey {
         Ok(token)
     }
 
+    /// The public half as a JWK (RFC 7517), with `kid`, `alg` and
+    /// `"use": "sig"`: what a JWKS document publishes for other services.
+    ///
+    /// `None` for an HMAC key, whose secret must never be published.
+    ///
+    /// ```
+    /// # use jwt_guard::{Algorithm, SigningKey};
+    /// let hmac = SigningKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?;
+    /// assert!(hmac.public_jwk().is_none());
+    /// # Ok::<(), jwt_guard::ConfigError>(())
+    /// ```
+    pub fn public_jwk(&self) -> Option<serde_json::Value> {
+        let mut jwk = self.public_members().ok()??;
+        if let Some(object) = jwk.as_object_mut() {
+            object.insert("alg".into(), self.alg.as_str().into());
+            object.insert("use".into(), "sig".into());
+            if let Some(kid) = &self.kid {
+                object.insert("kid".into(), kid.as_ref().into());
+            }
+        }
+        Some(jwk)
+    }
+
+    /// The key that verifies this key's signatures: the public key, or for
+    /// HMAC the same secret. Carries the same `kid`.
+    pub fn verifying_key(&self) -> Result<Key, ConfigError> {
+        let key = match self.public_members()? {
+            None => Key::hmac(self.alg, self.material.as_bytes())?,
+            Some(jwk) => Key::from_jwk_with_alg(&jwk.to_string(), self.alg)?,
+        };
+        Ok(match &self.kid {
+            Some(kid) => key.with_kid(kid.as_ref()),
+            None => key,
+        })
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url): a stable `kid` for
+    /// this key that gives nothing away. For an HMAC key it is computed over
+    /// the secret (as RFC 7638 defines for `oct` keys), so it reveals a hash
+    /// of it; use it only with secrets of full strength, as this crate
+    /// requires anyway.
+    pub fn thumbprint(&self) -> Result<String, ConfigError> {
+        // The required members, in lexicographic order, without whitespace.
+        let canonical = match self.public_members()? {
+            None => format!(
+                r#"{{"k":"{}","kty":"oct"}}"#,
+                URL_SAFE_NO_PAD.encode(self.material.as_bytes())
+            ),
+            Some(jwk) => {
+                let member = |name: &str| jwk[name].as_str().unwrap_or_default().to_owned();
+                match self.alg.family() {
+                    KeyFamily::Rsa => format!(
+                        r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                        member("e"),
+                        member("n")
+                    ),
+                    KeyFamily::Ec => format!(
+                        r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                        member("crv"),
+                        member("x"),
+                        member("y")
+                    ),
+                    _ => format!(
+                        r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+                        member("crv"),
+                        member("x")
+                    ),
+                }
+            }
+        };
+        let digest = (provider().key_utils.compute_digest)(
+            canonical.as_bytes(),
+            jsonwebtoken::jwk::ThumbprintHash::SHA256,
+        )
+        .map_err(|e| invalid_key("thumbprint", e))?;
+        Ok(URL_SAFE_NO_PAD.encode(digest))
+    }
+
+    /// The public key's members (`kty`, `crv`, `x`, `y`, `n`, `e`); `None` for HMAC.
+    fn public_members(&self) -> Result<Option<serde_json::Value>, ConfigError> {
+        let utils = &provider().key_utils;
+        let der = self.material.as_bytes();
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        Ok(Some(match self.alg.family() {
+            KeyFamily::Hmac => return Ok(None),
+            KeyFamily::Rsa => {
+                let (n, e) = (utils.rsa_pub_components_from_private_key)(der)
+                    .map_err(|e| invalid_key("RSA", e))?;
+                serde_json::json!({ "kty": "RSA", "n": b64(&n), "e": b64(&e) })
+            }
+            KeyFamily::Ec => {
+                let (_, x, y) =
+                    (utils.ec_pub_components_from_private_key)(der, self.alg.to_jsonwebtoken())
+                        .map_err(|e| invalid_key("EC", e))?;
+                let crv = if self.alg == Algorithm::ES256 {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
+                serde_json::json!({ "kty": "EC", "crv": crv, "x": b64(&x), "y": b64(&y) })
+            }
+            KeyFamily::Ed => {
+                let x = (utils.ed_pub_components_from_private_key)(
+                    der,
+                    &jsonwebtoken::jwk::EllipticCurve::Ed25519,
+                )
+                .map_err(|e| invalid_key("Ed25519", e))?;
+                serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(&x) })
+            }
+        }))
+    }
+
     fn from_parts(alg: Algorithm, material: EncodingKey) -> Self {
         Self {
             alg,

@@ -72,6 +72,8 @@
 //! | `rust_crypto` | no | `jsonwebtoken`'s RustCrypto backend (used when `aws_lc_rs` is off) |
 //! | `redis` | yes | [`store::redis::RedisStore`]: Redis, Redis Cluster and Sentinel, mirrored locally |
 //! | `redis-tls` | no | `rediss://` URLs (rustls) |
+//! | `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |
+//! | `jwks` | no | [`jwks::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -87,11 +89,17 @@ pub mod claims;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
+#[cfg(feature = "tonic")]
+pub mod grpc;
 pub mod guard;
+pub mod issue;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 pub mod keys;
 pub mod layer;
 pub mod store;
 pub mod verify;
+pub mod watch;
 
 pub use claims::{Audience, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
@@ -100,7 +108,7 @@ pub use extract::{RequirePermission, RequireRole};
 pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
 pub use keys::{Algorithm, Key, KeySet, SigningKey};
 pub use layer::{Anonymous, Claims, JwtLayer};
-pub use verify::{Validator, ValidatorBuilder, Verified};
+pub use verify::{SharedKeys, Validator, ValidatorBuilder, Verified};
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

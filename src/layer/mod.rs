@@ -50,7 +50,7 @@ mod future;
 #[allow(clippy::module_inception)]
 mod layer;
 mod service;
-mod source;
+pub(crate) mod source;
 
 pub use future::ResponseFuture;
 pub use layer::{JwtLayer, JwtLayerBuilder};

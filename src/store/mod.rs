@@ -27,8 +27,12 @@ use std::time::SystemTime;
 mod memory;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod refresh;
+mod throttle;
 
 pub use memory::{MemoryStore, MemoryStoreBuilder};
+pub use refresh::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation};
+pub use throttle::{Attempt, ThrottleStore};
 
 /// A boxed, `Send` future, as returned by the [`RevocationStore`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -167,6 +171,15 @@ pub trait RevocationStore: Send + Sync + 'static {
         sub: &'a str,
         issued_before: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// A signal marked changed whenever the store's revocations may have
+    /// changed, so that a [`TokenWatch`](crate::watch::TokenWatch) can
+    /// re-check at once instead of polling. `None` (the default) when the
+    /// store cannot tell, as a store answering from a remote server cannot:
+    /// watchers then poll.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
+        None
+    }
 }
 
 /// Revokes tokens through a store with the right lifetimes: a handle made by
@@ -239,6 +252,13 @@ impl Revoker {
     /// Revokes every token of `sub` issued before now ("log out everywhere").
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), StoreError> {
         self.store.revoke_subject(sub, SystemTime::now()).await
+    }
+
+    /// Watches a verified token until it is revoked or expires: for a
+    /// WebSocket or any connection that outlives its request. See
+    /// [`TokenWatch`](crate::watch::TokenWatch).
+    pub fn watch(&self, token: &crate::RegisteredClaims) -> crate::watch::TokenWatch {
+        crate::watch::TokenWatch::new(self.store.clone(), &token.token_ref())
     }
 
     /// The store behind this handle.

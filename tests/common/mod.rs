@@ -2,6 +2,7 @@
 //! router on a free loopback port for a real HTTP client.
 #![allow(dead_code)]
 
+pub mod example;
 pub mod keys;
 pub mod redis;
 

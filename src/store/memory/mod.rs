@@ -9,8 +9,13 @@ use super::{
     BoxFuture, Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
 };
 
+mod attempts;
+mod families;
+
 const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 const DEFAULT_MAX_SUBJECTS: usize = 100_000;
+const DEFAULT_MAX_FAMILIES: usize = 1_000_000;
+const DEFAULT_MAX_THROTTLE_KEYS: usize = 100_000;
 const DEFAULT_SUBJECT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Below this size a table is never scanned for expired entries unless it is
@@ -86,11 +91,16 @@ pub struct MemoryStoreBuilder {
     max_entries: usize,
     max_subjects: usize,
     subject_retention: Duration,
+    max_families: usize,
+    max_throttle_keys: usize,
 }
 
 struct Inner {
     config: MemoryStoreBuilder,
     state: RwLock<State>,
+    families: families::Families,
+    attempts: attempts::Attempts,
+    changes: tokio::sync::watch::Sender<()>,
 }
 
 #[derive(Default)]
@@ -261,6 +271,15 @@ impl MemoryStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The subject's live cut-off, if any.
+    fn cutoff(&self, sub: &str) -> Option<SystemTime> {
+        let now = SystemTime::now();
+        self.read()
+            .subjects
+            .live(sub, || now)
+            .map(|cutoff| cutoff.issued_before)
+    }
+
     fn check_at(&self, token: &TokenRef<'_>, now: impl Fn() -> SystemTime) -> TokenStatus {
         let state = self.read();
         if let Some(jti) = token.jti
@@ -300,6 +319,9 @@ impl MemoryStore {
             max,
             now,
         );
+        if result.is_ok() {
+            self.inner.changes.send_replace(());
+        }
         if result.is_err() {
             tracing::warn!(
                 max_entries = max,
@@ -337,6 +359,9 @@ impl MemoryStore {
             max,
             now,
         );
+        if result.is_ok() {
+            self.inner.changes.send_replace(());
+        }
         if result.is_err() {
             tracing::warn!(
                 max_subjects = max,
@@ -374,6 +399,10 @@ impl RevocationStore for MemoryStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.revoke_subject_at(sub, issued_before, SystemTime::now()) })
     }
+
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
+        Some(self.inner.changes.subscribe())
+    }
 }
 
 impl fmt::Debug for MemoryStore {
@@ -382,6 +411,7 @@ impl fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("revoked_tokens", &state.tokens.entries.len())
             .field("subject_cutoffs", &state.subjects.entries.len())
+            .field("refresh_families", &self.inner.families.len())
             .field("max_entries", &self.inner.config.max_entries)
             .field("max_subjects", &self.inner.config.max_subjects)
             .field("subject_retention", &self.inner.config.subject_retention)
@@ -397,6 +427,8 @@ impl MemoryStoreBuilder {
             max_entries: DEFAULT_MAX_ENTRIES,
             max_subjects: DEFAULT_MAX_SUBJECTS,
             subject_retention: DEFAULT_SUBJECT_RETENTION,
+            max_families: DEFAULT_MAX_FAMILIES,
+            max_throttle_keys: DEFAULT_MAX_THROTTLE_KEYS,
         }
     }
 
@@ -433,6 +465,24 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// The most refresh-token families (logins) kept at once (default
+    /// 1 000 000). Expired ones are purged to make room; a login beyond the
+    /// limit fails with [`StoreErrorKind::CapacityExceeded`].
+    #[must_use]
+    pub fn max_families(mut self, max: usize) -> Self {
+        self.max_families = max;
+        self
+    }
+
+    /// The most throttle windows open at once (default 100 000); an attempt
+    /// beyond it fails with [`StoreErrorKind::CapacityExceeded`] (the login
+    /// is refused, never let through unthrottled).
+    #[must_use]
+    pub fn max_throttle_keys(mut self, max: usize) -> Self {
+        self.max_throttle_keys = max;
+        self
+    }
+
     /// Builds the store.
     #[must_use]
     pub fn build(self) -> MemoryStore {
@@ -440,6 +490,9 @@ impl MemoryStoreBuilder {
             inner: Arc::new(Inner {
                 config: self,
                 state: RwLock::new(State::default()),
+                families: families::Families::default(),
+                attempts: attempts::Attempts::default(),
+                changes: tokio::sync::watch::Sender::new(()),
             }),
         }
     }

@@ -3,6 +3,8 @@
 //! ```text
 //! {prefix}{<base64url(sub)>}:t:<jti>   value: the token's expiry (Unix s), EXAT the same
 //! {prefix}{<base64url(sub)>}:c         value: the cut-off (Unix µs), EXAT cut-off + retention
+//! {prefix}{<base64url(sub)>}:f:<family>  hash: a refresh family (see `families.rs`)
+//! {prefix}l:<key>                  value: attempts in the throttle window, PEXPIRE the window
 //! channel {prefix}events               messages "t|<exp s>|<jti>" and "s|<cut-off µs>|<sub>"
 //! ```
 //!
@@ -49,6 +51,23 @@ impl Keys {
 
     pub(crate) fn token(&self, sub: Option<&str>, jti: &str) -> String {
         format!("{}{{{}}}:t:{jti}", self.prefix, Self::tag(sub))
+    }
+
+    /// Where the access-token revocations of `sub` go: [`token`](Self::token)
+    /// without the `jti`, for scripts that revoke several at once.
+    pub(crate) fn token_prefix(&self, sub: &str) -> String {
+        format!("{}{{{}}}:t:", self.prefix, Self::tag(Some(sub)))
+    }
+
+    /// A refresh family: in its subject's slot, with the cut-off and the
+    /// access tokens it may have to revoke.
+    pub(crate) fn family(&self, sub: &str, family: &str) -> String {
+        format!("{}{{{}}}:f:{family}", self.prefix, Self::tag(Some(sub)))
+    }
+
+    /// A throttle window.
+    pub(crate) fn attempts(&self, key: &str) -> String {
+        format!("{}l:{key}", self.prefix)
     }
 
     pub(crate) fn cutoff(&self, sub: &str) -> String {

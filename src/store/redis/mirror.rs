@@ -60,6 +60,8 @@ pub(crate) struct Mirror {
     epoch: Instant,
     resyncs: AtomicU64,
     keys: [RandomState; 2],
+    /// Bumped after every change, for [`TokenWatch`](crate::watch::TokenWatch)es.
+    changes: tokio::sync::watch::Sender<()>,
 }
 
 pub(crate) fn now_secs() -> u64 {
@@ -82,6 +84,7 @@ impl Mirror {
             epoch: Instant::now(),
             resyncs: AtomicU64::new(0),
             keys: [RandomState::new(), RandomState::new()],
+            changes: tokio::sync::watch::Sender::new(()),
         }
     }
 
@@ -155,6 +158,13 @@ impl Mirror {
     pub(crate) fn apply(&self, event: &Event) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         Self::apply_to(&mut state, event, self);
+        drop(state);
+        self.changes.send_replace(());
+    }
+
+    /// A receiver told of every change (and of every resynchronisation).
+    pub(crate) fn changes(&self) -> tokio::sync::watch::Receiver<()> {
+        self.changes.subscribe()
     }
 
     fn apply_to(state: &mut Snapshot, event: &Event, mirror: &Self) {
@@ -182,6 +192,7 @@ impl Mirror {
         }
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         self.resyncs.fetch_add(1, Ordering::Relaxed);
+        self.changes.send_replace(());
     }
 
     /// Forgets token entries past their expiry. Cut-offs expire in Redis

@@ -72,6 +72,8 @@ use super::{
 };
 use crate::error::{ConfigError, ConfigErrorKind};
 
+mod attempts;
+mod families;
 mod keys;
 mod mirror;
 mod pool;
@@ -597,6 +599,10 @@ impl RevocationStore for RedisStore {
             Some(mirror) => Lookup::Ready(mirror.check(token)),
             None => self.direct_check(token),
         }
+    }
+
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
+        self.shared.mirror.as_ref().map(|mirror| mirror.changes())
     }
 
     fn revoke_token<'a>(

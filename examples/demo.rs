@@ -1,0 +1,579 @@
+//! A complete login service on jwt-guard: login with argon2id passwords and
+//! a throttle, access tokens plus rotating refresh tokens in an HttpOnly
+//! cookie, reuse detection, logout, logout everywhere, a role guard, key
+//! rotation and a JWKS.
+//!
+//! ```text
+//! cargo run --example demo
+//! curl -s -c jar -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"wonderland"}' http://127.0.0.1:3000/auth/login
+//! ```
+//!
+//! Environment (all optional):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `JWT_SECRET` | random, said on stderr | the HS256 secret, at least 32 bytes |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | `jwt-guard-demo` | `iss` and `aud` |
+//! | `JWT_EXPIRES_IN` | `15m` | access-token lifetime (`90s`, `15m`, `8h`, `7d`) |
+//! | `REFRESH_EXPIRES_IN` | `7d` | refresh-token lifetime |
+//! | `JWT_ALG` | `HS256` | `HS256`, `EdDSA` or `ES256` |
+//! | `JWT_PRIVATE_KEY_FILE` | generated | PKCS#8 PEM key for `EdDSA`/`ES256` |
+//! | `REDIS_URL` / `REDIS_CLUSTER_URLS` | in memory | share sessions, revocations and throttles |
+//! | `COOKIE_SECURE` | `true` | `false` to drop `Secure` on plain-HTTP development |
+//! | `BIND` | `127.0.0.1:3000` | listen address |
+//!
+//! Users: `alice` / `wonderland` (roles `admin`, `user`) and `bob` /
+//! `builder` (role `user`).
+//!
+//! `GET /ws?access_token=…` opens a WebSocket that greets the user, echoes
+//! text, and closes with code 1008 within a second of the token's logout,
+//! logout everywhere, family revocation or expiry.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jwt_guard::issue::{
+    Grant, IssueError, Issuer, LoginThrottle, RefreshCookie, Throttled, TokenPair, parse_duration,
+};
+use jwt_guard::store::redis::{RedisConfig, RedisStore};
+use jwt_guard::store::{Attempt, MemoryStore, RefreshStore, ThrottleStore};
+use jwt_guard::watch::TokenWatch;
+use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, SigningKey, StandardClaims};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+jwt_guard::role!(Admin = "admin");
+
+/// What the environment configures.
+struct Config {
+    alg: Algorithm,
+    secret: Option<String>,
+    key_file: Option<String>,
+    issuer: String,
+    audience: String,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    redis: Option<RedisConfig>,
+    cookie_secure: bool,
+    bind: String,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, String> {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let or = |name: &str, default: &str| set(name).unwrap_or_else(|| default.to_owned());
+        let lifetime = |name: &str, default: &str| {
+            parse_duration(&or(name, default)).map_err(|e| format!("{name}: {e}"))
+        };
+        let alg = match or("JWT_ALG", "HS256").as_str() {
+            "HS256" => Algorithm::HS256,
+            "EdDSA" => Algorithm::EdDSA,
+            "ES256" => Algorithm::ES256,
+            other => return Err(format!("JWT_ALG: `{other}` is not HS256, EdDSA or ES256")),
+        };
+        let redis = match (set("REDIS_URL"), set("REDIS_CLUSTER_URLS")) {
+            (Some(_), Some(_)) => {
+                return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".into());
+            }
+            (Some(url), None) => Some(RedisConfig::url(url)),
+            (None, Some(urls)) => Some(RedisConfig::cluster(
+                urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
+            )),
+            (None, None) => None,
+        };
+        Ok(Self {
+            alg,
+            secret: std::env::var("JWT_SECRET").ok(),
+            key_file: set("JWT_PRIVATE_KEY_FILE"),
+            issuer: or("JWT_ISSUER", "jwt-guard-demo"),
+            audience: or("JWT_AUDIENCE", "jwt-guard-demo"),
+            access_ttl: lifetime("JWT_EXPIRES_IN", "15m")?,
+            refresh_ttl: lifetime("REFRESH_EXPIRES_IN", "7d")?,
+            redis,
+            cookie_secure: or("COOKIE_SECURE", "true") != "false",
+            bind: or("BIND", "127.0.0.1:3000"),
+        })
+    }
+
+    /// The signing key: the HS256 secret (checked: at least 32 bytes), or an
+    /// EdDSA/ES256 key from `JWT_PRIVATE_KEY_FILE` or made now.
+    fn signing_key(&self) -> Result<SigningKey, String> {
+        if self.alg == Algorithm::HS256 {
+            let secret = match &self.secret {
+                Some(secret) => secret.clone(),
+                None => {
+                    eprintln!(
+                        "demo: JWT_SECRET is not set; using a random secret (tokens die with this process)"
+                    );
+                    random_secret()
+                }
+            };
+            return SigningKey::hmac(Algorithm::HS256, secret.as_bytes())
+                .map_err(|e| format!("JWT_SECRET: {e} (use at least 32 bytes)"));
+        }
+        let (pem, origin) = match &self.key_file {
+            Some(path) => (
+                std::fs::read(path).map_err(|e| format!("JWT_PRIVATE_KEY_FILE: {e}"))?,
+                "JWT_PRIVATE_KEY_FILE",
+            ),
+            None => {
+                eprintln!("demo: signing with a new {} key made at start-up", self.alg);
+                (generate_pem(self.alg)?, "the generated key")
+            }
+        };
+        let key = match self.alg {
+            Algorithm::EdDSA => SigningKey::from_ed_pem(&pem),
+            alg => SigningKey::from_ec_pem(alg, &pem),
+        };
+        key.map_err(|e| format!("{origin}: {e}"))
+    }
+}
+
+fn random_secret() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random source works");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A new PKCS#8 PEM private key for `alg`.
+fn generate_pem(alg: Algorithm) -> Result<Vec<u8>, String> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+    let der = match alg {
+        Algorithm::EdDSA => Ed25519KeyPair::generate()
+            .and_then(|pair| pair.to_pkcs8v1())
+            .map(|der| der.as_ref().to_vec()),
+        _ => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .and_then(|pair| pair.to_pkcs8v1())
+            .map(|der| der.as_ref().to_vec()),
+    }
+    .map_err(|_| format!("could not make a {alg} key"))?;
+    Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)).into_bytes())
+}
+
+/// A user of the demo: an argon2id hash and roles.
+struct User {
+    hash: String,
+    roles: &'static [&'static str],
+}
+
+/// The demo's users, hashed at start-up, and a hash that matches no
+/// password, verified for unknown names so that timing does not tell them apart.
+struct Users {
+    users: HashMap<&'static str, User>,
+    decoy: String,
+}
+
+fn hash(password: &str) -> String {
+    Argon2::default()
+        .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+        .expect("argon2id hashes with its default parameters")
+        .to_string()
+}
+
+impl Users {
+    fn new() -> Self {
+        let users = [
+            ("alice", "wonderland", &["admin", "user"][..]),
+            ("bob", "builder", &["user"][..]),
+        ]
+        .into_iter()
+        .map(|(name, password, roles)| {
+            let hash = hash(password);
+            (name, User { hash, roles })
+        })
+        .collect();
+        Self {
+            users,
+            decoy: hash(&random_secret()),
+        }
+    }
+
+    /// The user's roles when the password is right. Always one argon2id
+    /// verification, whether the user exists or not.
+    fn authenticate(&self, username: &str, password: &str) -> Option<&'static [&'static str]> {
+        let user = self.users.get(username);
+        let hash = user.map_or(self.decoy.as_str(), |user| user.hash.as_str());
+        let parsed = PasswordHash::new(hash).ok()?;
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        user.filter(|_| ok).map(|user| user.roles)
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+struct App {
+    issuer: Issuer,
+    throttle: LoginThrottle,
+    users: Arc<Users>,
+    cookie: RefreshCookie,
+    alg: Algorithm,
+}
+
+fn json_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+/// Reads a JSON body: 400 when it is not JSON, 422 when it has the wrong shape.
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, StatusCode> {
+    serde_json::from_slice(body).map_err(|error| {
+        if error.is_data() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    })
+}
+
+/// A token response: the access token in the body, the refresh token only in its cookie.
+fn token_response(app: &App, pair: &TokenPair) -> Response {
+    let mut response = Json(pair.response()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        SET_COOKIE,
+        app.cookie
+            .set(pair.refresh_token(), pair.refresh_expires_in()),
+    );
+    headers.insert(CACHE_CONTROL, "no-store".parse().expect("a valid header"));
+    response
+}
+
+fn store_unavailable(error: &dyn std::error::Error) -> Response {
+    tracing::warn!(%error, "store unavailable");
+    json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// `POST /auth/login`.
+async fn login(
+    State(app): State<App>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
+    let login: Login = match parse_body(&body) {
+        Ok(login) => login,
+        Err(status) => return json_error(status, "invalid_request"),
+    };
+    match app.throttle.attempt(&login.username, client.ip()).await {
+        Ok(Attempt::Blocked { retry_after }) => return Throttled { retry_after }.into_response(),
+        Ok(_) => {}
+        Err(error) => return store_unavailable(&error),
+    }
+    let users = app.users.clone();
+    let username = login.username.clone();
+    let roles = tokio::task::spawn_blocking(move || users.authenticate(&username, &login.password))
+        .await
+        .ok()
+        .flatten();
+    let Some(roles) = roles else {
+        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    };
+    if let Err(error) = app.throttle.succeeded(&login.username, client.ip()).await {
+        return store_unavailable(&error);
+    }
+    match app
+        .issuer
+        .issue(&Grant::new(&login.username).roles(roles.iter().copied()))
+        .await
+    {
+        Ok(pair) => token_response(&app, &pair),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /auth/refresh`: the token from the cookie, or from `{"refresh_token"}`.
+async fn refresh(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let from_body;
+    let token = match app.cookie.get(&headers) {
+        Some(token) => token,
+        None if body.iter().all(u8::is_ascii_whitespace) => "",
+        None => match parse_body::<RefreshBody>(&body) {
+            Ok(parsed) => {
+                from_body = parsed.refresh_token;
+                &from_body
+            }
+            Err(status) => return json_error(status, "invalid_request"),
+        },
+    };
+    match app.issuer.refresh(token).await {
+        Ok(pair) => token_response(&app, &pair),
+        Err(error) => refused(&app, error),
+    }
+}
+
+/// A refused refresh also clears the cookie.
+fn refused(app: &App, error: IssueError) -> Response {
+    let clear = error.is_invalid_grant();
+    let mut response = error.into_response();
+    if clear {
+        response
+            .headers_mut()
+            .insert(SET_COOKIE, app.cookie.clear());
+    }
+    response
+}
+
+fn logged_out(app: &App) -> Response {
+    (StatusCode::NO_CONTENT, [(SET_COOKIE, app.cookie.clear())]).into_response()
+}
+
+/// `POST /auth/logout`: this access token and its session.
+async fn logout(State(app): State<App>, claims: Claims<StandardClaims>) -> Response {
+    match app.issuer.logout(claims.registered()).await {
+        Ok(()) => logged_out(&app),
+        Err(error) => store_unavailable(&error),
+    }
+}
+
+/// `POST /auth/logout-all`: every session of the caller.
+async fn logout_all(State(app): State<App>, claims: Claims<StandardClaims>) -> Response {
+    match app.issuer.logout_all(&claims.sub).await {
+        Ok(()) => logged_out(&app),
+        Err(error) => store_unavailable(&error),
+    }
+}
+
+/// `GET /me`: the caller's claims.
+async fn me(claims: Claims<StandardClaims>) -> Json<StandardClaims> {
+    Json(claims.verified().claims().clone())
+}
+
+/// `GET /admin`: role `admin` only.
+async fn admin(user: RequireRole<Admin>) -> Json<Value> {
+    Json(json!({ "sub": user.sub, "message": "welcome, admin" }))
+}
+
+/// `POST /admin/rotate-key`: a new signing key; tokens signed by the old
+/// one stay valid until they expire. The new key is made in this process,
+/// so with several instances rotate through your key management instead.
+async fn rotate_key(State(app): State<App>, _admin: RequireRole<Admin>) -> Response {
+    let key = match app.alg {
+        Algorithm::HS256 => SigningKey::hmac(Algorithm::HS256, random_secret().as_bytes()),
+        alg => match generate_pem(alg) {
+            Ok(pem) if alg == Algorithm::EdDSA => SigningKey::from_ed_pem(&pem),
+            Ok(pem) => SigningKey::from_ec_pem(alg, &pem),
+            Err(message) => {
+                tracing::error!(message, "key generation failed");
+                return json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+            }
+        },
+    };
+    match key.and_then(|key| app.issuer.rotate_key(key)) {
+        Ok(()) => Json(json!({ "kid": app.issuer.active_kid() })).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "key rotation failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
+/// `GET /ws`: a WebSocket for the caller (token in the `Authorization`
+/// header or the `access_token` query parameter). It greets, echoes text,
+/// and closes with 1008 as soon as the token is revoked or expires.
+async fn ws(
+    State(app): State<App>,
+    claims: Claims<StandardClaims>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let watch = app.issuer.watch(claims.registered());
+    let user = claims.sub.clone();
+    upgrade.on_upgrade(move |socket| ws_session(socket, user, watch))
+}
+
+async fn ws_session(mut socket: WebSocket, user: String, mut watch: TokenWatch) {
+    let greeting = json!({ "type": "welcome", "user": user }).to_string();
+    if socket.send(Message::Text(greeting.into())).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            end = watch.ended() => {
+                tracing::info!(%user, reason = end.reason(), "closing a WebSocket");
+                let close = CloseFrame { code: 1008, reason: end.reason().into() };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
+            }
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    if socket.send(Message::Text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// `GET /.well-known/jwks.json`.
+async fn jwks(State(app): State<App>) -> Json<Value> {
+    Json(app.issuer.jwks())
+}
+
+/// `GET /health`.
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+fn router<S>(app: App, store: S) -> Result<Router, jwt_guard::ConfigError>
+where
+    S: RefreshStore + Clone,
+{
+    let validator = app.issuer.validator().build()?;
+    let auth = JwtLayer::<StandardClaims>::builder(validator.clone())
+        .store(store.clone())
+        .realm("jwt-guard-demo")
+        .build();
+    // Browsers cannot set headers on a WebSocket handshake: this route alone
+    // also takes the token from `?access_token=`.
+    let ws_auth = JwtLayer::<StandardClaims>::builder(validator)
+        .store(store)
+        .realm("jwt-guard-demo")
+        .query_param("access_token")
+        .build();
+    let sockets = Router::new().route("/ws", get(ws)).route_layer(ws_auth);
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route("/admin", get(admin))
+        .route("/admin/rotate-key", post(rotate_key))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .route_layer(auth);
+    let open = Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/health", get(health));
+    Ok(protected.merge(sockets).merge(open).with_state(app))
+}
+
+/// Builds the service on `store`: memory or Redis.
+fn service<S>(config: &Config, key: SigningKey, store: S) -> Result<Router, jwt_guard::ConfigError>
+where
+    S: RefreshStore + ThrottleStore + Clone,
+{
+    let issuer = Issuer::builder()
+        .signing_key(key)
+        .issuer(&config.issuer)
+        .audience(&config.audience)
+        .access_ttl(config.access_ttl)
+        .refresh_ttl(config.refresh_ttl)
+        .store(store.clone())
+        .build()?;
+    let app = App {
+        issuer,
+        throttle: LoginThrottle::new(store.clone()),
+        users: Arc::new(Users::new()),
+        cookie: RefreshCookie::new().secure(config.cookie_secure),
+        alg: config.alg,
+    };
+    router(app, store)
+}
+
+async fn build(config: &Config) -> Result<Router, String> {
+    // The key first: a bad secret stops the service before anything else.
+    let key = config.signing_key()?;
+    let app = match &config.redis {
+        None => {
+            eprintln!(
+                "demo: sessions in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
+            );
+            service(config, key, MemoryStore::new())
+        }
+        Some(redis) => {
+            let store = RedisStore::new(redis.clone()).map_err(|e| e.to_string())?;
+            match store.ready(Duration::from_secs(5)).await {
+                Ok(()) => eprintln!("demo: sessions in Redis ({store:?})"),
+                Err(error) => eprintln!(
+                    "demo: Redis is not reachable yet ({error}); answering 503 until it is"
+                ),
+            }
+            service(config, key, store)
+        }
+    };
+    app.map_err(|error| {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        message
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,jwt_guard=debug".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("demo: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match build(&config).await {
+        Ok(app) => app,
+        Err(message) => {
+            eprintln!("demo: invalid configuration: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&config.bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("demo: cannot bind {}: {error}", config.bind);
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "demo listening on http://{} (iss {}, aud {}, {}, access {:?}, refresh {:?})",
+        config.bind,
+        config.issuer,
+        config.audience,
+        config.alg,
+        config.access_ttl,
+        config.refresh_ttl
+    );
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(error) = axum::serve(listener, app).await {
+        eprintln!("demo: server error: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,815 @@
+//! Issuing tokens: access and refresh tokens, rotation with reuse
+//! detection, logout, key rotation and JWKS.
+//!
+//! An [`Issuer`] signs short-lived access tokens (RFC 9068 `at+jwt`) and
+//! hands out opaque refresh tokens, kept in a [`RefreshStore`] as hashes:
+//!
+//! - **Login** ([`Issuer::issue`]) starts a *family*: a refresh token, and an
+//!   access token whose `sid` names the family.
+//! - **Refresh** ([`Issuer::refresh`]) rotates: the presented refresh token is
+//!   replaced by a new one, atomically, so of ten concurrent refreshes with
+//!   one token exactly one succeeds. Presenting a token that was already
+//!   replaced is taken as theft: the whole family is revoked, its refresh
+//!   tokens and every access token issued from it.
+//! - **Logout** ([`Issuer::logout`]) revokes the access token and its family;
+//!   **logout everywhere** ([`Issuer::logout_all`]) cuts the subject off:
+//!   every access and refresh token issued before that instant is refused.
+//!   Access tokens carry `iat` to the microsecond, so a token issued in the
+//!   same second, after the cut-off, stays valid.
+//! - **Keys** rotate without downtime ([`Issuer::rotate_key`]); the public
+//!   keys are served as a JWKS ([`Issuer::jwks`]).
+//!
+//! The same store serves the [`JwtLayer`](crate::JwtLayer), so a revoked
+//! token is refused by every service that shares it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use jwt_guard::issue::{Grant, Issuer};
+//! use jwt_guard::store::MemoryStore;
+//! use jwt_guard::{Algorithm, SigningKey, StandardClaims};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = MemoryStore::new();
+//! let issuer = Issuer::builder()
+//!     .signing_key(SigningKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .issuer("https://auth.example")
+//!     .audience("orders-api")
+//!     .access_ttl(Duration::from_secs(15 * 60))
+//!     .store(store.clone())
+//!     .build()?;
+//! let validator = issuer.validator().build()?;
+//!
+//! // Log in: an access token and a refresh token.
+//! let login = issuer.issue(&Grant::new("alice").role("admin")).await?;
+//! let claims = validator.validate::<StandardClaims>(login.access_token())?;
+//! assert_eq!(claims.claims().roles, ["admin"]);
+//!
+//! // Refresh: a new pair; the old refresh token is spent.
+//! let refreshed = issuer.refresh(login.refresh_token().as_str()).await?;
+//!
+//! // Using the spent token again revokes the whole family.
+//! let reuse = issuer.refresh(login.refresh_token().as_str()).await.unwrap_err();
+//! assert!(reuse.is_invalid_grant());
+//! assert!(issuer.refresh(refreshed.refresh_token().as_str()).await.is_err());
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::claims::{NumericDate, RegisteredClaims};
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::keys::SigningKey;
+use crate::store::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation, StoreError};
+use crate::verify::{DEFAULT_LEEWAY, SharedKeys, ValidatorBuilder};
+
+mod cookie;
+mod duration;
+mod keyring;
+mod secret;
+mod throttle;
+
+pub use cookie::RefreshCookie;
+pub use duration::parse_duration;
+pub use secret::RefreshToken;
+pub use throttle::{LoginThrottle, Throttled};
+
+use keyring::KeyRing;
+use secret::{Presented, random_id};
+
+/// The `typ` of every access token: RFC 9068's `at+jwt`.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Claims an issuer writes itself, which a [`Grant`] cannot set.
+const RESERVED: [&str; 10] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "sid",
+    "roles",
+    "permissions",
+];
+
+/// Who a login is for and what their access tokens say: the subject, roles,
+/// permissions and any custom claims. Every access token of the session
+/// (after each refresh too) carries the same.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Grant {
+    sub: String,
+    roles: Vec<String>,
+    permissions: Vec<String>,
+    extra: Map<String, Value>,
+}
+
+impl Grant {
+    /// A grant for `sub`, with no roles.
+    pub fn new(sub: impl Into<String>) -> Self {
+        Self {
+            sub: sub.into(),
+            roles: Vec::new(),
+            permissions: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+
+    /// Adds a role.
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.roles.push(role.into());
+        self
+    }
+
+    /// Adds roles.
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a permission.
+    pub fn permission(mut self, permission: impl Into<String>) -> Self {
+        self.permissions.push(permission.into());
+        self
+    }
+
+    /// Adds permissions.
+    pub fn permissions<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        permissions: I,
+    ) -> Self {
+        self.permissions
+            .extend(permissions.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a custom claim. The registered names (`iss`, `sub`, `aud`,
+    /// `exp`, `nbf`, `iat`, `jti`, `sid`) and `roles`/`permissions` are the
+    /// issuer's: issuing a grant that sets one fails.
+    pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+
+    /// Adds every member of `claims` (a struct or map serializing to a JSON
+    /// object) as custom claims.
+    pub fn claims<C: Serialize>(mut self, claims: &C) -> Result<Self, IssueError> {
+        match serde_json::to_value(claims) {
+            Ok(Value::Object(map)) => {
+                self.extra.extend(map);
+                Ok(self)
+            }
+            _ => Err(IssueError::new(IssueErrorKind::InvalidClaims)),
+        }
+    }
+
+    /// The subject.
+    pub fn sub(&self) -> &str {
+        &self.sub
+    }
+
+    /// What the family keeps: every claim but the registered ones.
+    fn session_claims(&self) -> Result<String, IssueError> {
+        if self.sub.is_empty() {
+            return Err(IssueError::new(IssueErrorKind::InvalidClaims));
+        }
+        if self
+            .extra
+            .keys()
+            .any(|name| RESERVED.contains(&name.as_str()))
+        {
+            return Err(IssueError::new(IssueErrorKind::InvalidClaims));
+        }
+        let mut claims = self.extra.clone();
+        if !self.roles.is_empty() {
+            claims.insert("roles".into(), self.roles.clone().into());
+        }
+        if !self.permissions.is_empty() {
+            claims.insert("permissions".into(), self.permissions.clone().into());
+        }
+        Ok(Value::Object(claims).to_string())
+    }
+}
+
+/// What a login or a refresh hands out.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    access_token: String,
+    access_ttl: Duration,
+    refresh_token: RefreshToken,
+    refresh_ttl: Duration,
+    session_id: String,
+}
+
+impl TokenPair {
+    /// The signed access token.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+
+    /// The access token's lifetime (`expires_in`).
+    pub fn expires_in(&self) -> Duration {
+        self.access_ttl
+    }
+
+    /// The refresh token: hand it over in a [`RefreshCookie`], or to a
+    /// non-browser client in the response body.
+    pub fn refresh_token(&self) -> &RefreshToken {
+        &self.refresh_token
+    }
+
+    /// The refresh token's lifetime (the cookie's `Max-Age`).
+    pub fn refresh_expires_in(&self) -> Duration {
+        self.refresh_ttl
+    }
+
+    /// The session (refresh family) id, the access token's `sid`.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The OAuth 2.0 token response without the refresh token:
+    /// `{"access_token", "token_type": "Bearer", "expires_in"}`.
+    pub fn response(&self) -> TokenResponse<'_> {
+        TokenResponse {
+            access_token: &self.access_token,
+            token_type: "Bearer",
+            expires_in: self.access_ttl.as_secs(),
+        }
+    }
+}
+
+/// The body of a token response (RFC 6749 §5.1), without the refresh token,
+/// which travels in its cookie.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct TokenResponse<'a> {
+    /// The access token.
+    pub access_token: &'a str,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// The access token's lifetime, in seconds.
+    pub expires_in: u64,
+}
+
+/// Why a token could not be issued or refreshed.
+///
+/// Opaque: inspect it with [`kind`](Self::kind) or
+/// [`is_invalid_grant`](Self::is_invalid_grant). It never carries a token.
+/// With the `axum` feature it is a response: `401 {"error": "invalid_grant"}`
+/// for a refused refresh token (the token endpoint's answer in the seed
+/// systems; RFC 6749 would use 400), `503 {"error": "temporarily_unavailable"}`
+/// when the store fails, `500 {"error": "server_error"}` otherwise.
+#[derive(Debug)]
+pub struct IssueError {
+    kind: IssueErrorKind,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// The kinds of [`IssueError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IssueErrorKind {
+    /// The refresh token is not one this issuer could have made.
+    MalformedGrant,
+    /// No such refresh token (never issued, or forgotten).
+    UnknownGrant,
+    /// The refresh token has expired.
+    ExpiredGrant,
+    /// The refresh token's family was revoked (logout, reuse, or logout everywhere).
+    RevokedGrant,
+    /// The refresh token had already been used: its family is now revoked.
+    ReusedGrant,
+    /// The store failed; nothing was issued.
+    Store,
+    /// The grant's claims cannot be issued (an empty subject, a reserved name,
+    /// claims that are not a JSON object).
+    InvalidClaims,
+    /// Signing or randomness failed.
+    Internal,
+}
+
+impl IssueError {
+    fn new(kind: IssueErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    fn with_source(
+        kind: IssueErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> IssueErrorKind {
+        self.kind
+    }
+
+    /// Whether the refresh token was refused (OAuth's `invalid_grant`).
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(
+            self.kind,
+            IssueErrorKind::MalformedGrant
+                | IssueErrorKind::UnknownGrant
+                | IssueErrorKind::ExpiredGrant
+                | IssueErrorKind::RevokedGrant
+                | IssueErrorKind::ReusedGrant
+        )
+    }
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            IssueErrorKind::MalformedGrant => "the refresh token is malformed",
+            IssueErrorKind::UnknownGrant => "the refresh token is unknown",
+            IssueErrorKind::ExpiredGrant => "the refresh token has expired",
+            IssueErrorKind::RevokedGrant => "the refresh token's session was revoked",
+            IssueErrorKind::ReusedGrant => {
+                "the refresh token was already used; its session is revoked"
+            }
+            IssueErrorKind::Store => "the token store failed",
+            IssueErrorKind::InvalidClaims => "the grant's claims cannot be issued",
+            IssueErrorKind::Internal => "the token could not be made",
+        })
+    }
+}
+
+impl std::error::Error for IssueError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<StoreError> for IssueError {
+    fn from(error: StoreError) -> Self {
+        Self::with_source(IssueErrorKind::Store, error)
+    }
+}
+
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for IssueError {
+    fn into_response(self) -> axum::response::Response {
+        let (status, error) = if self.is_invalid_grant() {
+            (http::StatusCode::UNAUTHORIZED, "invalid_grant")
+        } else if self.kind == IssueErrorKind::Store {
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+            )
+        } else {
+            (http::StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        };
+        (
+            status,
+            [
+                (http::header::CONTENT_TYPE, "application/json"),
+                (http::header::CACHE_CONTROL, "no-store"),
+            ],
+            format!(r#"{{"error":"{error}"}}"#),
+        )
+            .into_response()
+    }
+}
+
+/// Issues, refreshes and revokes tokens. Built with [`Issuer::builder`];
+/// cheap to clone. See the [module docs](self).
+#[derive(Clone)]
+pub struct Issuer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: KeyRing,
+    issuer: String,
+    audience: String,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    grace: Duration,
+    leeway: Duration,
+    store: Arc<dyn RefreshStore>,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("Issuer")
+            .field("kid", &inner.keys.active().kid().map(str::to_owned))
+            .field("issuer", &inner.issuer)
+            .field("audience", &inner.audience)
+            .field("access_ttl", &inner.access_ttl)
+            .field("refresh_ttl", &inner.refresh_ttl)
+            .field("grace", &inner.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`Issuer`]; [`build`](Self::build) checks it all.
+#[must_use]
+pub struct IssuerBuilder {
+    key: Option<SigningKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    grace: Duration,
+    leeway: Duration,
+    store: Option<Arc<dyn RefreshStore>>,
+}
+
+impl fmt::Debug for IssuerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuerBuilder")
+            .field("key", &self.key)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest access-token lifetime accepted: they are meant to be short.
+const MAX_ACCESS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The longest refresh-token lifetime accepted.
+const MAX_REFRESH_TTL: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The longest reuse grace accepted.
+const MAX_GRACE: Duration = Duration::from_secs(60);
+
+impl IssuerBuilder {
+    /// The key that signs access tokens. A key without `kid` is given its
+    /// RFC 7638 thumbprint.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The `iss` of every access token (required).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The `aud` of every access token (required).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Access-token lifetime (default 15 minutes, at most 24 hours).
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Refresh-token lifetime, renewed at each rotation (default 7 days).
+    pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// How long the refresh token replaced last may still be presented
+    /// (default zero, at most a minute). It covers a client that lost a
+    /// refresh answer and retries; the successor it lost is then spent, and
+    /// presenting it later counts as reuse.
+    pub fn reuse_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The validators' leeway (default 30 s): revocations outlast a token's
+    /// `exp` by this much. [`Issuer::validator`] uses the same.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Where refresh families, and the revocations they cause, are kept.
+    pub fn store(self, store: impl RefreshStore) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// The same, for a store already shared.
+    pub fn shared_store(mut self, store: Arc<dyn RefreshStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Checks the configuration and builds the issuer.
+    pub fn build(self) -> Result<Issuer, ConfigError> {
+        let invalid =
+            |message: &'static str| ConfigError::new(ConfigErrorKind::InvalidSetting, message);
+        let key = self.key.ok_or_else(|| {
+            ConfigError::new(ConfigErrorKind::NoKeys, "an issuer needs a signing key")
+        })?;
+        let issuer = self
+            .issuer
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid("an issuer needs its `iss`"))?;
+        let audience = self
+            .audience
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| invalid("an issuer needs an `aud`"))?;
+        if self.access_ttl < Duration::from_secs(1) || self.access_ttl > MAX_ACCESS_TTL {
+            return Err(invalid(
+                "the access-token lifetime must be between 1 second and 24 hours",
+            ));
+        }
+        if self.refresh_ttl < Duration::from_secs(1) || self.refresh_ttl > MAX_REFRESH_TTL {
+            return Err(invalid(
+                "the refresh-token lifetime must be between 1 second and 365 days",
+            ));
+        }
+        if self.grace > MAX_GRACE {
+            return Err(invalid("the reuse grace is over a minute"));
+        }
+        if self.leeway > Duration::from_secs(600) {
+            return Err(invalid("the leeway is over 10 minutes"));
+        }
+        let store = self
+            .store
+            .ok_or_else(|| invalid("an issuer needs a store"))?;
+        Ok(Issuer {
+            inner: Arc::new(Inner {
+                keys: KeyRing::new(key)?,
+                issuer,
+                audience,
+                access_ttl: self.access_ttl,
+                refresh_ttl: self.refresh_ttl,
+                grace: self.grace,
+                leeway: self.leeway,
+                store,
+            }),
+        })
+    }
+}
+
+fn now_micros() -> SystemTime {
+    NumericDate::now().to_system_time()
+}
+
+impl Issuer {
+    /// Starts an issuer configuration.
+    pub fn builder() -> IssuerBuilder {
+        IssuerBuilder {
+            key: None,
+            issuer: None,
+            audience: None,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            grace: Duration::ZERO,
+            leeway: DEFAULT_LEEWAY,
+            store: None,
+        }
+    }
+
+    /// A validator configuration that accepts exactly this issuer's access
+    /// tokens: its keys (following every rotation), `iss`, `aud`, `typ`
+    /// `at+jwt` and leeway. Add rules, then build.
+    pub fn validator(&self) -> ValidatorBuilder {
+        let inner = &self.inner;
+        ValidatorBuilder::default()
+            .shared_keys(inner.keys.shared())
+            .issuer(inner.issuer.clone())
+            .audience(inner.audience.clone())
+            .require_type(ACCESS_TOKEN_TYPE)
+            .leeway(inner.leeway)
+    }
+
+    /// The keys that verify this issuer's tokens, following every rotation.
+    pub fn verification_keys(&self) -> SharedKeys {
+        self.inner.keys.shared()
+    }
+
+    /// The public keys as a JWKS document (`{"keys": [...]}`), to serve at
+    /// `/.well-known/jwks.json`: the signing key and the retired keys whose
+    /// tokens may still be live. HMAC keys are never published, so with an
+    /// HMAC key the list is empty.
+    pub fn jwks(&self) -> Value {
+        if let Err(error) = self.inner.keys.prune() {
+            tracing::warn!(%error, "could not drop retired signing keys");
+        }
+        self.inner.keys.jwks()
+    }
+
+    /// Makes `key` the signing key. The key it replaces keeps verifying, and
+    /// stays in the JWKS, until every access token it signed has expired
+    /// (the access-token lifetime plus the leeway from now). The new key
+    /// must use the same algorithm, and a `kid` of its own.
+    pub fn rotate_key(&self, key: SigningKey) -> Result<(), ConfigError> {
+        let inner = &self.inner;
+        inner
+            .keys
+            .rotate(key, SystemTime::now() + inner.access_ttl + inner.leeway)
+    }
+
+    /// The `kid` of the key that signs now.
+    pub fn active_kid(&self) -> String {
+        self.inner
+            .keys
+            .active()
+            .kid()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        self.inner.access_ttl
+    }
+
+    /// The refresh-token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        self.inner.refresh_ttl
+    }
+
+    /// The store behind this issuer.
+    pub fn store(&self) -> &Arc<dyn RefreshStore> {
+        &self.inner.store
+    }
+
+    /// Logs `grant` in: starts a refresh family and issues its first pair.
+    pub async fn issue(&self, grant: &Grant) -> Result<TokenPair, IssueError> {
+        let inner = &self.inner;
+        let claims = grant.session_claims()?;
+        let family = random_id::<16>()?;
+        let refresh_token = RefreshToken::mint(&grant.sub, &family)?;
+        let now = now_micros();
+        let (access_token, jti) = self.sign(&grant.sub, &family, &claims, now)?;
+        let access = AccessRecord::new(&jti, self.revoke_until(now));
+        let expires_at = now + inner.refresh_ttl;
+        let token_hash = refresh_token.hash();
+        let new = NewFamily {
+            sub: &grant.sub,
+            family: &family,
+            token_hash: &token_hash,
+            issued_at: now,
+            expires_at,
+            access,
+            claims: &claims,
+            keep_until: self.keep_until(now),
+        };
+        inner.store.create_family(&new).await?;
+        tracing::debug!(sub = %grant.sub, sid = %family, "issued a new session");
+        Ok(TokenPair {
+            access_token,
+            access_ttl: inner.access_ttl,
+            refresh_token,
+            refresh_ttl: inner.refresh_ttl,
+            session_id: family,
+        })
+    }
+
+    /// Rotates `refresh_token`: a new access token and a new refresh token,
+    /// the presented one spent. A token already spent revokes its whole
+    /// family ([`IssueErrorKind::ReusedGrant`]).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IssueError> {
+        let inner = &self.inner;
+        let presented = Presented::parse(refresh_token)?;
+        let replacement = RefreshToken::mint(&presented.sub, &presented.family)?;
+        let now = now_micros();
+        let jti = random_id::<16>()?;
+        let new_hash = replacement.hash();
+        let rotation = Rotation {
+            sub: &presented.sub,
+            family: &presented.family,
+            presented_hash: &presented.hash,
+            new_hash: &new_hash,
+            now,
+            expires_at: now + inner.refresh_ttl,
+            access: AccessRecord::new(&jti, self.revoke_until(now)),
+            grace: inner.grace,
+            keep_until: self.keep_until(now),
+        };
+        let claims = match inner.store.rotate(&rotation).await? {
+            Rotated::Rotated { claims } => claims,
+            refused => {
+                let kind = match refused {
+                    Rotated::Reused => IssueErrorKind::ReusedGrant,
+                    Rotated::Revoked => IssueErrorKind::RevokedGrant,
+                    Rotated::Expired => IssueErrorKind::ExpiredGrant,
+                    _ => IssueErrorKind::UnknownGrant,
+                };
+                if kind == IssueErrorKind::ReusedGrant {
+                    tracing::warn!(
+                        sub = %presented.sub,
+                        sid = %presented.family,
+                        "a spent refresh token was presented again; the session is revoked"
+                    );
+                } else {
+                    tracing::debug!(sub = %presented.sub, ?kind, "refused a refresh token");
+                }
+                return Err(IssueError::new(kind));
+            }
+        };
+        let access_token =
+            self.sign_with_jti(&presented.sub, &presented.family, &claims, now, &jti)?;
+        Ok(TokenPair {
+            access_token,
+            access_ttl: inner.access_ttl,
+            refresh_token: replacement,
+            refresh_ttl: inner.refresh_ttl,
+            session_id: presented.family,
+        })
+    }
+
+    /// Logs out the session of a verified access token: revokes the token
+    /// itself and, when it carries a `sid`, its refresh family and every
+    /// access token issued from it.
+    pub async fn logout(&self, token: &RegisteredClaims) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        if let (Some(sub), Some(sid)) = (token.sub(), token.session_id()) {
+            store.revoke_family(sub, sid).await?;
+        }
+        let until = match token.expires_at() {
+            Some(exp) => exp.to_system_time() + self.inner.leeway,
+            None => SystemTime::now() + crate::store::NO_EXP_REVOCATION,
+        };
+        store
+            .revoke_token(token.token_id(), token.sub(), until)
+            .await
+    }
+
+    /// Logs `sub` out everywhere: every access and refresh token issued
+    /// before now is refused.
+    pub async fn logout_all(&self, sub: &str) -> Result<(), StoreError> {
+        self.inner.store.revoke_subject(sub, now_micros()).await
+    }
+
+    /// Watches a verified access token until it is revoked (logout, logout
+    /// everywhere, its family revoked for reuse) or expires: for a WebSocket
+    /// or any connection that outlives its request.
+    pub fn watch(&self, token: &RegisteredClaims) -> crate::watch::TokenWatch {
+        let store: Arc<dyn crate::store::RevocationStore> = self.inner.store.clone();
+        crate::watch::TokenWatch::new(store, &token.token_ref())
+    }
+
+    /// When revoking an access token issued at `now` may end.
+    fn revoke_until(&self, now: SystemTime) -> SystemTime {
+        now + self.inner.access_ttl + self.inner.leeway
+    }
+
+    /// When a family issued or rotated at `now` may be forgotten: after its
+    /// refresh token and its last access token have expired.
+    fn keep_until(&self, now: SystemTime) -> SystemTime {
+        let inner = &self.inner;
+        now + inner.refresh_ttl.max(inner.access_ttl) + inner.leeway
+    }
+
+    fn sign(
+        &self,
+        sub: &str,
+        sid: &str,
+        claims: &str,
+        now: SystemTime,
+    ) -> Result<(String, String), IssueError> {
+        let jti = random_id::<16>()?;
+        let token = self.sign_with_jti(sub, sid, claims, now, &jti)?;
+        Ok((token, jti))
+    }
+
+    fn sign_with_jti(
+        &self,
+        sub: &str,
+        sid: &str,
+        claims: &str,
+        now: SystemTime,
+        jti: &str,
+    ) -> Result<String, IssueError> {
+        let inner = &self.inner;
+        let custom: Map<String, Value> = serde_json::from_str(claims)
+            .map_err(|e| IssueError::with_source(IssueErrorKind::InvalidClaims, e))?;
+        let iat = NumericDate::from_system_time(now);
+        let mut payload = Map::with_capacity(custom.len() + 8);
+        payload.insert("iss".into(), inner.issuer.clone().into());
+        payload.insert("sub".into(), sub.into());
+        payload.insert("aud".into(), inner.audience.clone().into());
+        payload.insert("iat".into(), serde_json::to_value(iat).unwrap_or_default());
+        payload.insert("nbf".into(), serde_json::to_value(iat).unwrap_or_default());
+        payload.insert(
+            "exp".into(),
+            (iat.saturating_add(inner.access_ttl).as_secs()).into(),
+        );
+        payload.insert("jti".into(), jti.into());
+        payload.insert("sid".into(), sid.into());
+        payload.extend(custom);
+        inner.keys.prune().ok();
+        inner
+            .keys
+            .active()
+            .sign(ACCESS_TOKEN_TYPE, &payload)
+            .map_err(|e| IssueError::with_source(IssueErrorKind::Internal, e))
+    }
+}

@@ -1,0 +1,247 @@
+//! Refresh-token families in Redis.
+//!
+//! A family is one hash, `{prefix}{<base64url(sub)>}:f:<family>`, in its
+//! subject's slot:
+//!
+//! ```text
+//! cur      the current refresh token's hash      iat, exp   its issue instant and expiry (µs)
+//! prev     the token `cur` replaced              prev_at    when (µs)
+//! o:<hash> one field per token the family replaced
+//! a:<jti>  one field per access token issued; value: until when to revoke it (Unix s)
+//! claims   the access tokens' claims (JSON)      dead       "1" once revoked
+//! ```
+//!
+//! Every change is one Lua script over keys of that one slot (the family,
+//! the subject's cut-off, the subject's access-token revocations), so a
+//! rotation is atomic on a single node and on a cluster alike. Revoking a
+//! family writes and publishes its access tokens' revocations exactly as
+//! [`RevocationStore::revoke_token`](crate::store::RevocationStore::revoke_token) does,
+//! so every mirror sees them.
+
+use std::sync::LazyLock;
+use std::time::SystemTime;
+
+use redis::{Script, Value};
+
+use super::keys::Event;
+use super::mirror::micros;
+use super::{RedisStore, protocol, secs};
+use crate::store::refresh::{NewFamily, RefreshStore, Rotated, Rotation};
+use crate::store::{BoxFuture, StoreError};
+
+/// `kill(f, now, prefix, channel)`: marks the family dead and revokes every
+/// access token recorded in it that has not expired; returns their `jti`s
+/// and expiries, alternating.
+macro_rules! kill_fn {
+    () => {
+        r"
+local function kill(f, now, prefix, channel)
+  redis.call('HSET', f, 'dead', '1')
+  local out = {}
+  local all = redis.call('HGETALL', f)
+  for i = 1, #all, 2 do
+    local name = all[i]
+    if string.sub(name, 1, 2) == 'a:' then
+      local jti = string.sub(name, 3)
+      local until_s = all[i + 1]
+      if tonumber(until_s) * 1000000 > now then
+        redis.call('SET', prefix .. jti, until_s, 'EXAT', until_s, 'NX')
+        redis.call('PUBLISH', channel, 't|' .. until_s .. '|' .. jti)
+        out[#out + 1] = jti
+        out[#out + 1] = until_s
+      end
+    end
+  end
+  return out
+end
+local function answer(status, killed)
+  table.insert(killed, 1, status)
+  return killed
+end
+"
+    };
+}
+
+/// KEYS: family. ARGV: hash, iat µs, exp µs, claims, access jti, its
+/// revocation end (s), keep-until (s).
+static CREATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'iat', ARGV[2], 'exp', ARGV[3],
+  'claims', ARGV[4], 'a:' .. ARGV[5], ARGV[6])
+redis.call('EXPIREAT', KEYS[1], ARGV[7])
+return 1
+",
+    )
+});
+
+/// KEYS: family, cut-off. ARGV: presented hash, new hash, now µs, new exp
+/// µs, access jti, its revocation end (s), grace µs, keep-until (s), the
+/// subject's token-key prefix, channel.
+static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        kill_fn!(),
+        r"
+local f = KEYS[1]
+local now = tonumber(ARGV[3])
+local s = redis.call('HMGET', f, 'cur', 'iat', 'exp', 'prev', 'prev_at', 'dead', 'claims')
+if not s[1] then return {'unknown'} end
+if s[6] == '1' then return {'revoked'} end
+local presented = ARGV[1]
+local is_cur = presented == s[1]
+local in_grace = false
+if not is_cur and s[4] == presented and s[5] then
+  in_grace = now - tonumber(s[5]) <= tonumber(ARGV[7])
+end
+if not is_cur and not in_grace then
+  if redis.call('HEXISTS', f, 'o:' .. presented) == 1 then
+    return answer('reused', kill(f, now, ARGV[9], ARGV[10]))
+  end
+  return {'unknown'}
+end
+local cutoff = redis.call('GET', KEYS[2])
+if cutoff and tonumber(s[2]) < tonumber(cutoff) then
+  return answer('revoked', kill(f, now, ARGV[9], ARGV[10]))
+end
+if is_cur and tonumber(s[3]) <= now then return {'expired'} end
+if is_cur then redis.call('HSET', f, 'prev', s[1], 'prev_at', ARGV[3]) end
+redis.call('HSET', f, 'o:' .. s[1], '1', 'cur', ARGV[2], 'iat', ARGV[3], 'exp', ARGV[4],
+  'a:' .. ARGV[5], ARGV[6])
+redis.call('EXPIREAT', f, ARGV[8])
+return {'rotated', s[7]}
+"
+    ))
+});
+
+/// KEYS: family. ARGV: now µs, the subject's token-key prefix, channel.
+static REVOKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        kill_fn!(),
+        r"
+local s = redis.call('HMGET', KEYS[1], 'cur', 'dead')
+if not s[1] or s[2] == '1' then return {'none'} end
+return answer('revoked', kill(KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3]))
+"
+    ))
+});
+
+fn text(value: &Value) -> Result<&str, StoreError> {
+    match value {
+        Value::BulkString(bytes) => {
+            std::str::from_utf8(bytes).map_err(|_| protocol("a family script reply is not text"))
+        }
+        Value::SimpleString(text) => Ok(text),
+        _ => Err(protocol("unexpected reply type from a family script")),
+    }
+}
+
+impl RedisStore {
+    /// Reads a family script's reply: a status, then either the claims or
+    /// the access tokens it revoked, which this instance's mirror learns at
+    /// once (the others through the channel).
+    fn family_reply(&self, reply: &Value) -> Result<Rotated, StoreError> {
+        let Value::Array(items) = reply else {
+            return Err(protocol("unexpected reply type from a family script"));
+        };
+        let (status, rest) = items
+            .split_first()
+            .ok_or_else(|| protocol("empty reply from a family script"))?;
+        let status = text(status)?;
+        if status == "rotated" {
+            let claims = rest
+                .first()
+                .ok_or_else(|| protocol("a rotation reply lacks the claims"))?;
+            return Ok(Rotated::Rotated {
+                claims: text(claims)?.to_owned(),
+            });
+        }
+        if let Some(mirror) = &self.shared.mirror {
+            for pair in rest.chunks(2) {
+                let [jti, until] = pair else {
+                    return Err(protocol("a family script answered an odd list"));
+                };
+                let expires_at_secs = text(until)?
+                    .parse()
+                    .map_err(|_| protocol("a revocation end is not a number"))?;
+                mirror.apply(&Event::Token {
+                    jti: text(jti)?.to_owned(),
+                    expires_at_secs,
+                });
+            }
+        }
+        Ok(match status {
+            "reused" => Rotated::Reused,
+            "revoked" | "none" => Rotated::Revoked,
+            "expired" => Rotated::Expired,
+            "unknown" => Rotated::Unknown,
+            _ => return Err(protocol("unknown status from a family script")),
+        })
+    }
+
+    async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
+        self.shared
+            .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+            .await
+    }
+}
+
+impl RefreshStore for RedisStore {
+    fn create_family<'a>(
+        &'a self,
+        new: &'a NewFamily<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut invocation = CREATE.key(self.shared.keys.family(new.sub, new.family));
+            invocation
+                .arg(new.token_hash)
+                .arg(micros(new.issued_at))
+                .arg(micros(new.expires_at))
+                .arg(new.claims)
+                .arg(new.access.jti)
+                .arg(secs(new.access.revoke_until))
+                .arg(secs(new.keep_until));
+            self.run(&invocation).await.map(drop)
+        })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<Rotated, StoreError>> {
+        Box::pin(async move {
+            let keys = &self.shared.keys;
+            let mut invocation = ROTATE.key(keys.family(rotation.sub, rotation.family));
+            invocation
+                .key(keys.cutoff(rotation.sub))
+                .arg(rotation.presented_hash)
+                .arg(rotation.new_hash)
+                .arg(micros(rotation.now))
+                .arg(micros(rotation.expires_at))
+                .arg(rotation.access.jti)
+                .arg(secs(rotation.access.revoke_until))
+                .arg(i64::try_from(rotation.grace.as_micros()).unwrap_or(i64::MAX))
+                .arg(secs(rotation.keep_until))
+                .arg(keys.token_prefix(rotation.sub))
+                .arg(keys.channel());
+            let reply = self.run(&invocation).await?;
+            self.family_reply(&reply)
+        })
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        sub: &'a str,
+        family: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let keys = &self.shared.keys;
+            let mut invocation = REVOKE.key(keys.family(sub, family));
+            invocation
+                .arg(micros(SystemTime::now()))
+                .arg(keys.token_prefix(sub))
+                .arg(keys.channel());
+            let reply = self.run(&invocation).await?;
+            self.family_reply(&reply).map(drop)
+        })
+    }
+}

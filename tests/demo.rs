@@ -1,0 +1,704 @@
+//! The demo login service, run as a newcomer runs it (`cargo run --example
+//! demo`) and driven over real HTTP: on its embedded store, on a real
+//! `redis-server` with two instances that must agree, and on a Redis Cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::client;
+use common::example::{Example, command, start};
+use common::redis::{RedisCluster, RedisServer};
+use jwt_guard::{KeySet, StandardClaims, Validator};
+use reqwest::StatusCode;
+use reqwest::header::{RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use serde_json::{Value, json};
+
+const SECRET: &str = "demo-test-secret-0123456789abcdef-0123";
+
+async fn demo(env: &[(&str, &str)]) -> Example {
+    let mut env = env.to_vec();
+    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
+        env.push(("JWT_SECRET", SECRET));
+    }
+    start("demo", &env, "/health").await
+}
+
+/// What a login or refresh answered.
+struct Tokens {
+    access: String,
+    refresh: String,
+}
+
+/// The refresh token from a `Set-Cookie` header, after checking its attributes.
+fn refresh_cookie(response: &reqwest::Response) -> String {
+    let cookie = response
+        .headers()
+        .get(SET_COOKIE)
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/auth",
+        "Max-Age=604800",
+        "Secure",
+    ] {
+        assert!(
+            cookie.split("; ").any(|a| a == attribute),
+            "{attribute} missing from the cookie"
+        );
+    }
+    let value = cookie
+        .strip_prefix("refresh_token=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("the refresh_token cookie");
+    assert!(!value.is_empty());
+    value.to_owned()
+}
+
+/// Checks a token response and reads it.
+async fn tokens(response: reqwest::Response) -> Tokens {
+    assert_eq!(response.status(), StatusCode::OK);
+    let refresh = refresh_cookie(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        3,
+        "the body holds exactly access_token, token_type and expires_in: {body}"
+    );
+    assert!(!body.to_string().contains(&refresh));
+    Tokens {
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh,
+    }
+}
+
+async fn login_response(base: &str, username: &str, password: &str) -> reqwest::Response {
+    client()
+        .post(format!("{base}/auth/login"))
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn login(base: &str, username: &str, password: &str) -> Tokens {
+    tokens(login_response(base, username, password).await).await
+}
+
+/// Refreshes through the cookie, as a browser does.
+async fn refresh_with_cookie(base: &str, refresh: &str) -> reqwest::Response {
+    client()
+        .post(format!("{base}/auth/refresh"))
+        .header("cookie", format!("refresh_token={refresh}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Refreshes through the JSON body, as a non-browser client does.
+async fn refresh_with_body(base: &str, refresh: &str) -> reqwest::Response {
+    client()
+        .post(format!("{base}/auth/refresh"))
+        .json(&json!({ "refresh_token": refresh }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn assert_invalid_grant(response: reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({ "error": "invalid_grant" }));
+}
+
+async fn get(base: &str, path: &str, token: &str) -> reqwest::Response {
+    client()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn me_status(base: &str, token: &str) -> StatusCode {
+    get(base, "/me", token).await.status()
+}
+
+async fn post_bearer(base: &str, path: &str, token: &str) -> StatusCode {
+    client()
+        .post(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+// -- The flows, each against one instance `a` and one `b` (the same on the
+// -- embedded store; two sharing one Redis otherwise).
+
+async fn login_me_admin_and_refresh(a: &str, b: &str) {
+    let alice = login(a, "alice", "wonderland").await;
+    let me = get(b, "/me", &alice.access).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["sub"], "alice");
+    assert_eq!(me["roles"], json!(["admin", "user"]));
+    assert_eq!(me["iss"], "jwt-guard-demo");
+    assert_eq!(me["aud"], "jwt-guard-demo");
+    assert!(me["sid"].is_string() && me["jti"].is_string());
+    assert_eq!(
+        get(b, "/admin", &alice.access).await.status(),
+        StatusCode::OK
+    );
+
+    let bob = login(a, "bob", "builder").await;
+    let admin = get(b, "/admin", &bob.access).await;
+    assert_eq!(admin.status(), StatusCode::FORBIDDEN);
+    let challenge = admin.headers()[WWW_AUTHENTICATE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="insufficient_scope""#),
+        "{challenge}"
+    );
+
+    // Refresh with the cookie on one instance, then with the body on the other.
+    let second = tokens(refresh_with_cookie(b, &alice.refresh).await).await;
+    assert_ne!(second.refresh, alice.refresh);
+    assert_ne!(second.access, alice.access);
+    let third = tokens(refresh_with_body(a, &second.refresh).await).await;
+    assert_eq!(me_status(b, &third.access).await, StatusCode::OK);
+}
+
+async fn credentials_are_refused_alike(a: &str) {
+    let wrong = login_response(a, "alice", "not-her-password").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong: Value = wrong.json().await.unwrap();
+    let unknown = login_response(a, "mallory", "wonderland").await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let unknown: Value = unknown.json().await.unwrap();
+    assert_eq!(wrong, json!({ "error": "invalid_credentials" }));
+    assert_eq!(wrong, unknown);
+    for body in ["{not json", r#"{"username":"alice"}"#, r#"["alice"]"#, ""] {
+        let response = client()
+            .post(format!("{a}/auth/login"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                response.status(),
+                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+            ),
+            "{body:?}: {}",
+            response.status()
+        );
+    }
+    for token in ["", "garbage", "a.b.c"] {
+        assert_invalid_grant(refresh_with_body(a, token).await).await;
+    }
+    assert_invalid_grant(
+        client()
+            .post(format!("{a}/auth/refresh"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+async fn reuse_revokes_the_family(a: &str, b: &str) {
+    let first = login(a, "alice", "wonderland").await;
+    let second = tokens(refresh_with_cookie(a, &first.refresh).await).await;
+    // The spent token, presented again (on the other instance): refused, and
+    // the whole family with it.
+    assert_invalid_grant(refresh_with_cookie(b, &first.refresh).await).await;
+    assert_invalid_grant(refresh_with_cookie(a, &second.refresh).await).await;
+    for access in [&first.access, &second.access] {
+        assert_eq!(me_status(a, access).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(me_status(b, access).await, StatusCode::UNAUTHORIZED);
+    }
+    // Another session of the same user is not affected.
+    let other = login(b, "alice", "wonderland").await;
+    assert_eq!(me_status(a, &other.access).await, StatusCode::OK);
+}
+
+async fn concurrent_refreshes_give_one_success(a: &str, b: &str) {
+    let session = login(a, "bob", "builder").await;
+    let attempts = (0..10).map(|i| {
+        let base = if i % 2 == 0 { a } else { b }.to_owned();
+        let refresh = session.refresh.clone();
+        tokio::spawn(async move { refresh_with_cookie(&base, &refresh).await.status() })
+    });
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+}
+
+async fn logout_ends_the_session(a: &str, b: &str) {
+    let session = login(a, "alice", "wonderland").await;
+    let refreshed = tokens(refresh_with_cookie(a, &session.refresh).await).await;
+    let response = client()
+        .post(format!("{b}/auth/logout"))
+        .bearer_auth(&refreshed.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cleared = response.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("refresh_token=;") && cleared.contains("Max-Age=0"));
+    // The token used to log out, the session's earlier token, and its refresh token.
+    assert_eq!(
+        me_status(a, &refreshed.access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me_status(a, &session.access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_invalid_grant(refresh_with_cookie(a, &refreshed.refresh).await).await;
+    assert_eq!(
+        post_bearer(a, "/auth/logout", &refreshed.access).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn logout_all_ends_every_session(a: &str, b: &str) {
+    let one = login(a, "bob", "builder").await;
+    let two = login(b, "bob", "builder").await;
+    let alice = login(a, "alice", "wonderland").await;
+    assert_eq!(
+        post_bearer(b, "/auth/logout-all", &one.access).await,
+        StatusCode::NO_CONTENT
+    );
+    for session in [&one, &two] {
+        assert_eq!(
+            me_status(a, &session.access).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            me_status(b, &session.access).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_invalid_grant(refresh_with_cookie(a, &session.refresh).await).await;
+    }
+    // A login right after, within the same second, is not caught.
+    let after = login(a, "bob", "builder").await;
+    assert_eq!(me_status(b, &after.access).await, StatusCode::OK);
+    assert_eq!(
+        refresh_with_cookie(b, &after.refresh).await.status(),
+        StatusCode::OK
+    );
+    // Another user is not affected.
+    assert_eq!(me_status(b, &alice.access).await, StatusCode::OK);
+}
+
+async fn throttle_blocks_after_five_failures(a: &str, b: &str, user: &str, password: &str) {
+    for i in 0..5 {
+        let base = if i % 2 == 0 { a } else { b };
+        let response = login_response(base, user, "wrong-password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    for base in [a, b] {
+        // Even the right password is refused until the window passes.
+        let response = login_response(base, user, password).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = response.headers()[RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((890..=900).contains(&retry_after), "{retry_after}");
+    }
+    // Another user from the same address is not affected.
+    let other = if user == "alice" {
+        ("bob", "builder")
+    } else {
+        ("alice", "wonderland")
+    };
+    assert_eq!(
+        login_response(b, other.0, other.1).await.status(),
+        StatusCode::OK
+    );
+}
+
+/// The whole flow on one pair of instances.
+async fn every_flow(a: &str, b: &str) {
+    login_me_admin_and_refresh(a, b).await;
+    credentials_are_refused_alike(a).await;
+    reuse_revokes_the_family(a, b).await;
+    concurrent_refreshes_give_one_success(a, b).await;
+    logout_ends_the_session(a, b).await;
+    logout_all_ends_every_session(a, b).await;
+}
+
+// -- The embedded store.
+
+#[tokio::test]
+async fn the_whole_flow_on_the_embedded_store() {
+    let demo = demo(&[]).await;
+    every_flow(&demo.url, &demo.url).await;
+    assert_eq!(
+        client()
+            .get(format!("{}/.well-known/jwks.json", demo.url))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap(),
+        json!({ "keys": [] }),
+        "an HS256 secret is never published"
+    );
+}
+
+#[tokio::test]
+async fn the_throttle_on_the_embedded_store() {
+    let demo = demo(&[]).await;
+    throttle_blocks_after_five_failures(&demo.url, &demo.url, "alice", "wonderland").await;
+}
+
+#[tokio::test]
+async fn expired_refresh_tokens_get_invalid_grant() {
+    let demo = demo(&[("REFRESH_EXPIRES_IN", "1s")]).await;
+    let response = login_response(&demo.url, "bob", "builder").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=1;"), "{cookie}");
+    let refresh = cookie
+        .strip_prefix("refresh_token=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_invalid_grant(refresh_with_cookie(&demo.url, &refresh).await).await;
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_and_are_published() {
+    for alg in ["EdDSA", "ES256"] {
+        let demo = demo(&[("JWT_ALG", alg)]).await;
+        let jwks = |url: String| async move {
+            client()
+                .get(format!("{url}/.well-known/jwks.json"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        let before = login(&demo.url, "alice", "wonderland").await;
+        let document = jwks(demo.url.clone()).await;
+        let published: Value = serde_json::from_str(&document).unwrap();
+        assert_eq!(published["keys"].as_array().unwrap().len(), 1, "{alg}");
+        assert!(!document.contains("\"d\""), "a private key was published");
+
+        // Another service verifies the demo's tokens from its JWKS alone.
+        let validator = Validator::builder()
+            .keys(KeySet::from_jwks(&document).unwrap())
+            .issuer("jwt-guard-demo")
+            .audience("jwt-guard-demo")
+            .require_type("at+jwt")
+            .build()
+            .unwrap();
+        let verified = validator
+            .validate::<StandardClaims>(&before.access)
+            .unwrap();
+        assert_eq!(verified.claims().sub, "alice");
+        let old_kid = verified.header().kid().unwrap().to_owned();
+
+        // Rotation: the new key signs, the old one still verifies.
+        let rotated = client()
+            .post(format!("{}/admin/rotate-key", demo.url))
+            .bearer_auth(&before.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rotated.status(), StatusCode::OK);
+        let new_kid = rotated.json::<Value>().await.unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_ne!(new_kid, old_kid);
+        let after = login(&demo.url, "alice", "wonderland").await;
+        let document = jwks(demo.url.clone()).await;
+        let kids: Vec<String> = serde_json::from_str::<Value>(&document).unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kid"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kids, [new_kid.clone(), old_kid.clone()]);
+        let rotated_validator = Validator::builder()
+            .keys(KeySet::from_jwks(&document).unwrap())
+            .build()
+            .unwrap();
+        let verified = rotated_validator
+            .validate::<StandardClaims>(&after.access)
+            .unwrap();
+        assert_eq!(verified.header().kid(), Some(new_kid.as_str()));
+        assert_eq!(me_status(&demo.url, &before.access).await, StatusCode::OK);
+        assert_eq!(me_status(&demo.url, &after.access).await, StatusCode::OK);
+        // bob may not rotate keys.
+        let bob = login(&demo.url, "bob", "builder").await;
+        assert_eq!(
+            post_bearer(&demo.url, "/admin/rotate-key", &bob.access).await,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
+
+#[test]
+fn the_secret_is_checked_at_start_up() {
+    let output = command(
+        "demo",
+        &[("JWT_SECRET", "too-short"), ("BIND", "127.0.0.1:0")],
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("too-short"), "the secret was printed");
+}
+
+#[tokio::test]
+async fn an_unset_secret_is_generated_and_said() {
+    let mut child = command("demo", &[("BIND", "127.0.0.1:0")])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read as _;
+        let mut text = String::new();
+        let mut buffer = [0u8; 512];
+        while let Ok(n) = stderr.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            if text.contains("listening") {
+                break;
+            }
+        }
+        text
+    });
+    let text = reader.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("JWT_SECRET is not set"), "{text}");
+    assert!(text.contains("random secret"), "{text}");
+}
+
+// -- Redis: two instances sharing one server must agree on everything.
+
+#[tokio::test]
+async fn two_instances_on_one_redis_agree() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = demo(&[("REDIS_URL", &url)]).await;
+    let b = demo(&[("REDIS_URL", &url)]).await;
+    every_flow(&a.url, &b.url).await;
+    throttle_blocks_after_five_failures(&a.url, &b.url, "bob", "builder").await;
+    // Nothing stored holds a refresh token or a password.
+    let keys = redis.scan("*");
+    assert!(keys.iter().any(|k| k.contains(":f:")), "{keys:?}");
+    for key in keys {
+        assert!(!key.contains("bob") && !key.contains("alice"), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn the_flow_on_a_redis_cluster() {
+    let cluster = RedisCluster::start(3);
+    let urls = cluster.urls().join(",");
+    let a = demo(&[("REDIS_CLUSTER_URLS", &urls)]).await;
+    let b = demo(&[("REDIS_CLUSTER_URLS", &urls)]).await;
+    every_flow(&a.url, &b.url).await;
+    throttle_blocks_after_five_failures(&a.url, &b.url, "alice", "wonderland").await;
+}
+
+// -- WebSocket sessions that end on revocation.
+
+mod ws {
+    use std::time::{Duration, Instant};
+
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::{Error, Message};
+
+    use super::*;
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    fn ws_url(base: &str) -> String {
+        format!("{}/ws", base.replacen("http://", "ws://", 1))
+    }
+
+    /// Opens `/ws` with the token in the query, and reads the greeting.
+    async fn open(base: &str, token: &str) -> Socket {
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async(format!("{}?access_token={token}", ws_url(base)))
+                .await
+                .unwrap();
+        let greeting = socket.next().await.unwrap().unwrap();
+        let greeting: Value = serde_json::from_str(greeting.to_text().unwrap()).unwrap();
+        assert_eq!(greeting["type"], "welcome");
+        assert!(greeting["user"].is_string());
+        socket
+    }
+
+    /// Waits for the close frame; returns it and how long it took.
+    async fn closed(socket: &mut Socket) -> (CloseCode, String, Duration) {
+        let started = Instant::now();
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+                .await
+                .expect("the socket was not closed within 5 s");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code, frame.reason.to_string(), started.elapsed());
+                }
+                Some(Ok(_)) => continue,
+                other => panic!("the socket ended without a close frame: {other:?}"),
+            }
+        }
+    }
+
+    async fn assert_closed_for(socket: &mut Socket, reason: &str) {
+        let (code, text, elapsed) = closed(socket).await;
+        assert_eq!(code, CloseCode::Policy, "close code 1008");
+        assert_eq!(text, reason);
+        assert!(elapsed < Duration::from_secs(1), "closed after {elapsed:?}");
+    }
+
+    async fn handshake_and_echo(base: &str) {
+        // No token, a bad token: 401 at the handshake.
+        for url in [ws_url(base), format!("{}?access_token=a.b.c", ws_url(base))] {
+            match tokio_tungstenite::connect_async(url).await {
+                Err(Error::Http(response)) => {
+                    assert_eq!(response.status(), StatusCode::UNAUTHORIZED)
+                }
+                other => panic!("the handshake was not refused: {:?}", other.map(|_| ())),
+            }
+        }
+        let alice = login(base, "alice", "wonderland").await;
+        // The token in the query, then in the Authorization header.
+        let mut socket = open(base, &alice.access).await;
+        socket.send(Message::text("ping")).await.unwrap();
+        assert_eq!(socket.next().await.unwrap().unwrap(), Message::text("ping"));
+        let mut request = ws_url(base).into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", alice.access).parse().unwrap(),
+        );
+        let (mut with_header, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let greeting = with_header.next().await.unwrap().unwrap();
+        let greeting: Value = serde_json::from_str(greeting.to_text().unwrap()).unwrap();
+        assert_eq!(greeting, json!({ "type": "welcome", "user": "alice" }));
+        // The query parameter is taken on /ws only.
+        let me = client()
+            .get(format!("{base}/me?access_token={}", alice.access))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    /// Sockets on `a` close within a second of logout, logout-all and reuse
+    /// on `b`; a socket of another session stays open.
+    async fn revocations_close_sockets(a: &str, b: &str) {
+        let session = login(a, "alice", "wonderland").await;
+        let other = login(a, "bob", "builder").await;
+        let mut socket = open(a, &session.access).await;
+        let mut bystander = open(a, &other.access).await;
+        assert_eq!(
+            post_bearer(b, "/auth/logout", &session.access).await,
+            StatusCode::NO_CONTENT
+        );
+        assert_closed_for(&mut socket, "token revoked").await;
+
+        let one = login(a, "alice", "wonderland").await;
+        let two = login(b, "alice", "wonderland").await;
+        let mut first = open(a, &one.access).await;
+        let mut second = open(b, &two.access).await;
+        assert_eq!(
+            post_bearer(b, "/auth/logout-all", &one.access).await,
+            StatusCode::NO_CONTENT
+        );
+        assert_closed_for(&mut first, "token revoked").await;
+        assert_closed_for(&mut second, "token revoked").await;
+
+        let stolen = login(a, "alice", "wonderland").await;
+        let mut socket = open(a, &stolen.access).await;
+        assert_eq!(
+            refresh_with_cookie(b, &stolen.refresh).await.status(),
+            StatusCode::OK
+        );
+        assert_invalid_grant(refresh_with_cookie(b, &stolen.refresh).await).await;
+        assert_closed_for(&mut socket, "token revoked").await;
+
+        // bob's socket saw none of it.
+        bystander.send(Message::text("still here")).await.unwrap();
+        assert_eq!(
+            bystander.next().await.unwrap().unwrap(),
+            Message::text("still here")
+        );
+    }
+
+    #[tokio::test]
+    async fn sockets_on_the_embedded_store() {
+        let demo = demo(&[]).await;
+        handshake_and_echo(&demo.url).await;
+        revocations_close_sockets(&demo.url, &demo.url).await;
+    }
+
+    #[tokio::test]
+    async fn sockets_close_when_another_instance_logs_out() {
+        let redis = RedisServer::start();
+        let url = redis.url();
+        let a = demo(&[("REDIS_URL", &url)]).await;
+        let b = demo(&[("REDIS_URL", &url)]).await;
+        handshake_and_echo(&a.url).await;
+        revocations_close_sockets(&a.url, &b.url).await;
+    }
+
+    #[tokio::test]
+    async fn sockets_close_when_the_token_expires() {
+        let demo = demo(&[("JWT_EXPIRES_IN", "2s")]).await;
+        let response = login_response(&demo.url, "bob", "builder").await;
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["expires_in"], 2);
+        let mut socket = open(&demo.url, body["access_token"].as_str().unwrap()).await;
+        let (code, reason, elapsed) = closed(&mut socket).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (CloseCode::Policy, "token expired")
+        );
+        assert!(elapsed <= Duration::from_millis(3100), "{elapsed:?}");
+    }
+}
