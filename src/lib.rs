@@ -55,13 +55,60 @@
 //! (fail-closed) unless [`fail_open`](layer::JwtLayerBuilder::fail_open) was
 //! chosen.
 //!
+//! # Claims and guards
+//!
+//! Handlers name what they need: [`Claims<T>`] for any valid token (your own
+//! `Deserialize` type, or [`StandardClaims`]), `Option<Claims<T>>` behind an
+//! optional layer, and [`RequireRole<R, T>`](RequireRole) /
+//! [`RequirePermission<P, T>`](RequirePermission) for a role or permission,
+//! with one-line markers ([`role!`], [`permission!`]) combined by [`AnyOf`]
+//! and [`AllOf`]. [`RequireLayer`] guards whole routes or services. Custom
+//! claims take part by implementing [`HasRoles`].
+//!
+//! # Issuing and refresh
+//!
+//! [`issue::Issuer`] signs access tokens (RFC 9068 `at+jwt`, with `kid` and a
+//! session id) and rotates opaque refresh tokens kept as hashes in a
+//! [`store::RefreshStore`]: every use rotates, a spent token coming back
+//! revokes its whole session, and [`logout`](issue::Issuer::logout) /
+//! [`logout_all`](issue::Issuer::logout_all) revoke a session or every token
+//! of a user. Signing keys rotate without downtime and are published as a
+//! JWKS; [`issue::LoginThrottle`] limits login attempts in the same store,
+//! and [`issue::RefreshCookie`] writes the refresh cookie. The
+//! `demo` example is a complete login service built on them.
+//!
+//! # WebSockets and other long connections
+//!
+//! A connection outlives the check made when it opened.
+//! [`watch::TokenWatch`] resolves when its token is revoked or expires, so
+//! the connection can be closed (the demo closes its WebSocket with 1008).
+//!
+//! # gRPC
+//!
+//! The layer wraps a tonic server unchanged and answers gRPC calls with
+//! `grpc-status` codes. With the `tonic` feature, `grpc::RequestClaimsExt`
+//! gives handlers the claims and role checks, and guards apply per service.
+//!
+//! # Keys from an identity provider
+//!
+//! With the `jwks` feature, `jwks::RemoteJwks` keeps a provider's JWKS
+//! current (start-up fetch, background refresh, one fetch per cooldown for an
+//! unknown `kid`, stale keys kept on errors) behind a lock-free [`SharedKeys`].
+//!
 //! # Errors
 //!
 //! Refusals are RFC 6750 responses (see [`error`]): 401 with a
 //! `WWW-Authenticate: Bearer` challenge, 403 `insufficient_scope`, 400
 //! `invalid_request`, or 503 with `Retry-After` when the revocation store
 //! cannot answer; gRPC calls get the matching `grpc-status`. No response or
-//! log line contains the token, its signature or a key.
+//! log line contains the token, its signature or a key. Replace the response
+//! with [`on_rejection`](layer::JwtLayerBuilder::on_rejection); match on
+//! [`AuthErrorKind`] (non-exhaustive) to decide.
+//!
+//! # Benchmarks
+//!
+//! The README has criterion medians against jwt-authorizer and axum-jwt-auth,
+//! measured in one run (`cargo bench -p jwt-guard-peers`).
 //!
 //! # Feature flags
 //!

@@ -3,80 +3,31 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::client;
-use common::redis::{RedisCluster, RedisServer, free_port};
+use common::example::{self, Example};
+use common::redis::{RedisCluster, RedisServer};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const SECRET: &str = "quickstart-test-secret-0123456789abcdef";
 
-/// The example binary, built by `cargo test` next to the test binaries.
-fn binary() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX))
-}
-
-struct Quickstart {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Quickstart {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn command(env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(binary());
-    command
-        .env_clear()
-        .env("JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn");
-    for (name, value) in env {
-        command.env(name, value);
+    let mut env = env.to_vec();
+    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
+        env.push(("JWT_SECRET", SECRET));
     }
-    command
+    example::command("quickstart", &env)
 }
 
-async fn start(env: &[(&str, &str)]) -> Quickstart {
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
+async fn start(env: &[(&str, &str)]) -> Example {
     let mut env = env.to_vec();
-    env.push(("BIND", &bind));
-    let child = command(&env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()));
-    let quickstart = Quickstart {
-        child,
-        url: format!("http://{bind}"),
-    };
-    let start = Instant::now();
-    while client()
-        .get(format!("{}/public", quickstart.url))
-        .send()
-        .await
-        .map_or(true, |r| r.status() != StatusCode::OK)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "quickstart did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
+        env.push(("JWT_SECRET", SECRET));
     }
-    quickstart
+    example::start("quickstart", &env, "/public").await
 }
 
 /// A token from `quickstart mint SUB ROLES`, as the README shows.
@@ -160,7 +111,7 @@ async fn routes_answer_as_documented() {
     );
 }
 
-async fn refused_on_b_after_logout_on_a(a: &Quickstart, b: &Quickstart) -> Duration {
+async fn refused_on_b_after_logout_on_a(a: &Example, b: &Example) -> Duration {
     let token = mint("carol", "user");
     assert_eq!(
         get(&format!("{}/me", b.url), Some(&token)).await.0,
