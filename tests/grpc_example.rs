@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::redis::free_port;
+use common::example::{self, Example};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
@@ -17,111 +15,17 @@ use tonic_health::pb::health_client::HealthClient;
 
 const SECRET: &str = "grpc-example-test-secret-0123456789abcdef";
 
-/// The example binary, next to the test binaries (`target/<profile>/examples`).
-///
-/// `cargo test --test grpc_example` alone does not build examples, so the
-/// example is built here first, with the features this test was built with
-/// (a no-op when `cargo test` already built it).
-fn binary() -> PathBuf {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            let mut profile_dir = std::env::current_exe().unwrap();
-            profile_dir.pop();
-            if profile_dir.ends_with("deps") {
-                profile_dir.pop();
-            }
-            build_example(&profile_dir);
-            profile_dir
-                .join("examples")
-                .join(format!("grpc{}", std::env::consts::EXE_SUFFIX))
-        })
-        .clone()
-}
-
-fn build_example(profile_dir: &std::path::Path) {
-    let known = [
-        ("axum", cfg!(feature = "axum")),
-        ("aws_lc_rs", cfg!(feature = "aws_lc_rs")),
-        ("rust_crypto", cfg!(feature = "rust_crypto")),
-        ("redis", cfg!(feature = "redis")),
-        ("redis-tls", cfg!(feature = "redis-tls")),
-        ("tonic", cfg!(feature = "tonic")),
-    ];
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "--quiet", "--example", "grpc", "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-    if known.iter().all(|(_, on)| *on) {
-        // Most likely `--all-features`: the same build, so nothing is rebuilt.
-        command.arg("--all-features");
-    } else {
-        let features: Vec<&str> = known
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(f, _)| *f)
-            .collect();
-        command
-            .arg("--no-default-features")
-            .arg("--features")
-            .arg(features.join(","));
-    }
-    let profile = profile_dir.file_name().and_then(|p| p.to_str());
-    match profile {
-        Some("debug") | None => {}
-        Some(profile) => {
-            command.args(["--profile", profile]);
-        }
-    }
-    if let Some(target_dir) = profile_dir.parent() {
-        command.arg("--target-dir").arg(target_dir);
-    }
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build the grpc example: {e}"));
-    assert!(
-        output.status.success(),
-        "building the grpc example failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-struct Example {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn command(env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(binary());
-    command
-        .env_clear()
-        .env("JWT_SECRET", SECRET)
-        .env("RUST_LOG", "warn");
-    for (name, value) in env {
-        command.env(name, value);
+    let mut env = env.to_vec();
+    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
+        env.push(("JWT_SECRET", SECRET));
     }
-    command
+    example::command("grpc", &env)
 }
 
 async fn start() -> Example {
-    let bind = format!("127.0.0.1:{}", free_port());
-    let child = command(&[("BIND", &bind)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()));
-    let example = Example {
-        child,
-        url: format!("http://{bind}"),
-    };
+    let example = example::spawn("grpc", &[("JWT_SECRET", SECRET)]);
+    let bind = example.url.trim_start_matches("http://").to_owned();
     let start = Instant::now();
     while tokio::net::TcpStream::connect(&bind).await.is_err() {
         assert!(

@@ -292,3 +292,25 @@ async fn a_rotated_key_keeps_verifying_until_its_tokens_expire() {
         .with_kid(issuer.active_kid());
     assert!(issuer.rotate_key(same).is_err());
 }
+
+#[tokio::test]
+async fn an_expired_refresh_token_is_refused_on_every_store() {
+    let (stores, _redis) = stores().await;
+    for (name, store) in stores {
+        let issuer = Issuer::builder()
+            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
+            .issuer(common::ISSUER)
+            .audience(common::AUDIENCE)
+            .refresh_ttl(Duration::from_secs(1))
+            .shared_store(store)
+            .build()
+            .unwrap();
+        let pair = issuer.issue(&Grant::new("hank")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert_eq!(
+            kind(issuer.refresh(pair.refresh_token().as_str()).await),
+            IssueErrorKind::ExpiredGrant,
+            "{name}"
+        );
+    }
+}
