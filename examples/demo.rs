@@ -144,6 +144,15 @@ impl Config {
     }
 }
 
+impl Config {
+    /// How long "log out everywhere" is remembered: at least 30 days, and
+    /// longer than any refresh token lives.
+    fn retention(&self) -> Duration {
+        (self.refresh_ttl + self.access_ttl + Duration::from_secs(60))
+            .max(Duration::from_secs(30 * 24 * 3600))
+    }
+}
+
 fn random_secret() -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
@@ -223,6 +232,8 @@ struct App {
     issuer: Issuer,
     throttle: LoginThrottle,
     users: Arc<Users>,
+    /// Password hashing is bounded: each argon2id run takes 19 MiB.
+    hashing: Arc<tokio::sync::Semaphore>,
     cookie: RefreshCookie,
     alg: Algorithm,
 }
@@ -281,6 +292,9 @@ async fn login(
         Ok(_) => {}
         Err(error) => return store_unavailable(&error),
     }
+    let Ok(_permit) = app.hashing.acquire().await else {
+        return json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+    };
     let users = app.users.clone();
     let username = login.username.clone();
     let roles = tokio::task::spawn_blocking(move || users.authenticate(&username, &login.password))
@@ -492,6 +506,9 @@ where
         issuer,
         throttle: LoginThrottle::new(store.clone()),
         users: Arc::new(Users::new()),
+        hashing: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+        )),
         cookie: RefreshCookie::new().secure(config.cookie_secure),
         alg: config.alg,
     };
@@ -506,10 +523,17 @@ async fn build(config: &Config) -> Result<Router, String> {
             eprintln!(
                 "demo: sessions in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
             );
-            service(config, key, MemoryStore::new())
+            service(
+                config,
+                key,
+                MemoryStore::builder()
+                    .subject_retention(config.retention())
+                    .build(),
+            )
         }
         Some(redis) => {
-            let store = RedisStore::new(redis.clone()).map_err(|e| e.to_string())?;
+            let store = RedisStore::new(redis.clone().subject_retention(config.retention()))
+                .map_err(|e| e.to_string())?;
             match store.ready(Duration::from_secs(5)).await {
                 Ok(()) => eprintln!("demo: sessions in Redis ({store:?})"),
                 Err(error) => eprintln!(

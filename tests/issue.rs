@@ -314,3 +314,127 @@ async fn an_expired_refresh_token_is_refused_on_every_store() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_give_exactly_one_success_round_after_round() {
+    let (stores, _redis) = stores().await;
+    for (name, store) in stores {
+        let issuer = issuer(store, Duration::ZERO);
+        for round in 0..150 {
+            let pair = issuer.issue(&Grant::new("ivan")).await.unwrap();
+            let token = pair.refresh_token().as_str().to_owned();
+            let attempts: Vec<_> = (0..10)
+                .map(|_| {
+                    let issuer = issuer.clone();
+                    let token = token.clone();
+                    tokio::spawn(async move { issuer.refresh(&token).await.is_ok() })
+                })
+                .collect();
+            let mut successes = 0;
+            for attempt in attempts {
+                successes += usize::from(attempt.await.unwrap());
+            }
+            assert_eq!(successes, 1, "{name}, round {round}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_issuer_sharing_the_store_cannot_redeem_a_refresh_token() {
+    let (stores, _redis) = stores().await;
+    for (name, store) in stores {
+        let a = issuer(store.clone(), Duration::ZERO);
+        let b = Issuer::builder()
+            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
+            .issuer(common::ISSUER)
+            .audience("another-api")
+            .shared_store(store)
+            .build()
+            .unwrap();
+        let pair = a.issue(&Grant::new("judy").role("admin")).await.unwrap();
+        assert_eq!(
+            kind(b.refresh(pair.refresh_token().as_str()).await),
+            IssueErrorKind::UnknownGrant,
+            "{name}"
+        );
+        // Nothing happened to the session at its own issuer.
+        assert!(
+            a.refresh(pair.refresh_token().as_str()).await.is_ok(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_stops_rotating_at_its_limit() {
+    let (stores, _redis) = stores().await;
+    for (name, store) in stores {
+        let issuer = Issuer::builder()
+            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
+            .issuer(common::ISSUER)
+            .audience(common::AUDIENCE)
+            .max_rotations(2)
+            .shared_store(store)
+            .build()
+            .unwrap();
+        let mut pair = issuer.issue(&Grant::new("kim")).await.unwrap();
+        for _ in 0..2 {
+            pair = issuer.refresh(pair.refresh_token().as_str()).await.unwrap();
+        }
+        assert_eq!(
+            kind(issuer.refresh(pair.refresh_token().as_str()).await),
+            IssueErrorKind::ExpiredGrant,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_store_that_would_forget_logout_all_too_early_is_refused() {
+    let build = |retention_days: u64| {
+        Issuer::builder()
+            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
+            .issuer("i")
+            .audience("a")
+            .refresh_ttl(Duration::from_secs(7 * 24 * 3600))
+            .store(
+                MemoryStore::builder()
+                    .subject_retention(Duration::from_secs(retention_days * 24 * 3600))
+                    .build(),
+            )
+            .build()
+    };
+    let error = build(1).unwrap_err();
+    assert!(error.to_string().contains("subject retention"), "{error}");
+    assert!(build(8).is_ok());
+}
+
+#[tokio::test]
+async fn a_family_revocation_that_fails_halfway_is_retried_not_forgotten() {
+    // Room for one revoked token: revoking a family with two access tokens fails.
+    let store = MemoryStore::builder().max_entries(1).build();
+    let issuer = issuer(Arc::new(store.clone()), Duration::ZERO);
+    let validator = issuer.validator().build().unwrap();
+    let first = issuer.issue(&Grant::new("liam")).await.unwrap();
+    let second = issuer
+        .refresh(first.refresh_token().as_str())
+        .await
+        .unwrap();
+    let claims = validator
+        .validate::<StandardClaims>(second.access_token())
+        .unwrap();
+    assert!(issuer.logout(claims.registered()).await.is_err());
+    // A retry fails again rather than reporting a revocation that did not happen.
+    assert!(issuer.logout(claims.registered()).await.is_err());
+}
+
+#[tokio::test]
+async fn debug_output_hides_the_tokens() {
+    let issuer = issuer(Arc::new(MemoryStore::new()), Duration::ZERO);
+    let pair = issuer.issue(&Grant::new("mia")).await.unwrap();
+    let shown = format!("{pair:?} {issuer:?}");
+    assert!(!shown.contains(pair.access_token()));
+    assert!(!shown.contains(pair.refresh_token().as_str()));
+    let signature = pair.access_token().rsplit('.').next().unwrap();
+    assert!(!shown.contains(signature));
+}

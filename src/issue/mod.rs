@@ -198,14 +198,26 @@ impl Grant {
     }
 }
 
-/// What a login or a refresh hands out.
-#[derive(Debug, Clone)]
+/// What a login or a refresh hands out. Its `Debug` output hides both tokens.
+#[derive(Clone)]
 pub struct TokenPair {
     access_token: String,
     access_ttl: Duration,
     refresh_token: RefreshToken,
     refresh_ttl: Duration,
     session_id: String,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"***")
+            .field("expires_in", &self.access_ttl)
+            .field("refresh_token", &self.refresh_token)
+            .field("refresh_expires_in", &self.refresh_ttl)
+            .field("session_id", &self.session_id)
+            .finish()
+    }
 }
 
 impl TokenPair {
@@ -399,6 +411,9 @@ struct Inner {
     refresh_ttl: Duration,
     grace: Duration,
     leeway: Duration,
+    max_rotations: u32,
+    /// Names this issuer in the families it starts.
+    id: String,
     store: Arc<dyn RefreshStore>,
 }
 
@@ -426,6 +441,7 @@ pub struct IssuerBuilder {
     refresh_ttl: Duration,
     grace: Duration,
     leeway: Duration,
+    max_rotations: u32,
     store: Option<Arc<dyn RefreshStore>>,
 }
 
@@ -489,6 +505,14 @@ impl IssuerBuilder {
         self
     }
 
+    /// The most rotations one login may go through (default 10 000) before
+    /// its refresh token is refused and the user logs in again; it bounds
+    /// what the store keeps per session.
+    pub fn max_rotations(mut self, max: u32) -> Self {
+        self.max_rotations = max;
+        self
+    }
+
     /// The validators' leeway (default 30 s): revocations outlast a token's
     /// `exp` by this much. [`Issuer::validator`] uses the same.
     pub fn leeway(mut self, leeway: Duration) -> Self {
@@ -538,9 +562,27 @@ impl IssuerBuilder {
         if self.leeway > Duration::from_secs(600) {
             return Err(invalid("the leeway is over 10 minutes"));
         }
+        if self.max_rotations == 0 {
+            return Err(invalid("a session needs at least one rotation"));
+        }
         let store = self
             .store
             .ok_or_else(|| invalid("an issuer needs a store"))?;
+        let needed = self.refresh_ttl + self.access_ttl + self.leeway;
+        if let Some(retention) = store.subject_retention()
+            && retention < needed
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                format!(
+                    "the store forgets \"log out everywhere\" after {} s, before the refresh \
+                     tokens it refuses expire: raise its subject retention to at least {} s",
+                    retention.as_secs(),
+                    needed.as_secs()
+                ),
+            ));
+        }
+        let id = secret::digest(format!("{}:{issuer}{audience}", issuer.len()).as_bytes());
         Ok(Issuer {
             inner: Arc::new(Inner {
                 keys: KeyRing::new(key)?,
@@ -550,6 +592,8 @@ impl IssuerBuilder {
                 refresh_ttl: self.refresh_ttl,
                 grace: self.grace,
                 leeway: self.leeway,
+                max_rotations: self.max_rotations,
+                id,
                 store,
             }),
         })
@@ -571,6 +615,7 @@ impl Issuer {
             refresh_ttl: Duration::from_secs(7 * 24 * 3600),
             grace: Duration::ZERO,
             leeway: DEFAULT_LEEWAY,
+            max_rotations: 10_000,
             store: None,
         }
     }
@@ -660,6 +705,7 @@ impl Issuer {
             access,
             claims: &claims,
             keep_until: self.keep_until(now),
+            issuer: &inner.id,
         };
         inner.store.create_family(&new).await?;
         tracing::debug!(sub = %grant.sub, sid = %family, "issued a new session");
@@ -692,6 +738,8 @@ impl Issuer {
             access: AccessRecord::new(&jti, self.revoke_until(now)),
             grace: inner.grace,
             keep_until: self.keep_until(now),
+            issuer: &inner.id,
+            max_rotations: inner.max_rotations,
         };
         let claims = match inner.store.rotate(&rotation).await? {
             Rotated::Rotated { claims } => claims,

@@ -17,8 +17,8 @@ use crate::store::{Attempt, StoreError, ThrottleStore};
 /// successful login clears the count ([`succeeded`](Self::succeeded)). The
 /// counts live in the store (a [`MemoryStore`](crate::store::MemoryStore), or
 /// Redis so that every instance agrees). Keys are hashed, so the store never
-/// holds a username. Another user, or the same user from another address, is
-/// not affected.
+/// holds a username. Another user, or the same user from another address
+/// (another IPv6 /64), is not affected.
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};
@@ -96,10 +96,16 @@ impl LoginThrottle {
 }
 
 /// The store key: a hash of the length-prefixed username and the address,
-/// so that no pair of inputs can collide by concatenation.
+/// so that no pair of inputs can collide by concatenation. An IPv6 client
+/// counts by its /64, which one host usually holds whole.
 fn key(username: &str, client: IpAddr) -> String {
     let client = match client {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
         v4 => v4,
     };
     digest(format!("{}:{username}|{client}", username.len()).as_bytes())
@@ -161,6 +167,11 @@ mod tests {
         assert_ne!(key("alice", v4), key("bob", v4));
         assert_ne!(key("alice", v4), key("alice", "192.0.2.2".parse().unwrap()));
         assert!(!key("alice", v4).contains("alice"));
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(key("alice", a), key("alice", b));
+        assert_ne!(key("alice", a), key("alice", c));
     }
 
     #[test]

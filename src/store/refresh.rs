@@ -59,6 +59,9 @@ pub struct NewFamily<'a> {
     /// When the store may forget the family: after its refresh token and
     /// every access token from it have expired.
     pub keep_until: SystemTime,
+    /// Who issued the family (an id of the issuer's `iss` and `aud`): only
+    /// the same issuer may rotate it, even when several share a store.
+    pub issuer: &'a str,
 }
 
 /// One use of a refresh token, to be rotated.
@@ -80,10 +83,18 @@ pub struct Rotation<'a> {
     /// The access token issued with the replacement.
     pub access: AccessRecord<'a>,
     /// How long the token replaced last may still be presented instead of
-    /// the current one (a client that lost the answer and retries); zero for none.
+    /// the current one (a client that lost the answer and retries); zero for
+    /// none. With zero, of several concurrent rotations with one token
+    /// exactly one succeeds, whatever their clocks say.
     pub grace: Duration,
     /// When the store may forget the family, after this rotation.
     pub keep_until: SystemTime,
+    /// The issuer rotating: a family of another issuer is [`Rotated::Unknown`].
+    pub issuer: &'a str,
+    /// The most rotations a family may go through; past it the presented
+    /// token is [`Rotated::Expired`] and the user logs in again. This bounds
+    /// what a family record holds.
+    pub max_rotations: u32,
 }
 
 /// What became of a [`Rotation`].
@@ -100,7 +111,7 @@ pub enum Rotated {
     /// The family was revoked before, or its subject was logged out
     /// everywhere after this token was issued.
     Revoked,
-    /// The token has expired.
+    /// The token has expired, or its family reached its rotation limit.
     Expired,
     /// No such family, or no such token in it.
     Unknown,
@@ -139,4 +150,12 @@ pub trait RefreshStore: RevocationStore {
         sub: &'a str,
         family: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// How long the store keeps a subject's cut-off ("log out everywhere"),
+    /// if it forgets them. An [`Issuer`](crate::issue::Issuer) refuses to be
+    /// built on a store that would forget a cut-off before the refresh
+    /// tokens it refuses have expired.
+    fn subject_retention(&self) -> Option<Duration> {
+        None
+    }
 }

@@ -36,6 +36,8 @@ struct Family {
     claims: Box<str>,
     keep_until: SystemTime,
     revoked: bool,
+    issuer: Box<str>,
+    rotations: u32,
 }
 
 impl Families {
@@ -68,13 +70,15 @@ impl State {
 }
 
 impl MemoryStore {
-    /// Revokes a family: marks it and revokes every access token issued from it.
-    /// Runs under the families lock, so no rotation can slip in between.
+    /// Revokes a family: revokes every access token issued from it, then
+    /// marks it. Runs under the families lock, so no rotation can slip in
+    /// between. When a revocation fails (the store is full) the family is
+    /// not marked, so that a retry revokes what is left.
     fn kill(&self, family: &mut Family, now: SystemTime) -> Result<(), StoreError> {
-        family.revoked = true;
         for (jti, until) in &family.access {
             self.revoke_token_at(jti, *until, now)?;
         }
+        family.revoked = true;
         Ok(())
     }
 
@@ -85,7 +89,7 @@ impl MemoryStore {
         let Some(family) = state
             .families
             .get_mut(&key)
-            .filter(|family| family.keep_until > now)
+            .filter(|family| family.keep_until > now && *family.issuer == *rotation.issuer)
         else {
             return Ok(Rotated::Unknown);
         };
@@ -94,10 +98,16 @@ impl MemoryStore {
         }
         let presented = rotation.presented_hash;
         let is_current = *family.current == *presented;
+        // Either side of the rotation instant: a concurrent request may have
+        // read the clock before the one that rotated. Never with no grace.
         let in_grace = !is_current
+            && !rotation.grace.is_zero()
             && family.previous.as_ref().is_some_and(|(previous, at)| {
-                **previous == *presented
-                    && now.duration_since(*at).unwrap_or_default() <= rotation.grace
+                let apart = now
+                    .duration_since(*at)
+                    .or_else(|_| at.duration_since(now))
+                    .unwrap_or_default();
+                **previous == *presented && apart <= rotation.grace
             });
         if !is_current && !in_grace {
             if family.replaced.contains(presented) {
@@ -113,9 +123,10 @@ impl MemoryStore {
             self.kill(family, now)?;
             return Ok(Rotated::Revoked);
         }
-        if is_current && family.expires_at <= now {
+        if (is_current && family.expires_at <= now) || family.rotations >= rotation.max_rotations {
             return Ok(Rotated::Expired);
         }
+        family.rotations += 1;
         let replaced = std::mem::replace(&mut family.current, Box::from(rotation.new_hash));
         if is_current {
             family.previous = Some((replaced.clone(), now));
@@ -156,6 +167,8 @@ impl RefreshStore for MemoryStore {
                     claims: Box::from(new.claims),
                     keep_until: new.keep_until,
                     revoked: false,
+                    issuer: Box::from(new.issuer),
+                    rotations: 0,
                 },
             );
             Ok(())
@@ -167,6 +180,10 @@ impl RefreshStore for MemoryStore {
         rotation: &'a Rotation<'a>,
     ) -> BoxFuture<'a, Result<Rotated, StoreError>> {
         Box::pin(async move { self.rotate_at(rotation) })
+    }
+
+    fn subject_retention(&self) -> Option<std::time::Duration> {
+        Some(self.inner.config.subject_retention)
     }
 
     fn revoke_family<'a>(

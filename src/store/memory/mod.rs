@@ -407,11 +407,14 @@ impl RevocationStore for MemoryStore {
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The families lock first and alone: revoking a family holds it and
+        // then takes the state lock, so the reverse order could deadlock.
+        let families = self.inner.families.len();
         let state = self.read();
         f.debug_struct("MemoryStore")
             .field("revoked_tokens", &state.tokens.entries.len())
             .field("subject_cutoffs", &state.subjects.entries.len())
-            .field("refresh_families", &self.inner.families.len())
+            .field("refresh_families", &families)
             .field("max_entries", &self.inner.config.max_entries)
             .field("max_subjects", &self.inner.config.max_subjects)
             .field("subject_retention", &self.inner.config.subject_retention)

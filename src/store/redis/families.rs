@@ -9,7 +9,11 @@
 //! o:<hash> one field per token the family replaced
 //! a:<jti>  one field per access token issued; value: until when to revoke it (Unix s)
 //! claims   the access tokens' claims (JSON)      dead       "1" once revoked
+//! iss      the issuer's id                       n          rotations so far
 //! ```
+//!
+//! Expired `a:` fields are dropped every 64 rotations, and a family refuses
+//! to rotate past its limit, so a record stays bounded.
 //!
 //! Every change is one Lua script over keys of that one slot (the family,
 //! the subject's cut-off, the subject's access-token revocations), so a
@@ -63,12 +67,12 @@ end
 }
 
 /// KEYS: family. ARGV: hash, iat µs, exp µs, claims, access jti, its
-/// revocation end (s), keep-until (s).
+/// revocation end (s), keep-until (s), issuer id.
 static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 redis.call('HSET', KEYS[1], 'cur', ARGV[1], 'iat', ARGV[2], 'exp', ARGV[3],
-  'claims', ARGV[4], 'a:' .. ARGV[5], ARGV[6])
+  'claims', ARGV[4], 'a:' .. ARGV[5], ARGV[6], 'iss', ARGV[8], 'n', '0')
 redis.call('EXPIREAT', KEYS[1], ARGV[7])
 return 1
 ",
@@ -77,21 +81,24 @@ return 1
 
 /// KEYS: family, cut-off. ARGV: presented hash, new hash, now µs, new exp
 /// µs, access jti, its revocation end (s), grace µs, keep-until (s), the
-/// subject's token-key prefix, channel.
+/// subject's token-key prefix, channel, issuer id, most rotations.
 static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         kill_fn!(),
         r"
 local f = KEYS[1]
 local now = tonumber(ARGV[3])
-local s = redis.call('HMGET', f, 'cur', 'iat', 'exp', 'prev', 'prev_at', 'dead', 'claims')
-if not s[1] then return {'unknown'} end
+local s = redis.call('HMGET', f, 'cur', 'iat', 'exp', 'prev', 'prev_at', 'dead', 'claims',
+  'iss', 'n')
+if not s[1] or s[8] ~= ARGV[11] then return {'unknown'} end
 if s[6] == '1' then return {'revoked'} end
 local presented = ARGV[1]
 local is_cur = presented == s[1]
+local grace = tonumber(ARGV[7])
 local in_grace = false
-if not is_cur and s[4] == presented and s[5] then
-  in_grace = now - tonumber(s[5]) <= tonumber(ARGV[7])
+-- Either side of the rotation instant; never with no grace.
+if not is_cur and grace > 0 and s[4] == presented and s[5] then
+  in_grace = math.abs(now - tonumber(s[5])) <= grace
 end
 if not is_cur and not in_grace then
   if redis.call('HEXISTS', f, 'o:' .. presented) == 1 then
@@ -103,11 +110,24 @@ local cutoff = redis.call('GET', KEYS[2])
 if cutoff and tonumber(s[2]) < tonumber(cutoff) then
   return answer('revoked', kill(f, now, ARGV[9], ARGV[10]))
 end
-if is_cur and tonumber(s[3]) <= now then return {'expired'} end
+local n = tonumber(s[9])
+if (is_cur and tonumber(s[3]) <= now) or n >= tonumber(ARGV[12]) then return {'expired'} end
 if is_cur then redis.call('HSET', f, 'prev', s[1], 'prev_at', ARGV[3]) end
 redis.call('HSET', f, 'o:' .. s[1], '1', 'cur', ARGV[2], 'iat', ARGV[3], 'exp', ARGV[4],
-  'a:' .. ARGV[5], ARGV[6])
-redis.call('EXPIREAT', f, ARGV[8])
+  'a:' .. ARGV[5], ARGV[6], 'n', n + 1)
+if (n + 1) % 64 == 0 then
+  local all = redis.call('HGETALL', f)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 2) == 'a:' and tonumber(all[i + 1]) * 1000000 <= now then
+      redis.call('HDEL', f, all[i])
+    end
+  end
+end
+-- Never shorten the record's life (another instance may keep it longer).
+local ttl = redis.call('TTL', f)
+if ttl < 0 or math.floor(now / 1000000) + ttl < tonumber(ARGV[8]) then
+  redis.call('EXPIREAT', f, ARGV[8])
+end
 return {'rotated', s[7]}
 "
     ))
@@ -199,7 +219,8 @@ impl RefreshStore for RedisStore {
                 .arg(new.claims)
                 .arg(new.access.jti)
                 .arg(secs(new.access.revoke_until))
-                .arg(secs(new.keep_until));
+                .arg(secs(new.keep_until))
+                .arg(new.issuer);
             self.run(&invocation).await.map(drop)
         })
     }
@@ -222,10 +243,16 @@ impl RefreshStore for RedisStore {
                 .arg(i64::try_from(rotation.grace.as_micros()).unwrap_or(i64::MAX))
                 .arg(secs(rotation.keep_until))
                 .arg(keys.token_prefix(rotation.sub))
-                .arg(keys.channel());
+                .arg(keys.channel())
+                .arg(rotation.issuer)
+                .arg(rotation.max_rotations);
             let reply = self.run(&invocation).await?;
             self.family_reply(&reply)
         })
+    }
+
+    fn subject_retention(&self) -> Option<std::time::Duration> {
+        Some(self.shared.subject_retention)
     }
 
     fn revoke_family<'a>(
