@@ -342,7 +342,7 @@ where
             |claims| (guard.check)(claims),
             || guard.scope.to_string(),
         ) {
-            Ok(_) => ResponseFuture::inner(self.inner.call(request)),
+            Ok(_) => ResponseFuture::inner(self.inner.call(request), None),
             Err(response) => ResponseFuture::reject(*response),
         }
     }

@@ -375,6 +375,7 @@ impl Refresher {
                 control.in_flight = true;
             }
             let result = self.fetch().await;
+            crate::observe::jwks_refresh(result.is_ok());
             let Some(keys) = self.keys.upgrade() else {
                 return;
             };

@@ -121,6 +121,7 @@
 //! | `redis-tls` | no | `rediss://` URLs (rustls) |
 //! | `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |
 //! | `jwks` | no | [`jwks::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
+//! | `metrics` | no | [`metrics`]: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -144,6 +145,9 @@ pub mod issue;
 pub mod jwks;
 pub mod keys;
 pub mod layer;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 pub mod store;
 pub mod verify;
 pub mod watch;

@@ -10,14 +10,17 @@ use tower_service::Service;
 
 use super::Responder;
 use super::service::decide;
+use super::span::{AuthSpan, MakeSpan};
 use crate::body::{ResponseBody, rejection_response};
 use crate::error::{AuthError, ErrorContext};
+use crate::observe::{Outcome, Timer};
 use crate::store::{BoxFuture, StoreError, TokenStatus};
 
 pin_project! {
     /// The response future of [`JwtAuth`](super::JwtAuth): a rejection, a
     /// pending revocation lookup followed by the inner call, a wait for a key
-    /// refresh followed by a second check, or the inner call.
+    /// refresh followed by a second check, or the inner call (in the
+    /// request's `jwt_guard.auth` span when a subscriber wants it).
     pub struct ResponseFuture<F, S, ReqB> {
         #[pin]
         state: State<F, S, ReqB>,
@@ -43,6 +46,7 @@ pin_project! {
         Inner {
             #[pin]
             future: F,
+            span: AuthSpan,
         },
     }
 }
@@ -51,6 +55,7 @@ struct Retrying<S, ReqB> {
     inner: S,
     request: Request<ReqB>,
     responder: Arc<Responder>,
+    observer: Observer,
 }
 
 struct Pending<S, ReqB> {
@@ -59,6 +64,36 @@ struct Pending<S, ReqB> {
     responder: Arc<Responder>,
     fail_open: bool,
     context: ErrorContext,
+    observer: Observer,
+}
+
+/// What the layer reports once a deferred decision is made: its latency and
+/// outcome, and for an accepted request the span to call the inner service in.
+pub(crate) struct Observer {
+    pub(crate) timer: Timer,
+    pub(crate) make_span: MakeSpan,
+}
+
+impl Observer {
+    fn accepted(self, extensions: &http::Extensions) -> AuthSpan {
+        self.timer.decided(Outcome::Accepted);
+        (self.make_span)(extensions)
+    }
+
+    fn rejected(self) {
+        self.timer.decided(Outcome::Rejected);
+    }
+}
+
+/// Calls the inner service inside `span`, if any: routing and whatever the
+/// inner service does before returning its future belong to the request too.
+pub(crate) fn call_in<S: Service<Request<ReqB>>, ReqB>(
+    inner: &mut S,
+    request: Request<ReqB>,
+    span: &AuthSpan,
+) -> S::Future {
+    let _entered = span.as_deref().map(tracing::Span::enter);
+    inner.call(request)
 }
 
 impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
@@ -70,9 +105,9 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
         }
     }
 
-    pub(crate) fn inner(future: F) -> Self {
+    pub(crate) fn inner(future: F, span: AuthSpan) -> Self {
         Self {
-            state: State::Inner { future },
+            state: State::Inner { future, span },
         }
     }
 
@@ -83,6 +118,7 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
         responder: Arc<Responder>,
         fail_open: bool,
         context: ErrorContext,
+        observer: Observer,
     ) -> Self {
         Self {
             state: State::Check {
@@ -93,6 +129,7 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
                     responder,
                     fail_open,
                     context,
+                    observer,
                 })),
             },
         }
@@ -107,6 +144,7 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
         inner: S,
         request: Request<ReqB>,
         responder: Arc<Responder>,
+        observer: Observer,
     ) -> Self {
         Self {
             state: State::Retry {
@@ -115,6 +153,7 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
                     inner,
                     request,
                     responder,
+                    observer,
                 })),
             },
         }
@@ -152,18 +191,25 @@ where
                         responder,
                         fail_open,
                         context,
+                        observer,
                     } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match decide(status, fail_open) {
-                        Ok(()) => state.set(State::Inner {
-                            future: inner.call(request),
-                        }),
-                        Err(error) => state.set(State::Reject {
-                            response: Some(Box::new(
-                                responder.respond(&error.with_context(context), request.headers()),
-                            )),
-                        }),
+                        Ok(()) => {
+                            let span = observer.accepted(request.extensions());
+                            let future = call_in(&mut inner, request, &span);
+                            state.set(State::Inner { future, span });
+                        }
+                        Err(error) => {
+                            observer.rejected();
+                            state.set(State::Reject {
+                                response: Some(Box::new(
+                                    responder
+                                        .respond(&error.with_context(context), request.headers()),
+                                )),
+                            });
+                        }
                     }
                 }
                 StateProj::Retry { check, pending } => {
@@ -172,22 +218,29 @@ where
                         mut inner,
                         mut request,
                         responder,
+                        observer,
                     } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match outcome {
                         Ok(extensions) => {
                             request.extensions_mut().extend(extensions);
-                            state.set(State::Inner {
-                                future: inner.call(request),
+                            let span = observer.accepted(request.extensions());
+                            let future = call_in(&mut inner, request, &span);
+                            state.set(State::Inner { future, span });
+                        }
+                        Err(error) => {
+                            observer.rejected();
+                            state.set(State::Reject {
+                                response: Some(Box::new(
+                                    responder.respond(&error, request.headers()),
+                                )),
                             });
                         }
-                        Err(error) => state.set(State::Reject {
-                            response: Some(Box::new(responder.respond(&error, request.headers()))),
-                        }),
                     }
                 }
-                StateProj::Inner { future } => {
+                StateProj::Inner { future, span } => {
+                    let _entered = span.as_deref().map(tracing::Span::enter);
                     let response = ready!(future.poll(cx))?;
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }

@@ -11,6 +11,19 @@
 //! [`query_param`](JwtLayerBuilder::query_param) (off by default; meant for
 //! WebSocket handshakes, where browsers cannot set headers).
 //!
+//! # Tracing
+//!
+//! Once a token is accepted, the inner service is called and polled inside
+//! a span `jwt_guard.auth` (target `jwt_guard::auth`) with the fields `sub`
+//! and `kid`, so that every event of the handler names the caller. Never
+//! the token, its signature or any other claim. The span is at **debug**,
+//! like tower-http's request spans: `sub` identifies a person, so it enters
+//! production logs only when asked for (`RUST_LOG=info,jwt_guard::auth=debug`).
+//! When no subscriber wants it the span is never built: no allocation, no
+//! field read. Rejections are one debug event each (see [`crate::error`]).
+//! With the `metrics` feature the layer also counts and times its decisions
+//! (see the `metrics` module).
+//!
 //! ```
 //! use axum::{Router, routing::get};
 //! use jwt_guard::{Algorithm, Claims, JwtLayer, Key, StandardClaims, Validator};
@@ -51,6 +64,7 @@ mod future;
 mod layer;
 mod service;
 pub(crate) mod source;
+mod span;
 
 pub use future::ResponseFuture;
 pub use layer::{JwtLayer, JwtLayerBuilder};
@@ -88,10 +102,11 @@ impl Default for Responder {
 pub const DEFAULT_REALM: &str = "api";
 
 impl Responder {
-    /// Logs the rejection once and builds its response, with the error in
+    /// Logs and counts the rejection once and builds its response, with the error in
     /// the response extensions.
     pub(crate) fn respond(&self, error: &AuthError, headers: &HeaderMap) -> Response<Bytes> {
         error.trace();
+        crate::observe::rejected(error.kind());
         match &self.custom {
             Some(custom) => {
                 let mut response = custom(error, headers);

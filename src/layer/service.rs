@@ -6,12 +6,14 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::future::ResponseFuture;
+use super::future::{Observer, ResponseFuture, call_in};
 use super::layer::Shared;
+use super::span::{auth_span, span_from_extensions};
 use super::{Anonymous, Claims};
 use crate::body::ResponseBody;
 use crate::claims::NumericDate;
 use crate::error::{AuthError, AuthErrorKind};
+use crate::observe::{self, Outcome, Timer};
 use crate::store::{BoxFuture, Lookup, StoreError, TokenStatus};
 use crate::verify::{Refusal, Verified};
 
@@ -75,14 +77,16 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqB>) -> Self::Future {
+        let timer = Timer::start();
         let shared = &*self.shared;
         let verified = match shared.authenticate(request.headers(), request.uri().query()) {
             Ok(Some(verified)) => verified,
             Ok(None) => {
+                timer.decided(Outcome::Anonymous);
                 request.extensions_mut().insert(Anonymous {
                     responder: shared.responder.clone(),
                 });
-                return ResponseFuture::inner(self.inner.call(request));
+                return ResponseFuture::inner(self.inner.call(request), None);
             }
             Err(Refusal {
                 error,
@@ -91,11 +95,22 @@ where
                 if let Some(retry) = self.retry_after_refresh(&request, refresh) {
                     let clone = self.inner.clone();
                     let inner = std::mem::replace(&mut self.inner, clone);
-                    return ResponseFuture::retry(retry, inner, request, shared.responder.clone());
+                    return ResponseFuture::retry(
+                        retry,
+                        inner,
+                        request,
+                        shared.responder.clone(),
+                        Observer {
+                            timer,
+                            make_span: span_from_extensions::<T>,
+                        },
+                    );
                 }
+                timer.decided(Outcome::Rejected);
                 return ResponseFuture::reject(shared.responder.respond(&error, request.headers()));
             }
             Err(Refusal { error, .. }) => {
+                timer.decided(Outcome::Rejected);
                 return ResponseFuture::reject(shared.responder.respond(&error, request.headers()));
             }
         };
@@ -107,12 +122,19 @@ where
         });
         match lookup {
             Lookup::Ready(status) => match decide(status, shared.fail_open) {
-                Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-                Err(error) => ResponseFuture::reject(
-                    shared
-                        .responder
-                        .respond(&error.with_context(context()), request.headers()),
-                ),
+                Ok(()) => {
+                    timer.decided(Outcome::Accepted);
+                    let span = auth_span(&verified);
+                    ResponseFuture::inner(call_in(&mut self.inner, request, &span), span)
+                }
+                Err(error) => {
+                    timer.decided(Outcome::Rejected);
+                    ResponseFuture::reject(
+                        shared
+                            .responder
+                            .respond(&error.with_context(context()), request.headers()),
+                    )
+                }
             },
             Lookup::Pending(lookup) => {
                 // Call the service that was polled ready; leave a fresh clone behind.
@@ -125,6 +147,10 @@ where
                     shared.responder.clone(),
                     shared.fail_open,
                     context(),
+                    Observer {
+                        timer,
+                        make_span: span_from_extensions::<T>,
+                    },
                 )
             }
         }
@@ -222,6 +248,9 @@ pub(crate) fn decide(
     status: Result<TokenStatus, StoreError>,
     fail_open: bool,
 ) -> Result<(), AuthError> {
+    if let Err(error) = &status {
+        observe::store_error(error.kind());
+    }
     match status {
         Ok(TokenStatus::Active) => Ok(()),
         Ok(TokenStatus::Revoked) => Err(AuthError::new(

@@ -67,6 +67,7 @@ async fn reload(
             mirror.apply(&event);
         }
     }
+    crate::observe::mirror_resync();
     Ok(loaded)
 }
 
