@@ -977,6 +977,56 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// Issuing: a login (a new refresh family and its first pair) and a refresh
+/// (an atomic rotation and a new access token), HS256, in-memory store. No
+/// peer issues tokens, so there is nothing to set beside them.
+fn issue(c: &mut Criterion) {
+    use jwt_guard::issue::{Grant, Issuer};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let issuer = Issuer::builder()
+        .signing_key(jwt_guard::SigningKey::hmac(jwt_guard::Algorithm::HS256, SECRET).expect("key"))
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        // Every login iteration starts a family that lives for days: room
+        // for all of them, in a short measurement.
+        .store(
+            jwt_guard::store::MemoryStore::builder()
+                .max_families(10_000_000)
+                .build(),
+        )
+        .build()
+        .expect("issuer");
+    let grant = Grant::new("alice").roles(["admin", "user"]);
+    let mut group = c.benchmark_group("issue");
+    group
+        .sample_size(30)
+        .measurement_time(std::time::Duration::from_secs(3));
+    group.bench_function("login", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(issuer.issue(black_box(&grant)))
+                .expect("issued")
+        })
+    });
+    let mut current = runtime
+        .block_on(issuer.issue(&grant))
+        .expect("issued")
+        .refresh_token()
+        .clone();
+    group.bench_function("refresh", |b| {
+        b.iter(|| {
+            let pair = runtime
+                .block_on(issuer.refresh(black_box(current.as_str())))
+                .expect("rotated");
+            current = pair.refresh_token().clone();
+        })
+    });
+    group.finish();
+}
+
 /// The measurements that are not criterion timings (see `support/extras.rs`);
 /// last, the 1 000 000-entry memory one.
 fn extra_measurements(_: &mut Criterion) {
@@ -984,5 +1034,5 @@ fn extra_measurements(_: &mut Criterion) {
     extras::mirror_memory();
 }
 
-criterion_group!(benches, requests, verify, extra_measurements);
+criterion_group!(benches, requests, verify, issue, extra_measurements);
 criterion_main!(benches);
