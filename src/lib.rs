@@ -89,6 +89,13 @@
 //! `grpc-status` codes. With the `tonic` feature, `grpc::RequestClaimsExt`
 //! gives handlers the claims and role checks, and guards apply per service.
 //!
+//! # Observability
+//!
+//! Accepted requests run in a `debug`-level `jwt_guard.auth` span with `sub`
+//! and `kid`; with the `metrics` feature the layer counts acceptances,
+//! refusals by reason and store errors, and times its decisions (see the
+//! `metrics` module).
+//!
 //! # Keys from an identity provider
 //!
 //! With the `jwks` feature, `jwks::RemoteJwks` keeps a provider's JWKS
