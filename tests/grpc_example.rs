@@ -65,13 +65,7 @@ fn assert_no_token(status: &tonic::Status, token: &str) {
 
 #[test]
 fn short_secret_exits_non_zero_and_says_why() {
-    let output = command(&[("JWT_SECRET", "too-short")]).output().unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
-    let output = command(&[]).env_remove("JWT_SECRET").output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET"));
+    example::assert_secret_is_checked("grpc");
 }
 
 #[tokio::test]

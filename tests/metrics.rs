@@ -6,8 +6,6 @@
 mod common;
 
 use std::future::Future;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -251,20 +249,6 @@ fn a_completed_mirror_resync_is_counted() {
     assert!(recorded.counter(MIRROR_RESYNCS, &[]) >= 1);
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn accepted_requests_run_in_a_span_with_sub_and_kid_but_never_the_token() {
     let captured = Captured::default();
@@ -291,7 +275,7 @@ fn accepted_requests_run_in_a_span_with_sub_and_kid_but_never_the_token() {
             });
     });
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     let line = logs
         .lines()
         .find(|line| line.contains("handler ran"))

@@ -145,3 +145,18 @@ pub async fn start(name: &str, env: &[(&str, &str)], ready_path: &str) -> Exampl
     }
     example
 }
+
+/// Checks that example `name` refuses a short `JWT_SECRET` and a missing
+/// one, exiting non-zero and saying why, without printing the secret.
+pub fn assert_secret_is_checked(name: &str) {
+    let output = command(name, &[("JWT_SECRET", "too-short")])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("too-short"), "the secret was printed");
+    let output = command(name, &[]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET"));
+}
