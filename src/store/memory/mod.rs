@@ -37,8 +37,15 @@ const MIN_PURGE_LEN: usize = 1024;
 /// [`StoreErrorKind::CapacityExceeded`] rather than forgetting one that still
 /// matters.
 ///
-/// The revocations live in this process only: they are lost on restart and not
-/// shared between replicas.
+/// It is also a [`RefreshStore`](super::RefreshStore) (refresh-token
+/// families, bounded by [`max_families`](MemoryStoreBuilder::max_families))
+/// and a [`ThrottleStore`](super::ThrottleStore) (login attempt windows,
+/// bounded by [`max_throttle_keys`](MemoryStoreBuilder::max_throttle_keys)),
+/// so one store serves the layer, an [`Issuer`](crate::issue::Issuer) and a
+/// [`LoginThrottle`](crate::issue::LoginThrottle).
+///
+/// Everything lives in this process only: it is lost on restart and not
+/// shared between replicas (use the Redis store for that).
 ///
 /// # Example
 ///

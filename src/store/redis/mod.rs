@@ -259,6 +259,11 @@ impl RedisConfig {
 /// A [`RevocationStore`] in Redis, shared by every instance. See the
 /// [module docs](self).
 ///
+/// It is also a [`RefreshStore`](crate::store::RefreshStore) (refresh
+/// families rotate in one Lua script over the subject's cluster slot) and a
+/// [`ThrottleStore`](crate::store::ThrottleStore), so every instance agrees
+/// on sessions and login attempts too.
+///
 /// Cheap to clone. The mirror's background task stops when the last clone
 /// is dropped.
 #[derive(Clone)]
