@@ -98,6 +98,7 @@ impl RemoteJwks {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            allow_http: false,
         }
     }
 
@@ -139,8 +140,9 @@ impl RemoteJwks {
     }
 }
 
-/// Configures a [`RemoteJwks`].
-#[derive(Debug, Clone)]
+/// Configures a [`RemoteJwks`]. Its `Debug` output hides credentials and
+/// the query in the URL.
+#[derive(Clone)]
 #[must_use]
 pub struct RemoteJwksBuilder {
     url: String,
@@ -149,6 +151,22 @@ pub struct RemoteJwksBuilder {
     timeout: Duration,
     connect_timeout: Option<Duration>,
     max_body_bytes: usize,
+    allow_http: bool,
+}
+
+impl fmt::Debug for RemoteJwksBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = Url::parse(&self.url).map_or_else(|_| "<invalid>".to_owned(), |u| redacted(&u));
+        f.debug_struct("RemoteJwksBuilder")
+            .field("url", &url)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("cooldown", &self.cooldown)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
 }
 
 impl RemoteJwksBuilder {
@@ -169,7 +187,8 @@ impl RemoteJwksBuilder {
 
     /// The time limit of one fetch, from connecting to the last byte of the
     /// body (default 5 s). Also bounds how long the layer holds a request
-    /// while waiting for a fetch caused by an unknown `kid`.
+    /// while waiting for a fetch caused by an unknown `kid` (1.25 times it,
+    /// twice that when a fetch already under way must end first).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -179,6 +198,13 @@ impl RemoteJwksBuilder {
     /// [`timeout`](Self::timeout)).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Accepts a plain `http://` URL to a host other than loopback (default
+    /// `false`: refused, since anyone on the path could substitute keys).
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
         self
     }
 
@@ -207,6 +233,12 @@ impl RemoteJwksBuilder {
             return Err(invalid("the JWKS URL must be https:// (or http://)"));
         }
         if url.scheme() == "http" && !is_loopback(&url) {
+            if !self.allow_http {
+                return Err(invalid(
+                    "the JWKS URL is plain http to a host other than loopback: use https, \
+                     or allow_http(true) on a network you trust",
+                ));
+            }
             tracing::warn!(
                 url = %redacted(&url),
                 "the JWKS is fetched over plain http: anyone on the path can substitute keys"
@@ -315,30 +347,47 @@ impl Trigger {
     fn unknown_kid(&self) -> Option<BoxFuture<'static, ()>> {
         let state = &self.0;
         let mut status = state.status.subscribe();
+        // How many fetches must end before the keys can hold the new `kid`.
+        let fetches: u64;
         let seen;
         {
             let mut control = state.control();
             // Read under the lock, which the task holds when it counts a
-            // fetch as ended: the next one to end is the one in flight, or
-            // the one about to be asked for.
+            // fetch as ended.
             seen = status.borrow_and_update().completed;
-            if !(control.requested || control.in_flight) {
-                let now = Instant::now();
-                if control
-                    .last_triggered
-                    .is_some_and(|last| now.duration_since(last) < state.cooldown)
-                {
-                    return None;
+            let now = Instant::now();
+            let may_trigger = control
+                .last_triggered
+                .is_none_or(|last| now.duration_since(last) >= state.cooldown);
+            fetches = match (control.in_flight, control.requested) {
+                // A fetch is asked for and has not started: it will see the key.
+                (false, true) => 1,
+                // One under way, another queued behind it.
+                (true, true) => 2,
+                // One under way may have started before the key was
+                // published: queue another behind it when the cooldown allows.
+                (true, false) if may_trigger => {
+                    control.last_triggered = Some(now);
+                    control.requested = true;
+                    state.wake.notify_one();
+                    tracing::debug!("unknown kid: refreshing the JWKS after the fetch under way");
+                    2
                 }
-                control.last_triggered = Some(now);
-                control.requested = true;
-                state.wake.notify_one();
-                tracing::debug!("unknown kid: refreshing the JWKS");
-            }
+                (true, false) => 1,
+                (false, false) if may_trigger => {
+                    control.last_triggered = Some(now);
+                    control.requested = true;
+                    state.wake.notify_one();
+                    tracing::debug!("unknown kid: refreshing the JWKS");
+                    1
+                }
+                (false, false) => return None,
+            };
         }
-        let limit = state.wait_limit;
+        let limit = state.wait_limit * u32::try_from(fetches).unwrap_or(2);
         Some(Box::pin(async move {
-            let _ = tokio::time::timeout(limit, status.wait_for(|s| s.completed > seen)).await;
+            let _ = tokio::time::timeout(limit, status.wait_for(|s| s.completed >= seen + fetches))
+                .await;
         }))
     }
 }
@@ -467,7 +516,9 @@ impl Refresher {
             }
             let set = std::str::from_utf8(&body)
                 .map_err(|e| invalid_jwks(Arc::new(e)))
-                .and_then(|text| KeySet::from_jwks(text).map_err(|e| invalid_jwks(Arc::new(e))))?;
+                .and_then(|text| {
+                    KeySet::from_jwks_lenient(text).map_err(|e| invalid_jwks(Arc::new(e)))
+                })?;
             Ok((set, body))
         };
         // reqwest's own timeout covers the same span; this one also bounds

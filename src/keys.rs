@@ -531,6 +531,46 @@ impl KeySet {
         Self::new(keys)
     }
 
+    /// A set from an identity provider's JWKS, read leniently: a key that
+    /// cannot be used (malformed, weak, an `alg` its key does not fit) is
+    /// skipped with a warning instead of failing the document, and keys
+    /// sharing a `kid` are all dropped. One odd key must not freeze a remote
+    /// set on its old keys. A set left empty is an error.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
+        let jwks: Jwks = serde_json::from_str(json).map_err(|e| {
+            ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWKS", e)
+        })?;
+        let mut keys = Vec::with_capacity(jwks.keys.len());
+        for jwk in jwks.keys {
+            if let Some(reason) = jwk.unusable_reason(None) {
+                tracing::debug!(kid = jwk.kid.as_deref(), reason, "skipping JWKS key");
+                continue;
+            }
+            let kid = jwk.kid.clone();
+            match jwk.into_key(None) {
+                Ok(key) => keys.push(key),
+                Err(error) => {
+                    tracing::warn!(kid = kid.as_deref(), %error, "skipping an unusable JWKS key");
+                }
+            }
+        }
+        let mut seen: HashMap<Arc<str>, usize> = HashMap::new();
+        for key in &keys {
+            if let Some(kid) = &key.kid {
+                *seen.entry(kid.clone()).or_default() += 1;
+            }
+        }
+        keys.retain(|key| match &key.kid {
+            Some(kid) if seen[kid] > 1 => {
+                tracing::warn!(kid = %kid, "dropping JWKS keys that share a kid");
+                false
+            }
+            _ => true,
+        });
+        Self::new(keys)
+    }
+
     /// The number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()

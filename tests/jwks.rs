@@ -563,3 +563,86 @@ fn remote_jwks_needs_a_runtime_and_an_http_url() {
         .unwrap_err();
     assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
 }
+
+#[tokio::test]
+async fn one_unusable_key_does_not_freeze_the_set() {
+    let (k1, k2) = (IdpKey::new("k1"), IdpKey::new("k2"));
+    let idp = Idp::start(jwks(&[&k1])).await;
+    let remote = RemoteJwks::builder(&idp.url)
+        .refresh_interval(Duration::from_millis(300))
+        .cooldown(LONG)
+        .build()
+        .unwrap();
+    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let app = app(validator(remote.shared_keys())).await;
+    assert_eq!(get_me(&app, &k1.token("alice")).await, StatusCode::OK);
+    // The provider withdraws k1 and publishes k2, one key this crate cannot
+    // use (an EC key whose curve does not fit its alg), and two keys that
+    // share a kid.
+    let mut odd = k2.jwk.clone();
+    odd["kid"] = "odd".into();
+    odd["kty"] = "EC".into();
+    odd["crv"] = "P-384".into();
+    odd["alg"] = "ES256".into();
+    let (t1, t2) = (IdpKey::new("twin"), IdpKey::new("twin"));
+    let body = serde_json::json!({ "keys": [k2.jwk.clone(), odd, t1.jwk.clone(), t2.jwk.clone()] })
+        .to_string();
+    let hits = idp.hits();
+    idp.set(|a| a.body = body);
+    idp.wait_for_hits(hits + 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(kids(&remote.shared_keys()), ["k2"]);
+    assert!(remote.last_error().is_none());
+    assert_eq!(
+        get_me(&app, &k1.token("alice")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(get_me(&app, &k2.token("bob")).await, StatusCode::OK);
+    assert_eq!(
+        get_me(&app, &t1.token("eve")).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_new_kid_is_accepted_even_while_an_older_fetch_is_under_way() {
+    let (k1, k2) = (IdpKey::new("k1"), IdpKey::new("k2"));
+    let idp = Idp::start(jwks(&[&k1])).await;
+    let remote = RemoteJwks::builder(&idp.url)
+        .refresh_interval(Duration::from_secs(1))
+        .cooldown(LONG)
+        .build()
+        .unwrap();
+    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let app = app(validator(remote.shared_keys())).await;
+    assert_eq!(get_me(&app, &k1.token("alice")).await, StatusCode::OK);
+    // The periodic fetch starts and reads the old document, answered slowly.
+    idp.set(|a| a.delay = Duration::from_millis(800));
+    idp.wait_for_hits(2).await;
+    // Meanwhile k2 is published and a client uses it at once.
+    idp.set(|a| {
+        a.body = jwks(&[&k1, &k2]);
+        a.delay = Duration::ZERO;
+    });
+    assert_eq!(get_me(&app, &k2.token("bob")).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn plain_http_to_a_remote_host_is_refused_and_urls_are_redacted() {
+    let builder = RemoteJwks::builder("https://user:hunter2@idp.example/jwks?api_key=SECRET");
+    let shown = format!("{builder:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("SECRET"),
+        "{shown}"
+    );
+    let error = RemoteJwks::builder("http://idp.example.com/jwks")
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("http"), "{error}");
+    assert!(
+        RemoteJwks::builder("http://idp.example.com/jwks")
+            .allow_http(true)
+            .build()
+            .is_ok()
+    );
+}
