@@ -517,17 +517,9 @@ impl KeySet {
     /// JWKS often lists encryption keys too. A usable-looking key that is
     /// malformed or weak is an error. A set left empty is an error.
     pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
-        let jwks: Jwks = serde_json::from_str(json).map_err(|e| {
-            ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWKS", e)
-        })?;
-        let mut keys = Vec::with_capacity(jwks.keys.len());
-        for jwk in jwks.keys {
-            if let Some(reason) = jwk.unusable_reason(None) {
-                tracing::debug!(kid = jwk.kid.as_deref(), reason, "skipping JWKS key");
-                continue;
-            }
-            keys.push(jwk.into_key(None)?);
-        }
+        let keys = signing_jwks(json)?
+            .map(|jwk| jwk.into_key(None))
+            .collect::<Result<Vec<_>, _>>()?;
         Self::new(keys)
     }
 
@@ -538,15 +530,8 @@ impl KeySet {
     /// set on its old keys. A set left empty is an error.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
-        let jwks: Jwks = serde_json::from_str(json).map_err(|e| {
-            ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWKS", e)
-        })?;
-        let mut keys = Vec::with_capacity(jwks.keys.len());
-        for jwk in jwks.keys {
-            if let Some(reason) = jwk.unusable_reason(None) {
-                tracing::debug!(kid = jwk.kid.as_deref(), reason, "skipping JWKS key");
-                continue;
-            }
+        let mut keys = Vec::new();
+        for jwk in signing_jwks(json)? {
             let kid = jwk.kid.clone();
             match jwk.into_key(None) {
                 Ok(key) => keys.push(key),
@@ -611,6 +596,23 @@ impl KeySet {
             }
         }
     }
+}
+
+/// The keys of a JWKS document that can verify signatures; the others
+/// (encryption keys, unsupported types) are skipped.
+fn signing_jwks(json: &str) -> Result<impl Iterator<Item = Jwk>, ConfigError> {
+    let jwks: Jwks = serde_json::from_str(json)
+        .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWKS", e))?;
+    Ok(jwks
+        .keys
+        .into_iter()
+        .filter(|jwk| match jwk.unusable_reason(None) {
+            Some(reason) => {
+                tracing::debug!(kid = jwk.kid.as_deref(), reason, "skipping JWKS key");
+                false
+            }
+            None => true,
+        }))
 }
 
 impl From<Key> for KeySet {
