@@ -190,6 +190,18 @@ fn last_error_kind(jwks: &RemoteJwks) -> Option<JwksErrorKind> {
 
 const LONG: Duration = Duration::from_secs(3600);
 
+/// A remote set on `idp`, refreshed every `refresh_interval` with a long
+/// cooldown, once ready.
+async fn ready_remote(idp: &Idp, refresh_interval: Duration) -> RemoteJwks {
+    let remote = RemoteJwks::builder(&idp.url)
+        .refresh_interval(refresh_interval)
+        .cooldown(LONG)
+        .build()
+        .unwrap();
+    remote.ready(Duration::from_secs(5)).await.unwrap();
+    remote
+}
+
 #[tokio::test]
 async fn keys_are_fetched_at_start_up_and_readiness_is_signalled() {
     let k1 = IdpKey::new("k1");
@@ -240,12 +252,7 @@ async fn ready_gives_up_with_the_last_fetch_error() {
 async fn background_refresh_picks_up_a_new_key() {
     let (k1, k2) = (IdpKey::new("k1"), IdpKey::new("k2"));
     let idp = Idp::start(jwks(&[&k1])).await;
-    let remote = RemoteJwks::builder(&idp.url)
-        .refresh_interval(Duration::from_millis(200))
-        .cooldown(LONG)
-        .build()
-        .unwrap();
-    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let remote = ready_remote(&idp, Duration::from_millis(200)).await;
     let keys = remote.shared_keys();
     assert_eq!(kids(&keys), ["k1"]);
 
@@ -280,12 +287,7 @@ async fn background_refresh_picks_up_a_new_key() {
 async fn unknown_kid_triggers_a_refresh_and_the_first_token_is_accepted() {
     let (k1, k2) = (IdpKey::new("k1"), IdpKey::new("k2"));
     let idp = Idp::start(jwks(&[&k1])).await;
-    let remote = RemoteJwks::builder(&idp.url)
-        .refresh_interval(LONG)
-        .cooldown(LONG)
-        .build()
-        .unwrap();
-    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let remote = ready_remote(&idp, LONG).await;
     let app = Arc::new(app(validator(remote.shared_keys())).await);
     assert_eq!(get_me(&app, &k1.token("alice")).await, StatusCode::OK);
 
@@ -568,12 +570,7 @@ fn remote_jwks_needs_a_runtime_and_an_http_url() {
 async fn one_unusable_key_does_not_freeze_the_set() {
     let (k1, k2) = (IdpKey::new("k1"), IdpKey::new("k2"));
     let idp = Idp::start(jwks(&[&k1])).await;
-    let remote = RemoteJwks::builder(&idp.url)
-        .refresh_interval(Duration::from_millis(300))
-        .cooldown(LONG)
-        .build()
-        .unwrap();
-    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let remote = ready_remote(&idp, Duration::from_millis(300)).await;
     let app = app(validator(remote.shared_keys())).await;
     assert_eq!(get_me(&app, &k1.token("alice")).await, StatusCode::OK);
     // The provider withdraws k1 and publishes k2, one key this crate cannot
@@ -608,12 +605,7 @@ async fn one_unusable_key_does_not_freeze_the_set() {
 async fn a_new_kid_is_accepted_even_while_an_older_fetch_is_under_way() {
     let (k1, k2) = (IdpKey::new("k1"), IdpKey::new("k2"));
     let idp = Idp::start(jwks(&[&k1])).await;
-    let remote = RemoteJwks::builder(&idp.url)
-        .refresh_interval(Duration::from_secs(1))
-        .cooldown(LONG)
-        .build()
-        .unwrap();
-    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let remote = ready_remote(&idp, Duration::from_secs(1)).await;
     let app = app(validator(remote.shared_keys())).await;
     assert_eq!(get_me(&app, &k1.token("alice")).await, StatusCode::OK);
     // The periodic fetch starts and reads the old document, answered slowly.
