@@ -355,7 +355,7 @@ impl Key {
                 if point.len() != 32 || !public_point_is_valid(alg, point) {
                     return Err(ConfigError::new(
                         ConfigErrorKind::InvalidKey,
-                        "the Ed25519 public key is not a valid 32-byte point",
+                        "the Ed25519 public key is not a 32-byte point of the curve outside its small subgroup",
                     ));
                 }
             }
@@ -381,10 +381,21 @@ fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
     let algorithm: &'static dyn VerificationAlgorithm = match alg {
         Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
-        Algorithm::EdDSA => &ED25519,
+        Algorithm::EdDSA => return ed25519_point_is_valid(point),
         _ => return false,
     };
     ParsedPublicKey::new(algorithm, point).is_ok()
+}
+
+/// An Ed25519 public key decompresses to a curve point that is not of small
+/// order (a small-order key lets forged signatures verify on lax verifiers).
+/// Checked here for both backends: aws-lc-rs imports any 32 bytes.
+fn ed25519_point_is_valid(point: &[u8]) -> bool {
+    <[u8; 32]>::try_from(point).is_ok_and(|bytes| {
+        curve25519_dalek::edwards::CompressedEdwardsY(bytes)
+            .decompress()
+            .is_some_and(|point| !point.is_small_order())
+    })
 }
 
 /// See the aws-lc-rs version above.
@@ -393,9 +404,7 @@ fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
     match alg {
         Algorithm::ES256 => p256::PublicKey::from_sec1_bytes(point).is_ok(),
         Algorithm::ES384 => p384::PublicKey::from_sec1_bytes(point).is_ok(),
-        Algorithm::EdDSA => <[u8; 32]>::try_from(point)
-            .ok()
-            .is_some_and(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).is_ok()),
+        Algorithm::EdDSA => ed25519_point_is_valid(point),
         _ => false,
     }
 }

@@ -754,3 +754,22 @@ fn signing_key_debug_output_never_shows_key_material() {
         );
     }
 }
+
+#[test]
+fn ed25519_keys_off_the_curve_or_of_small_order_are_refused() {
+    // y = 2 has no x on the curve; y = 1 is the identity (small order).
+    for x in [
+        "AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"{x}"}}"#);
+        assert_eq!(
+            jwt_guard::Key::from_jwk(&jwk).unwrap_err().kind(),
+            jwt_guard::ConfigErrorKind::InvalidKey,
+            "{x}"
+        );
+    }
+    // A real key passes.
+    let good = common::keys::ed25519_key();
+    assert!(jwt_guard::Key::from_ed_pem(&good.public_pem).is_ok());
+}
