@@ -235,11 +235,14 @@ async fn reuse_revokes_the_family(a: &str, b: &str) {
 
 async fn concurrent_refreshes_give_one_success(a: &str, b: &str) {
     let session = login(a, "bob", "builder").await;
-    let attempts = (0..10).map(|i| {
-        let base = if i % 2 == 0 { a } else { b }.to_owned();
-        let refresh = session.refresh.clone();
-        tokio::spawn(async move { refresh_with_cookie(&base, &refresh).await.status() })
-    });
+    // All ten in flight at once (collected before any is awaited).
+    let attempts: Vec<_> = (0..10)
+        .map(|i| {
+            let base = if i % 2 == 0 { a } else { b }.to_owned();
+            let refresh = session.refresh.clone();
+            tokio::spawn(async move { refresh_with_cookie(&base, &refresh).await.status() })
+        })
+        .collect();
     let mut statuses = Vec::new();
     for attempt in attempts {
         statuses.push(attempt.await.unwrap());
