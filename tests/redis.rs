@@ -163,6 +163,21 @@ async fn revoked_keys_expire_with_the_token() {
     let key = keys.lines().next().expect("a revocation key");
     let ttl: i64 = redis.cli(&["TTL", key]).parse().unwrap();
     assert!((100..=121).contains(&ttl), "TTL {ttl}");
+    // Revoked again for longer (another leeway): extended, as the mirror
+    // and the memory store do; revoked again for shorter: never shortened.
+    store
+        .revoke_token("jti-ttl", Some("dave"), exp + Duration::from_secs(600))
+        .await
+        .unwrap();
+    store
+        .revoke_token("jti-ttl", Some("dave"), exp - Duration::from_secs(60))
+        .await
+        .unwrap();
+    let ttl: i64 = redis.cli(&["TTL", key]).parse().unwrap();
+    assert!(
+        (700..=721).contains(&ttl),
+        "TTL {ttl} after a longer revocation"
+    );
     store
         .revoke_subject("dave", SystemTime::now())
         .await

@@ -48,8 +48,9 @@ local function kill(f, now, prefix, channel)
     if string.sub(name, 1, 2) == 'a:' then
       local jti = string.sub(name, 3)
       local until_s = all[i + 1]
-      if tonumber(until_s) * 1000000 > now then
-        redis.call('SET', prefix .. jti, until_s, 'EXAT', until_s, 'NX')
+      local current = tonumber(redis.call('GET', prefix .. jti))
+      if tonumber(until_s) * 1000000 > now and not (current and current >= tonumber(until_s)) then
+        redis.call('SET', prefix .. jti, until_s, 'EXAT', until_s)
         redis.call('PUBLISH', channel, 't|' .. until_s .. '|' .. jti)
         out[#out + 1] = jti
         out[#out + 1] = until_s

@@ -374,8 +374,14 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+/// Keeps the later expiry, as the mirror and the memory store do: a token
+/// revoked again for longer stays revoked for longer, never shorter.
 const REVOKE_TOKEN: &str = r"
-redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[1], 'NX')
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current and current >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 ";
