@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | `JWT_SECRET` | random, said on stderr | the HS256 secret, at least 32 bytes |
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | `jwt-guard-demo` | `iss` and `aud` |
-//! | `JWT_EXPIRES_IN` | `15m` | access-token lifetime (`90s`, `15m`, `8h`, `7d`) |
+//! | `JWT_EXPIRES_IN` | `15m` | access-token lifetime (`90s`, `15m`, `8h`; at most `24h`) |
 //! | `REFRESH_EXPIRES_IN` | `7d` | refresh-token lifetime |
 //! | `JWT_ALG` | `HS256` | `HS256`, `EdDSA` or `ES256` |
 //! | `JWT_PRIVATE_KEY_FILE` | generated | PKCS#8 PEM key for `EdDSA`/`ES256` |

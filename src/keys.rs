@@ -375,8 +375,7 @@ impl Key {
 #[cfg(feature = "aws_lc_rs")]
 fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
     use aws_lc_rs::signature::{
-        ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, ParsedPublicKey,
-        VerificationAlgorithm,
+        ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ParsedPublicKey, VerificationAlgorithm,
     };
     let algorithm: &'static dyn VerificationAlgorithm = match alg {
         Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,

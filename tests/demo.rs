@@ -207,6 +207,22 @@ async fn credentials_are_refused_alike(a: &str) {
     for token in ["", "garbage", "a.b.c"] {
         assert_invalid_grant(refresh_with_body(a, token).await).await;
     }
+    for body in ["{not json", r#"{"token":"x"}"#] {
+        let response = client()
+            .post(format!("{a}/auth/refresh"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                response.status(),
+                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+            ),
+            "{body:?}: {}",
+            response.status()
+        );
+    }
     assert_invalid_grant(
         client()
             .post(format!("{a}/auth/refresh"))
@@ -331,6 +347,8 @@ async fn throttle_blocks_after_five_failures(a: &str, b: &str, user: &str, passw
             .parse()
             .unwrap();
         assert!((890..=900).contains(&retry_after), "{retry_after}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body, json!({ "error": "too_many_attempts" }));
     }
     // Another user from the same address is not affected.
     let other = if user == "alice" {
@@ -483,6 +501,19 @@ fn the_secret_is_checked_at_start_up() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
     assert!(!stderr.contains("too-short"), "the secret was printed");
+    // Access tokens are short-lived: over 24 hours is refused at start-up.
+    let output = command(
+        "demo",
+        &[("JWT_EXPIRES_IN", "25h"), ("BIND", "127.0.0.1:0")],
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("24 hours"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[tokio::test]
