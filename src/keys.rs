@@ -408,6 +408,14 @@ fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
     }
 }
 
+/// SHA-256, base64url without padding: thumbprints, derived token ids,
+/// refresh-token hashes and throttle keys.
+pub(crate) fn sha256_b64url(input: &[u8]) -> Result<String, jsonwebtoken::errors::Error> {
+    let digest =
+        (provider().key_utils.compute_digest)(input, jsonwebtoken::jwk::ThumbprintHash::SHA256)?;
+    Ok(URL_SAFE_NO_PAD.encode(digest))
+}
+
 fn expect_family(alg: Algorithm, family: KeyFamily) -> Result<(), ConfigError> {
     if alg.family() == family {
         Ok(())
@@ -961,12 +969,7 @@ impl SigningKey {
                 }
             }
         };
-        let digest = (provider().key_utils.compute_digest)(
-            canonical.as_bytes(),
-            jsonwebtoken::jwk::ThumbprintHash::SHA256,
-        )
-        .map_err(|e| invalid_key("thumbprint", e))?;
-        Ok(URL_SAFE_NO_PAD.encode(digest))
+        sha256_b64url(canonical.as_bytes()).map_err(|e| invalid_key("thumbprint", e))
     }
 
     /// The public key's members (`kty`, `crv`, `x`, `y`, `n`, `e`); `None` for HMAC.

@@ -582,7 +582,11 @@ impl IssuerBuilder {
                 ),
             ));
         }
-        let id = secret::digest(format!("{}:{issuer}{audience}", issuer.len()).as_bytes());
+        let id =
+            crate::keys::sha256_b64url(format!("{}:{issuer}{audience}", issuer.len()).as_bytes())
+                .map_err(|e| {
+                ConfigError::with_source(ConfigErrorKind::InvalidSetting, "hashing failed", e)
+            })?;
         Ok(Issuer {
             inner: Arc::new(Inner {
                 keys: KeyRing::new(key)?,
@@ -695,7 +699,7 @@ impl Issuer {
         let (access_token, jti) = self.sign(&grant.sub, &family, &claims, now)?;
         let access = AccessRecord::new(&jti, self.revoke_until(now));
         let expires_at = now + inner.refresh_ttl;
-        let token_hash = refresh_token.hash();
+        let token_hash = refresh_token.hash()?;
         let new = NewFamily {
             sub: &grant.sub,
             family: &family,
@@ -727,7 +731,7 @@ impl Issuer {
         let replacement = RefreshToken::mint(&presented.sub, &presented.family)?;
         let now = now_micros();
         let jti = random_id::<16>()?;
-        let new_hash = replacement.hash();
+        let new_hash = replacement.hash()?;
         let rotation = Rotation {
             sub: &presented.sub,
             family: &presented.family,
@@ -777,17 +781,10 @@ impl Issuer {
     /// itself and, when it carries a `sid`, its refresh family and every
     /// access token issued from it.
     pub async fn logout(&self, token: &RegisteredClaims) -> Result<(), StoreError> {
-        let store = &self.inner.store;
         if let (Some(sub), Some(sid)) = (token.sub(), token.session_id()) {
-            store.revoke_family(sub, sid).await?;
+            self.inner.store.revoke_family(sub, sid).await?;
         }
-        let until = match token.expires_at() {
-            Some(exp) => exp.to_system_time() + self.inner.leeway,
-            None => SystemTime::now() + crate::store::NO_EXP_REVOCATION,
-        };
-        store
-            .revoke_token(token.token_id(), token.sub(), until)
-            .await
+        self.revoker().revoke_token(token).await
     }
 
     /// Logs `sub` out everywhere: every access and refresh token issued
@@ -800,8 +797,12 @@ impl Issuer {
     /// everywhere, its family revoked for reuse) or expires: for a WebSocket
     /// or any connection that outlives its request.
     pub fn watch(&self, token: &RegisteredClaims) -> crate::watch::TokenWatch {
-        let store: Arc<dyn crate::store::RevocationStore> = self.inner.store.clone();
-        crate::watch::TokenWatch::new(store, &token.token_ref())
+        self.revoker().watch(token)
+    }
+
+    /// A [`Revoker`](crate::store::Revoker) on this issuer's store, with its leeway.
+    pub fn revoker(&self) -> crate::store::Revoker {
+        crate::store::Revoker::new(self.inner.store.clone(), self.inner.leeway)
     }
 
     /// When revoking an access token issued at `now` may end.

@@ -28,14 +28,10 @@ pub(crate) fn random_id<const N: usize>() -> Result<String, IssueError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// SHA-256, base64url.
-pub(crate) fn digest(input: &[u8]) -> String {
-    let digest = (crate::keys::provider().key_utils.compute_digest)(
-        input,
-        jsonwebtoken::jwk::ThumbprintHash::SHA256,
-    )
-    .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(digest)
+/// SHA-256, base64url: what stores keep instead of a token or a name.
+pub(crate) fn digest(input: &[u8]) -> Result<String, IssueError> {
+    crate::keys::sha256_b64url(input)
+        .map_err(|e| IssueError::with_source(IssueErrorKind::Internal, e))
 }
 
 /// An opaque refresh token. Its `Debug` output hides it.
@@ -63,7 +59,7 @@ impl RefreshToken {
     }
 
     /// What stores keep instead of the token.
-    pub(crate) fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> Result<String, IssueError> {
         digest(self.0.as_bytes())
     }
 }
@@ -108,7 +104,7 @@ impl Presented {
         Ok(Self {
             sub,
             family: family.to_owned(),
-            hash: digest(token.as_bytes()),
+            hash: digest(token.as_bytes())?,
         })
     }
 }
@@ -124,7 +120,7 @@ mod tests {
         let presented = Presented::parse(token.as_str()).unwrap();
         assert_eq!(presented.sub, "alice@example.com");
         assert_eq!(presented.family, family);
-        assert_eq!(presented.hash, token.hash());
+        assert_eq!(presented.hash, token.hash().unwrap());
         assert_ne!(
             RefreshToken::mint("alice@example.com", &family).unwrap(),
             token

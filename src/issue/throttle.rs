@@ -5,7 +5,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::secret::digest;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::store::{Attempt, StoreError, ThrottleStore};
 
@@ -85,20 +84,20 @@ impl LoginThrottle {
     /// it before checking the password.
     pub async fn attempt(&self, username: &str, client: IpAddr) -> Result<Attempt, StoreError> {
         self.store
-            .attempt(&key(username, client), self.limit, self.window)
+            .attempt(&key(username, client)?, self.limit, self.window)
             .await
     }
 
     /// Clears the count after a successful login.
     pub async fn succeeded(&self, username: &str, client: IpAddr) -> Result<(), StoreError> {
-        self.store.reset(&key(username, client)).await
+        self.store.reset(&key(username, client)?).await
     }
 }
 
 /// The store key: a hash of the length-prefixed username and the address,
 /// so that no pair of inputs can collide by concatenation. An IPv6 client
 /// counts by its /64, which one host usually holds whole.
-fn key(username: &str, client: IpAddr) -> String {
+fn key(username: &str, client: IpAddr) -> Result<String, StoreError> {
     let client = match client {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -108,7 +107,8 @@ fn key(username: &str, client: IpAddr) -> String {
         },
         v4 => v4,
     };
-    digest(format!("{}:{username}|{client}", username.len()).as_bytes())
+    crate::keys::sha256_b64url(format!("{}:{username}|{client}", username.len()).as_bytes())
+        .map_err(|e| StoreError::with_source(crate::store::StoreErrorKind::Protocol, e))
 }
 
 /// A refused login: answers `429 Too Many Requests` with `Retry-After` (in
@@ -163,15 +163,18 @@ mod tests {
     fn keys_differ_by_user_and_address_and_ignore_ipv4_mapping() {
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
-        assert_eq!(key("alice", v4), key("alice", mapped));
-        assert_ne!(key("alice", v4), key("bob", v4));
-        assert_ne!(key("alice", v4), key("alice", "192.0.2.2".parse().unwrap()));
-        assert!(!key("alice", v4).contains("alice"));
+        assert_eq!(key("alice", v4).unwrap(), key("alice", mapped).unwrap());
+        assert_ne!(key("alice", v4).unwrap(), key("bob", v4).unwrap());
+        assert_ne!(
+            key("alice", v4).unwrap(),
+            key("alice", "192.0.2.2".parse().unwrap()).unwrap()
+        );
+        assert!(!key("alice", v4).unwrap().contains("alice"));
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(key("alice", a), key("alice", b));
-        assert_ne!(key("alice", a), key("alice", c));
+        assert_eq!(key("alice", a).unwrap(), key("alice", b).unwrap());
+        assert_ne!(key("alice", a).unwrap(), key("alice", c).unwrap());
     }
 
     #[test]

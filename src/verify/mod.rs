@@ -409,16 +409,12 @@ impl Validator {
 /// payload). Not of its signature: an ECDSA signature can be altered into
 /// another valid one, and the twin must not escape a revocation.
 fn derived_token_id(token: &str) -> String {
-    use base64::Engine as _;
     let signing_input = token.rsplit_once('.').map_or(token, |(input, _)| input);
-    let digest = (crate::keys::provider().key_utils.compute_digest)(
-        signing_input.as_bytes(),
-        jsonwebtoken::jwk::ThumbprintHash::SHA256,
-    )
-    .unwrap_or_default();
-    let mut id = String::from("sha256:");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(digest, &mut id);
-    id
+    // A digest cannot fail with either backend; were it to, every token
+    // without `jti` would share one id, so revoking one revokes them all
+    // (closed, never open).
+    let digest = crate::keys::sha256_b64url(signing_input.as_bytes()).unwrap_or_default();
+    format!("sha256:{digest}")
 }
 
 fn strip_application(typ: &str) -> &str {
