@@ -114,8 +114,10 @@ impl TokenWatch {
     }
 
     /// How often to re-check when the store sends no change signals (default
-    /// 250 ms); with signals, this is only a safety net, checked at least
-    /// every 5 s.
+    /// 250 ms); with signals (which also mark a store losing its state),
+    /// re-checks happen on every signal and otherwise every 5 s or every
+    /// `interval`, whichever is longer. While the store cannot answer, the
+    /// watch re-checks every `interval`.
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval.max(Duration::from_millis(10));
@@ -249,6 +251,49 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(watch.ended().await, WatchEnd::Expired);
         assert!(started.elapsed() >= Duration::from_millis(150));
+    }
+
+    /// A store that never answers, as Redis down in direct mode.
+    struct Silent;
+
+    impl RevocationStore for Silent {
+        fn check(&self, _: &TokenRef<'_>) -> Lookup {
+            Lookup::Ready(Err(crate::store::StoreError::new(
+                crate::store::StoreErrorKind::Unavailable,
+            )))
+        }
+
+        fn revoke_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: SystemTime,
+        ) -> crate::store::BoxFuture<'a, Result<(), crate::store::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn revoke_subject<'a>(
+            &'a self,
+            _: &'a str,
+            _: SystemTime,
+        ) -> crate::store::BoxFuture<'a, Result<(), crate::store::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_silent_for_too_long_ends_the_watch() {
+        let now = SystemTime::now();
+        let mut watch = TokenWatch::new(Arc::new(Silent), &token(now, Duration::from_secs(60)))
+            .poll_interval(Duration::from_millis(20))
+            .unverifiable_after(Duration::from_millis(200));
+        let started = std::time::Instant::now();
+        assert_eq!(watch.ended().await, WatchEnd::Unverifiable);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(1),
+            "{took:?}"
+        );
     }
 
     #[tokio::test]

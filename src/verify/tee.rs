@@ -305,6 +305,8 @@ mod tests {
             br#"{"sub":"a","exp":2.001e206}"#,
             br#"{"sub":"a","exp":-1}"#,
             br#"{"sub":"a","nbf":true}"#,
+            br#"{"sub":"a","sid":1}"#,
+            br#"{"sub":"a","jti":["x"]}"#,
         ] {
             let error = parse_claims::<Only>(payload).unwrap_err();
             assert_eq!(error.kind(), AuthErrorKind::InvalidClaim);

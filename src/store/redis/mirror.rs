@@ -126,6 +126,8 @@ impl Mirror {
             tracing::warn!(
                 "revocation mirror lost Redis; answering 503 until it has resynchronised"
             );
+            // Token watches re-check now, and count their time without answers.
+            self.changes.send_replace(());
         }
     }
 

@@ -243,6 +243,8 @@ impl RedisConfig {
             _ => {}
         }
         if self.timeout.is_zero()
+            || self.connect_timeout.is_zero()
+            || self.health_timeout.is_zero()
             || self.pool_size == 0
             || self.health_interval.is_zero()
             || self.resync_interval < self.health_interval
@@ -787,5 +789,15 @@ mod tests {
                 .validate()
                 .is_err()
         );
+        let url = || RedisConfig::url("redis://x");
+        for zero in [
+            url().timeout(Duration::ZERO),
+            url().connect_timeout(Duration::ZERO),
+            url().health_timeout(Duration::ZERO),
+            url().health_interval(Duration::ZERO),
+            url().pool_size(0),
+        ] {
+            assert!(zero.validate().is_err(), "{zero:?}");
+        }
     }
 }
