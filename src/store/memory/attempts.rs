@@ -10,7 +10,15 @@ use crate::store::{BoxFuture, StoreError, StoreErrorKind};
 
 #[derive(Default)]
 pub(super) struct Attempts {
-    windows: Mutex<HashMap<Box<str>, Window>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
+    open: HashMap<Box<str>, Window>,
+    /// When full: no window closes before this, so a scan would free nothing.
+    /// Refusals until then cost no scan of the table.
+    none_closes_before: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -34,9 +42,13 @@ impl MemoryStore {
             .windows
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if windows.len() >= max && !windows.contains_key(key) {
-            windows.retain(|_, w| w.closes_at > now);
-            if windows.len() >= max {
+        let windows = &mut *windows;
+        if windows.open.len() >= max && !windows.open.contains_key(key) {
+            if windows.none_closes_before.is_none_or(|at| at <= now) {
+                windows.open.retain(|_, w| w.closes_at > now);
+                windows.none_closes_before = windows.open.values().map(|w| w.closes_at).min();
+            }
+            if windows.open.len() >= max {
                 tracing::warn!(
                     max_throttle_keys = max,
                     "memory store is full of open throttle windows; refusing an attempt"
@@ -44,7 +56,7 @@ impl MemoryStore {
                 return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
             }
         }
-        let entry = windows.entry(Box::from(key)).or_insert(Window {
+        let entry = windows.open.entry(Box::from(key)).or_insert(Window {
             count: 0,
             closes_at: now + window,
         });
@@ -84,6 +96,7 @@ impl ThrottleStore for MemoryStore {
                 .windows
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
+                .open
                 .remove(key);
             Ok(())
         })
@@ -93,6 +106,30 @@ impl ThrottleStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_table_refuses_new_keys_until_a_window_closes() {
+        let store = MemoryStore::builder().max_throttle_keys(2).build();
+        let now = Instant::now();
+        let window = Duration::from_secs(60);
+        store.attempt_at("a", 5, window, now).unwrap();
+        store
+            .attempt_at("b", 5, window, now + Duration::from_secs(30))
+            .unwrap();
+        let refused = store.attempt_at("c", 5, window, now + Duration::from_secs(1));
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            StoreErrorKind::CapacityExceeded
+        );
+        // Keys already counted still count.
+        assert!(
+            store
+                .attempt_at("a", 5, window, now + Duration::from_secs(2))
+                .is_ok()
+        );
+        // Once "a" closes, there is room again.
+        assert!(store.attempt_at("c", 5, window, now + window).is_ok());
+    }
 
     #[test]
     fn the_window_blocks_after_the_limit_and_reopens_when_it_closes() {

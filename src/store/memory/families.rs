@@ -21,6 +21,9 @@ struct State {
     /// `(sub, family)` -> the family.
     families: HashMap<(Box<str>, Box<str>), Family>,
     next_purge_len: usize,
+    /// No family may be forgotten before this: until then a scan would
+    /// free nothing, so a full table refuses without one.
+    none_expires_before: Option<SystemTime>,
 }
 
 struct Family {
@@ -54,9 +57,12 @@ impl Families {
 impl State {
     /// Makes room for one more family, or says there is none.
     fn reserve(&mut self, max: usize, now: SystemTime) -> Result<(), StoreError> {
-        if self.families.len() >= self.next_purge_len.max(MIN_PURGE_LEN).min(max) {
+        if self.families.len() >= self.next_purge_len.max(MIN_PURGE_LEN).min(max)
+            && self.none_expires_before.is_none_or(|at| at <= now)
+        {
             self.families.retain(|_, family| family.keep_until > now);
             self.next_purge_len = self.families.len().saturating_mul(2);
+            self.none_expires_before = self.families.values().map(|f| f.keep_until).min();
         }
         if self.families.len() >= max {
             tracing::warn!(
