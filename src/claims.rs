@@ -3,7 +3,7 @@
 //!
 //! Bring your own claims type with `#[derive(Deserialize)]`, or use
 //! [`StandardClaims`]. Either way the registered claims (`iss`, `sub`, `aud`,
-//! `exp`, `nbf`, `iat`, `jti`) are also read, strictly, into
+//! `exp`, `nbf`, `iat`, `jti`, `sid`) are also read, strictly, into
 //! [`RegisteredClaims`], in the same single parse of the payload.
 //!
 //! ```
@@ -216,7 +216,7 @@ impl RegisteredClaims {
     /// about this token; its `jti` is [`token_id`](Self::token_id).
     pub fn token_ref(&self) -> crate::store::TokenRef<'_> {
         let mut token = crate::store::TokenRef::new();
-        token.jti = Some(self.token_id()).filter(|id| !id.is_empty());
+        token.jti = self.jti.as_deref().or(self.derived_id.as_deref());
         token.sub = self.sub.as_deref();
         token.issued_at = self.iat.map(NumericDate::to_system_time);
         token.expires_at = self.exp.map(NumericDate::to_system_time);
@@ -483,6 +483,32 @@ mod tests {
             serde_json::to_string(&NumericDate::from_secs(5)).unwrap(),
             "5"
         );
+    }
+
+    #[test]
+    fn standard_claims_round_trip_and_refuse_duplicates_and_a_missing_sub() {
+        let claims: StandardClaims = serde_json::from_str(
+            r#"{"sub":"alice","iss":"i","aud":["a","b"],"exp":2000000000,"nbf":1700000000.5,
+                "iat":1700000000.5,"jti":"j","sid":"s","roles":["admin"],
+                "permissions":["docs:write"],"scope":"read","tenant":"acme"}"#,
+        )
+        .unwrap();
+        let again: StandardClaims =
+            serde_json::from_str(&serde_json::to_string(&claims).unwrap()).unwrap();
+        assert_eq!(again, claims);
+        assert_eq!(claims.sid.as_deref(), Some("s"));
+        assert_eq!(claims.extra["tenant"], "acme");
+        for bad in [
+            r#"{"iss":"i"}"#,
+            r#"{"sub":"a","sub":"b"}"#,
+            r#"{"sub":"a","roles":[],"roles":[]}"#,
+            r#"{"sub":"a","x":1,"x":2}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<StandardClaims>(bad).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub struct Claims<T> {
 }
 
 impl<T> Claims<T> {
-    /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`).
+    /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`).
     pub fn registered(&self) -> &RegisteredClaims {
         self.verified.registered()
     }

@@ -175,12 +175,7 @@ impl<S, T: DeserializeOwned + Send + Sync + 'static> JwtAuth<S, T> {
         Some(Box::pin(async move {
             refresh.await;
             // Once only: a `kid` still unknown now is refused.
-            let verified = Arc::new(
-                shared
-                    .validator
-                    .validate_or_refresh::<T>(&token)
-                    .map_err(|refusal| refusal.error)?,
-            );
+            let verified = Arc::new(shared.validator.validate::<T>(&token)?);
             if let Some(cache) = &shared.cache {
                 cache.insert(&token, verified.clone());
             }
