@@ -2,16 +2,14 @@
 //! challenges, token sources, optional auth, revocation and its failures,
 //! gRPC-shaped refusals, and that no refusal leaks the token.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use crate::support::*;
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
-use common::*;
 use jwt_guard::store::{
     BoxFuture, Lookup, MemoryStore, RevocationStore, StoreError, StoreErrorKind, TokenRef,
 };

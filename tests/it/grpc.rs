@@ -3,14 +3,12 @@
 //! Guards per server, per service (one among several), and per method (the
 //! `RequestClaimsExt` helpers in handlers).
 
-mod common;
-
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use common::*;
+use crate::support::*;
 use jwt_guard::grpc::RequestClaimsExt;
 use jwt_guard::{AnyOf, JwtLayer, RequireLayer, StandardClaims};
 use tonic::Code;

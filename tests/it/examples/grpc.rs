@@ -1,12 +1,10 @@
 //! The gRPC example, run as a newcomer runs it: its three answers over a real
 //! tonic client, its `mint` subcommand, and its refusal of a short secret.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::example::{self, Example};
+use crate::support::example::{self, Example};
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;

@@ -2,13 +2,11 @@
 //! demo`) and driven over real HTTP: on its embedded store, on a real
 //! `redis-server` with two instances that must agree, and on a Redis Cluster.
 
-mod common;
-
 use std::time::Duration;
 
-use common::client;
-use common::example::{Example, command, start};
-use common::redis::{RedisCluster, RedisServer};
+use crate::support::client;
+use crate::support::example::{Example, command, start};
+use crate::support::redis::{RedisCluster, RedisServer};
 use jwt_guard::{KeySet, StandardClaims, Validator};
 use reqwest::StatusCode;
 use reqwest::header::{RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};

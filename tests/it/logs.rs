@@ -1,12 +1,10 @@
 //! Every rejection is logged once at debug with its reason, and no log line
 //! (at any level) contains the token or its signature.
 
-mod common;
-
+use crate::support::*;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use common::*;
 use jwt_guard::{Claims, JwtLayer, RequireRole, StandardClaims};
 use serde_json::json;
 use tower::ServiceExt;

@@ -3,16 +3,14 @@
 //! `jwt_guard.auth` span around accepted requests, which carries `sub` and
 //! `kid` and never the token.
 
-mod common;
-
 use std::future::Future;
 use std::time::Duration;
 
+use crate::support::redis::{RedisServer, free_port, require_redis};
+use crate::support::*;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use common::redis::{RedisServer, free_port};
-use common::*;
 use jwt_guard::metrics::{
     AUTH_DURATION, MIRROR_RESYNCS, REQUESTS_ACCEPTED, REQUESTS_REJECTED, STORE_ERRORS,
 };
@@ -239,7 +237,7 @@ fn store_errors_are_counted_by_kind_and_answer_503() {
 
 #[test]
 fn a_completed_mirror_resync_is_counted() {
-    common::redis::require_redis();
+    require_redis();
     let redis = RedisServer::start();
     let recorded = recorded(|| async {
         let store = RedisStore::new(RedisConfig::url(redis.url())).unwrap();

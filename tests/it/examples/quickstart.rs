@@ -1,14 +1,12 @@
 //! The quickstart example, run as a newcomer runs it: its routes, its refusal
 //! of a short secret, and two instances sharing one Redis.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::client;
-use common::example::{self, Example};
-use common::redis::{RedisCluster, RedisServer};
+use crate::support::client;
+use crate::support::example::{self, Example};
+use crate::support::redis::{RedisCluster, RedisServer};
 use reqwest::StatusCode;
 use serde_json::Value;
 

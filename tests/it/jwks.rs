@@ -1,8 +1,6 @@
 //! `RemoteJwks` against a real HTTP server on loopback, and `SharedKeys`
 //! swaps. Keys and tokens are made at test time.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +18,7 @@ use jwt_guard::{
     Validator,
 };
 
-use common::{AUDIENCE, ISSUER, claims, keys::ed25519_key};
+use crate::support::{self, AUDIENCE, ISSUER, claims, keys::ed25519_key};
 
 /// An Ed25519 key pair with a `kid`: its JWK and a signer.
 struct IdpKey {
@@ -84,7 +82,7 @@ impl Idp {
         let app = Router::new()
             .route("/jwks.json", get(serve_jwks))
             .with_state((answer.clone(), hits.clone()));
-        let base = common::serve(app).await;
+        let base = support::serve(app).await;
         Self {
             answer,
             hits,
@@ -159,9 +157,9 @@ async fn app(validator: Validator) -> App {
         )
         .layer(JwtLayer::<StandardClaims>::new(validator));
     App {
-        url: format!("{}/me", common::serve(app).await),
+        url: format!("{}/me", support::serve(app).await),
         // One client per app: with TLS compiled in, building one is slow.
-        client: common::client(),
+        client: support::client(),
     }
 }
 

@@ -2,14 +2,12 @@
 //! kill, pause and restart: two services sharing one Redis, a three-master
 //! cluster, outages, timeouts, resynchronisation and hostile replies.
 
-mod common;
-
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::support::redis::{RedisCluster, RedisSentinel, RedisServer};
+use crate::support::*;
 use axum::Router;
 use axum::routing::{get, post};
-use common::redis::{RedisCluster, RedisSentinel, RedisServer};
-use common::*;
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{Lookup, RevocationStore, Revoker, StoreErrorKind, TokenRef};
 use jwt_guard::{Claims, JwtLayer, StandardClaims};

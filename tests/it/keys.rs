@@ -4,8 +4,6 @@
 //! Every refusal sits next to a positive control that differs only in the
 //! offending part. Asymmetric keys are generated at test time.
 
-mod common;
-
 use std::sync::OnceLock;
 
 use aws_lc_rs::signature::{
@@ -16,8 +14,8 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use jwt_guard::{Algorithm, ConfigError, ConfigErrorKind, Key, KeySet, SigningKey, Validator};
 use serde_json::{Value, json};
 
-use common::keys::{self as test_keys, TestKey, ec_key, pem};
-use common::{SECRET, claims, validator_with};
+use crate::support::keys::{self as test_keys, TestKey, ec_key, pem};
+use crate::support::{SECRET, claims, validator_with};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -770,6 +768,6 @@ fn ed25519_keys_off_the_curve_or_of_small_order_are_refused() {
         );
     }
     // A real key passes.
-    let good = common::keys::ed25519_key();
+    let good = test_keys::ed25519_key();
     assert!(jwt_guard::Key::from_ed_pem(&good.public_pem).is_ok());
 }

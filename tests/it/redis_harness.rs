@@ -1,13 +1,13 @@
-//! Self-tests of the Redis test harness (`tests/common/redis.rs`): real
+//! Self-tests of the Redis test harness (`support::redis`): real
 //! `redis-server` processes on free loopback ports, never the Redis on 6379.
-
-mod common;
 
 use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::redis::{RedisCluster, RedisSentinel, RedisServer, free_port, key_slot};
+use crate::support::redis::{
+    RedisCluster, RedisSentinel, RedisServer, free_port, key_slot, redis_cli,
+};
 
 #[test]
 fn free_ports_are_bindable_and_never_repeated() {
@@ -84,7 +84,7 @@ fn a_password_goes_into_the_url_and_the_cli() {
         format!("redis://:s3cret%20pw@127.0.0.1:{}", server.port())
     );
     assert_eq!(server.cli(&["PING"]), "PONG");
-    let anonymous = common::redis::redis_cli(
+    let anonymous = redis_cli(
         &["-p", &server.port().to_string(), "-e", "PING"],
         None,
         Duration::from_secs(5),

@@ -15,7 +15,6 @@
 //!
 //! Needs `redis-server` and `redis-cli` 7.x on `PATH` (Debian packages
 //! `redis-server` and `redis-tools`).
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -230,7 +229,6 @@ fn unwatch(pid: u32) {
 }
 
 mod signal {
-    pub const KILL: i32 = 9;
     pub const TERM: i32 = 15;
     #[cfg(target_os = "macos")]
     pub const STOP: i32 = 17;
@@ -407,12 +405,11 @@ fn reader(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<String
 struct Options {
     appendonly: bool,
     password: Option<String>,
-    /// `cluster-require-full-coverage`, when a cluster node.
-    cluster: Option<bool>,
+    /// A cluster node.
+    cluster: bool,
     replica_of: Option<u16>,
     /// Sentinel mode, monitoring the master on this port.
     sentinel_of: Option<u16>,
-    extra: Vec<(String, String)>,
 }
 
 impl Options {
@@ -422,7 +419,7 @@ impl Options {
         if let Some(master) = self.sentinel_of {
             // Sentinel needs a writable config file: it records its state.
             let path = dir.join("sentinel.conf");
-            let mut conf = format!(
+            let conf = format!(
                 "port {port}\nbind 127.0.0.1\ndaemonize no\ndir \"{}\"\n\
                  sentinel monitor {name} 127.0.0.1 {master} 1\n\
                  sentinel down-after-milliseconds {name} 1000\n\
@@ -430,9 +427,6 @@ impl Options {
                 dir.display(),
                 name = RedisSentinel::MASTER_NAME,
             );
-            for (name, value) in &self.extra {
-                conf.push_str(&format!("{name} {value}\n"));
-            }
             fs::write(&path, conf)?;
             return Ok(vec![path.into_os_string(), "--sentinel".into()]);
         }
@@ -455,15 +449,11 @@ impl Options {
         } else {
             set("appendonly", "no");
         }
-        if let Some(full_coverage) = self.cluster {
+        if self.cluster {
             let _ = fs::remove_file(dir.join("nodes.conf"));
             set("cluster-enabled", "yes");
             set("cluster-config-file", "nodes.conf");
             set("cluster-node-timeout", "2000");
-            set(
-                "cluster-require-full-coverage",
-                if full_coverage { "yes" } else { "no" },
-            );
         }
         if let Some(master) = self.replica_of {
             set("replicaof", &format!("127.0.0.1 {master}"));
@@ -471,9 +461,6 @@ impl Options {
         if let Some(password) = &self.password {
             set("requirepass", password);
             set("masterauth", password);
-        }
-        for (name, value) in &self.extra {
-            set(name, value);
         }
         Ok(args)
     }
@@ -497,13 +484,6 @@ impl RedisServerBuilder {
     /// [`RedisServer::cli`] authenticates.
     pub fn password(mut self, password: &str) -> Self {
         self.options.password = Some(password.to_owned());
-        self
-    }
-
-    /// Any other configuration directive, as `--NAME VALUE` (for example
-    /// `config("maxmemory", "1mb")`).
-    pub fn config(mut self, name: &str, value: &str) -> Self {
-        self.options.extra.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -958,18 +938,10 @@ fn percent_encode(text: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct RedisClusterBuilder {
     masters: usize,
-    full_coverage: bool,
     appendonly: bool,
 }
 
 impl RedisClusterBuilder {
-    /// `cluster-require-full-coverage` (default `yes`): with `false`, the
-    /// other masters keep serving their slots while one master is down.
-    pub fn require_full_coverage(mut self, on: bool) -> Self {
-        self.full_coverage = on;
-        self
-    }
-
     /// AOF with `appendfsync always` on every node.
     pub fn appendonly(mut self, on: bool) -> Self {
         self.appendonly = on;
@@ -983,7 +955,7 @@ impl RedisClusterBuilder {
         );
         let options = Options {
             appendonly: self.appendonly,
-            cluster: Some(self.full_coverage),
+            cluster: true,
             ..Options::default()
         };
         let nodes: Vec<RedisServer> = (0..self.masters)
@@ -1026,7 +998,6 @@ impl RedisCluster {
     pub fn builder(masters: usize) -> RedisClusterBuilder {
         RedisClusterBuilder {
             masters,
-            full_coverage: true,
             appendonly: false,
         }
     }

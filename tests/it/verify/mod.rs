@@ -6,8 +6,6 @@
 //! accepted, so no test passes because of an unrelated failure. Every token
 //! and every asymmetric key is made at test time.
 
-mod common;
-
 use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -24,8 +22,8 @@ use jwt_guard::{
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use common::keys::{self as test_keys, TestKey, ec_key};
-use common::{
+use crate::support::keys::{self as test_keys, TestKey, ec_key};
+use crate::support::{
     AUDIENCE, ISSUER, SECRET, claims, mint, mint_raw, now, validator, validator_builder,
     validator_with,
 };
@@ -190,7 +188,7 @@ fn token_of_len(len: usize) -> String {
 #[test]
 fn json_serialization_is_refused_as_malformed() {
     let v = validator();
-    let token = common::token("alice", &[]);
+    let token = crate::support::token("alice", &[]);
     assert_jws_accepted(&v, &token);
     let p = parts(&token);
     let general = json!({
@@ -207,7 +205,7 @@ fn json_serialization_is_refused_as_malformed() {
 #[test]
 fn token_with_two_parts_is_refused_as_malformed() {
     let v = validator();
-    let token = common::token("alice", &[]);
+    let token = crate::support::token("alice", &[]);
     assert_jws_accepted(&v, &token);
     let p = parts(&token);
     assert_jws_refused(&v, &format!("{}.{}", p[0], p[1]), AuthErrorKind::Malformed);
@@ -218,7 +216,7 @@ fn token_with_two_parts_is_refused_as_malformed() {
 #[test]
 fn token_with_four_or_five_parts_is_refused_as_malformed() {
     let v = validator();
-    let token = common::token("alice", &[]);
+    let token = crate::support::token("alice", &[]);
     assert_jws_accepted(&v, &token);
     let p = parts(&token);
     for extra in [
@@ -234,7 +232,7 @@ fn token_with_four_or_five_parts_is_refused_as_malformed() {
 #[test]
 fn token_with_empty_signature_is_refused_as_malformed() {
     let v = validator();
-    let token = common::token("alice", &[]);
+    let token = crate::support::token("alice", &[]);
     assert_jws_accepted(&v, &token);
     let p = parts(&token);
     assert_jws_refused(&v, &format!("{}.{}.", p[0], p[1]), AuthErrorKind::Malformed);
@@ -316,7 +314,7 @@ fn padded_base64url_is_refused_as_malformed() {
 #[test]
 fn whitespace_in_base64url_is_refused_as_malformed() {
     let v = validator();
-    let token = common::token("alice", &[]);
+    let token = crate::support::token("alice", &[]);
     assert_jws_accepted(&v, &token);
     for (index, part) in parts(&token).into_iter().enumerate() {
         for space in [" ", "\n", "\r\n", "\t"] {
@@ -417,7 +415,7 @@ fn header_that_is_not_a_json_object_is_refused_as_malformed() {
 fn header_that_is_not_utf8_is_refused_as_malformed() {
     let v = validator();
     let sign = |header: &[u8]| {
-        common::signer()
+        crate::support::signer()
             .sign_jws(header, payload().as_bytes())
             .unwrap()
     };
@@ -441,7 +439,7 @@ fn header_that_is_not_utf8_is_refused_as_malformed() {
 fn payload_that_is_not_utf8_is_refused_as_malformed() {
     let v = validator();
     let sign = |payload: &[u8]| {
-        common::signer()
+        crate::support::signer()
             .sign_jws(br#"{"alg":"HS256"}"#, payload)
             .unwrap()
     };
@@ -771,7 +769,7 @@ fn unknown_kid_is_refused_with_unknown_key() {
 fn kid_naming_no_key_is_refused_even_when_a_single_key_has_no_kid() {
     let v = validator();
     assert_jws_refused(&v, &mint_with_kid("k1"), AuthErrorKind::UnknownKey);
-    assert_jws_accepted(&v, &common::token("alice", &[]));
+    assert_jws_accepted(&v, &crate::support::token("alice", &[]));
 }
 
 #[test]
@@ -779,7 +777,7 @@ fn token_without_kid_is_refused_as_ambiguous_when_two_hs256_keys_could_verify_it
     let v = validator_with_kids(&["k1", "k2"]);
     assert_jws_refused(
         &v,
-        &common::token("alice", &[]),
+        &crate::support::token("alice", &[]),
         AuthErrorKind::AmbiguousKey,
     );
     assert_jws_accepted(&v, &mint_with_kid("k1"));
@@ -789,7 +787,7 @@ fn token_without_kid_is_refused_as_ambiguous_when_two_hs256_keys_could_verify_it
 #[test]
 fn token_without_kid_is_accepted_when_one_key_fits_its_algorithm() {
     let one = validator_with_kids(&["k1"]);
-    assert_jws_accepted(&one, &common::token("alice", &[]));
+    assert_jws_accepted(&one, &crate::support::token("alice", &[]));
     let mixed = Validator::builder()
         .key(Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a"))
         .key(Key::hmac(Algorithm::HS384, SECRET).unwrap().with_kid("b"))
@@ -797,7 +795,7 @@ fn token_without_kid_is_accepted_when_one_key_fits_its_algorithm() {
         .audience(AUDIENCE)
         .build()
         .unwrap();
-    assert_jws_accepted(&mixed, &common::token("alice", &[]));
+    assert_jws_accepted(&mixed, &crate::support::token("alice", &[]));
 }
 
 #[test]
@@ -935,7 +933,7 @@ fn token_without_exp_is_refused_with_missing_claim() {
     assert_refused(&validator(), &without_exp, AuthErrorKind::MissingClaim);
     let optional = validator_builder().require_exp(false).build().unwrap();
     accepted(&optional, &without_exp);
-    accepted(&validator(), &common::token("alice", &[]));
+    accepted(&validator(), &crate::support::token("alice", &[]));
 }
 
 #[test]
@@ -1132,7 +1130,7 @@ fn registered_claims_of_the_wrong_type_are_refused_with_invalid_claim() {
         assert_eq!(err.kind(), AuthErrorKind::InvalidClaim, "{claim}: {value}");
     }
     assert!(
-        v.validate::<RolesOnly>(&common::token("alice", &[]))
+        v.validate::<RolesOnly>(&crate::support::token("alice", &[]))
             .is_ok()
     );
 }
@@ -1148,7 +1146,7 @@ fn configured_issuer_is_required() {
         c.remove("iss");
     }));
     assert_refused(&v, &token, AuthErrorKind::MissingClaim);
-    accepted(&v, &common::token("alice", &[]));
+    accepted(&v, &crate::support::token("alice", &[]));
 }
 
 #[test]
@@ -1200,7 +1198,7 @@ fn configured_audience_is_required() {
         c.remove("aud");
     }));
     assert_refused(&v, &token, AuthErrorKind::MissingClaim);
-    accepted(&v, &common::token("alice", &[]));
+    accepted(&v, &crate::support::token("alice", &[]));
 }
 
 #[test]
@@ -1383,7 +1381,7 @@ fn claims_that_do_not_fit_the_type_are_refused_with_invalid_claims() {
     let err = v.validate::<StandardClaims>(&no_sub).unwrap_err();
     assert_eq!(err.kind(), AuthErrorKind::InvalidClaims);
     assert!(
-        v.validate::<StandardClaims>(&common::token("alice", &[]))
+        v.validate::<StandardClaims>(&crate::support::token("alice", &[]))
             .is_ok()
     );
 }
@@ -1406,7 +1404,7 @@ impl<'de> Deserialize<'de> for CountedClaims {
 fn claims_are_deserialized_exactly_once_per_validation() {
     let v = validator();
     DESERIALIZATIONS.with(|count| count.set(0));
-    v.validate::<CountedClaims>(&common::token("alice", &[]))
+    v.validate::<CountedClaims>(&crate::support::token("alice", &[]))
         .unwrap();
     assert_eq!(DESERIALIZATIONS.with(Cell::get), 1);
 }
@@ -1463,7 +1461,7 @@ fn registered_claims_are_read_whatever_the_claims_type() {
 #[test]
 fn audience_string_reads_as_a_list_of_one() {
     let v = validator();
-    let verified = accepted(&v, &common::token("alice", &[]));
+    let verified = accepted(&v, &crate::support::token("alice", &[]));
     assert_eq!(verified.registered().audience(), [AUDIENCE]);
 }
 

@@ -3,12 +3,11 @@
 //! grace period covers the previous token only, logout-all refuses refresh
 //! tokens issued before it and not after, reserved claims are refused.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::redis::RedisServer;
+use crate::support::redis::RedisServer;
+use crate::support::{AUDIENCE, ISSUER, SECRET};
 use jwt_guard::issue::{Grant, IssueErrorKind, Issuer};
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{MemoryStore, RefreshStore, RevocationStore};
@@ -16,9 +15,9 @@ use jwt_guard::{Algorithm, SigningKey, StandardClaims, Validator};
 
 fn issuer(store: Arc<dyn RefreshStore>, grace: Duration) -> Issuer {
     Issuer::builder()
-        .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
-        .issuer(common::ISSUER)
-        .audience(common::AUDIENCE)
+        .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
         .reuse_grace(grace)
         .shared_store(store)
         .build()
@@ -226,7 +225,7 @@ async fn reserved_claims_and_bad_settings_are_refused() {
     );
     let base = || {
         Issuer::builder()
-            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
+            .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
             .issuer("i")
             .audience("a")
             .store(MemoryStore::new())
@@ -298,9 +297,9 @@ async fn an_expired_refresh_token_is_refused_on_every_store() {
     let (stores, _redis) = stores().await;
     for (name, store) in stores {
         let issuer = Issuer::builder()
-            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
-            .issuer(common::ISSUER)
-            .audience(common::AUDIENCE)
+            .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
             .refresh_ttl(Duration::from_secs(1))
             .shared_store(store)
             .build()
@@ -345,8 +344,8 @@ async fn another_issuer_sharing_the_store_cannot_redeem_a_refresh_token() {
     for (name, store) in stores {
         let a = issuer(store.clone(), Duration::ZERO);
         let b = Issuer::builder()
-            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
-            .issuer(common::ISSUER)
+            .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .issuer(ISSUER)
             .audience("another-api")
             .shared_store(store)
             .build()
@@ -370,9 +369,9 @@ async fn a_session_stops_rotating_at_its_limit() {
     let (stores, _redis) = stores().await;
     for (name, store) in stores {
         let issuer = Issuer::builder()
-            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
-            .issuer(common::ISSUER)
-            .audience(common::AUDIENCE)
+            .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
             .max_rotations(2)
             .shared_store(store)
             .build()
@@ -393,7 +392,7 @@ async fn a_session_stops_rotating_at_its_limit() {
 fn a_store_that_would_forget_logout_all_too_early_is_refused() {
     let build = |retention_days: u64| {
         Issuer::builder()
-            .signing_key(SigningKey::hmac(Algorithm::HS256, common::SECRET).unwrap())
+            .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
             .issuer("i")
             .audience("a")
             .refresh_ttl(Duration::from_secs(7 * 24 * 3600))

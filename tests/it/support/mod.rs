@@ -1,6 +1,5 @@
 //! Shared test harness: keys and token minting at test time, and serving a
 //! router on a free loopback port for a real HTTP client.
-#![allow(dead_code)]
 
 pub mod example;
 pub mod keys;

@@ -1,0 +1,8 @@
+//! The examples, driven as their users drive them.
+
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod demo;
+#[cfg(feature = "tonic")]
+mod grpc;
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod quickstart;

@@ -1,0 +1,31 @@
+//! jwt-guard's integration tests: one test crate, so that the shared
+//! harness in [`support`] (keys and tokens made at test time, real
+//! `redis-server` processes, example runners) compiles once.
+//!
+//! Modules that need optional features are compiled only with them, as
+//! their targets once were: plain `cargo test` runs those of the default
+//! features (`axum`, `aws_lc_rs`, `redis`), `cargo test --all-features` runs
+//! every one. The Wycheproof conformance run is its own target,
+//! `tests/wycheproof.rs`.
+
+mod support;
+
+mod examples;
+#[cfg(feature = "tonic")]
+mod grpc;
+#[cfg(feature = "axum")]
+mod http;
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod issue;
+#[cfg(all(feature = "jwks", feature = "axum"))]
+mod jwks;
+mod keys;
+#[cfg(feature = "axum")]
+mod logs;
+#[cfg(all(feature = "metrics", feature = "axum", feature = "redis"))]
+mod observability;
+#[cfg(feature = "redis")]
+mod redis_harness;
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod redis_store;
+mod verify;
