@@ -1,25 +1,52 @@
-//! The demo login service, run as a newcomer runs it (`cargo run --example
-//! demo`) and driven over real HTTP: on its embedded store, on a real
-//! `redis-server` with two instances that must agree, and on a Redis Cluster.
+//! The demo login service, driven over real HTTP and WebSocket: in this
+//! process on its embedded store, on a real `redis-server` with two
+//! instances that must agree, and as its binary (`cargo run --example demo`)
+//! started from its environment, on a Redis Cluster.
+
+#[path = "../../../examples/demo/app.rs"]
+mod app;
 
 use std::time::Duration;
 
-use crate::support::client;
-use crate::support::example::{Example, command, start};
-use crate::support::redis::{RedisCluster, RedisServer};
-use jwt_guard::{KeySet, StandardClaims, Validator};
+use jwt_guard::store::redis::RedisConfig;
+use jwt_guard::{Algorithm, KeySet, StandardClaims, Validator};
 use reqwest::StatusCode;
 use reqwest::header::{RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
+use crate::support::example::{self, Example, command};
+use crate::support::redis::{RedisCluster, RedisServer};
+use crate::support::{client, serve};
+
 const SECRET: &str = "demo-test-secret-0123456789abcdef-0123";
 
-async fn demo(env: &[(&str, &str)]) -> Example {
+/// The binary's settings when only `JWT_SECRET` is set.
+fn config() -> app::Config {
+    app::Config {
+        alg: Algorithm::HS256,
+        secret: Some(SECRET.to_owned()),
+        key_file: None,
+        issuer: "jwt-guard-demo".to_owned(),
+        audience: "jwt-guard-demo".to_owned(),
+        access_ttl: Duration::from_secs(15 * 60),
+        refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+        redis: None,
+        cookie_secure: true,
+    }
+}
+
+/// The demo in this process; returns its base URL.
+async fn demo(config: app::Config) -> String {
+    serve(app::app(&config).await.unwrap()).await
+}
+
+/// The demo's binary, started with `env` (and the test secret).
+async fn binary(env: &[(&str, &str)]) -> Example {
     let mut env = env.to_vec();
     if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
         env.push(("JWT_SECRET", SECRET));
     }
-    start("demo", &env, "/health").await
+    example::start("demo", &env, "/health").await
 }
 
 /// What a login or refresh answered.
@@ -374,11 +401,11 @@ async fn every_flow(a: &str, b: &str) {
 
 #[tokio::test]
 async fn the_whole_flow_on_the_embedded_store() {
-    let demo = demo(&[]).await;
-    every_flow(&demo.url, &demo.url).await;
+    let demo = demo(config()).await;
+    every_flow(&demo, &demo).await;
     assert_eq!(
         client()
-            .get(format!("{}/.well-known/jwks.json", demo.url))
+            .get(format!("{demo}/.well-known/jwks.json"))
             .send()
             .await
             .unwrap()
@@ -392,14 +419,18 @@ async fn the_whole_flow_on_the_embedded_store() {
 
 #[tokio::test]
 async fn the_throttle_on_the_embedded_store() {
-    let demo = demo(&[]).await;
-    throttle_blocks_after_five_failures(&demo.url, &demo.url, "alice", "wonderland").await;
+    let demo = demo(config()).await;
+    throttle_blocks_after_five_failures(&demo, &demo, "alice", "wonderland").await;
 }
 
 #[tokio::test]
 async fn expired_refresh_tokens_get_invalid_grant() {
-    let demo = demo(&[("REFRESH_EXPIRES_IN", "1s")]).await;
-    let response = login_response(&demo.url, "bob", "builder").await;
+    let demo = demo(app::Config {
+        refresh_ttl: Duration::from_secs(1),
+        ..config()
+    })
+    .await;
+    let response = login_response(&demo, "bob", "builder").await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     assert!(cookie.contains("Max-Age=1;"), "{cookie}");
@@ -409,13 +440,13 @@ async fn expired_refresh_tokens_get_invalid_grant() {
         .unwrap()
         .to_owned();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_invalid_grant(refresh_with_cookie(&demo.url, &refresh).await).await;
+    assert_invalid_grant(refresh_with_cookie(&demo, &refresh).await).await;
 }
 
 #[tokio::test]
 async fn signing_keys_rotate_and_are_published() {
-    for alg in ["EdDSA", "ES256"] {
-        let demo = demo(&[("JWT_ALG", alg)]).await;
+    for alg in [Algorithm::EdDSA, Algorithm::ES256] {
+        let demo = demo(app::Config { alg, ..config() }).await;
         let jwks = |url: String| async move {
             client()
                 .get(format!("{url}/.well-known/jwks.json"))
@@ -426,8 +457,8 @@ async fn signing_keys_rotate_and_are_published() {
                 .await
                 .unwrap()
         };
-        let before = login(&demo.url, "alice", "wonderland").await;
-        let document = jwks(demo.url.clone()).await;
+        let before = login(&demo, "alice", "wonderland").await;
+        let document = jwks(demo.clone()).await;
         let published: Value = serde_json::from_str(&document).unwrap();
         assert_eq!(published["keys"].as_array().unwrap().len(), 1, "{alg}");
         assert!(!document.contains("\"d\""), "a private key was published");
@@ -448,7 +479,7 @@ async fn signing_keys_rotate_and_are_published() {
 
         // Rotation: the new key signs, the old one still verifies.
         let rotated = client()
-            .post(format!("{}/admin/rotate-key", demo.url))
+            .post(format!("{demo}/admin/rotate-key"))
             .bearer_auth(&before.access)
             .send()
             .await
@@ -459,8 +490,8 @@ async fn signing_keys_rotate_and_are_published() {
             .unwrap()
             .to_owned();
         assert_ne!(new_kid, old_kid);
-        let after = login(&demo.url, "alice", "wonderland").await;
-        let document = jwks(demo.url.clone()).await;
+        let after = login(&demo, "alice", "wonderland").await;
+        let document = jwks(demo.clone()).await;
         let kids: Vec<String> = serde_json::from_str::<Value>(&document).unwrap()["keys"]
             .as_array()
             .unwrap()
@@ -476,12 +507,12 @@ async fn signing_keys_rotate_and_are_published() {
             .validate::<StandardClaims>(&after.access)
             .unwrap();
         assert_eq!(verified.header().kid(), Some(new_kid.as_str()));
-        assert_eq!(me_status(&demo.url, &before.access).await, StatusCode::OK);
-        assert_eq!(me_status(&demo.url, &after.access).await, StatusCode::OK);
+        assert_eq!(me_status(&demo, &before.access).await, StatusCode::OK);
+        assert_eq!(me_status(&demo, &after.access).await, StatusCode::OK);
         // bob may not rotate keys.
-        let bob = login(&demo.url, "bob", "builder").await;
+        let bob = login(&demo, "bob", "builder").await;
         assert_eq!(
-            post_bearer(&demo.url, "/admin/rotate-key", &bob.access).await,
+            post_bearer(&demo, "/admin/rotate-key", &bob.access).await,
             StatusCode::FORBIDDEN
         );
     }
@@ -548,11 +579,14 @@ async fn an_unset_secret_is_generated_and_said() {
 #[tokio::test]
 async fn two_instances_on_one_redis_agree() {
     let redis = RedisServer::start();
-    let url = redis.url();
-    let a = demo(&[("REDIS_URL", &url)]).await;
-    let b = demo(&[("REDIS_URL", &url)]).await;
-    every_flow(&a.url, &b.url).await;
-    throttle_blocks_after_five_failures(&a.url, &b.url, "bob", "builder").await;
+    let on_redis = || app::Config {
+        redis: Some(RedisConfig::url(redis.url())),
+        ..config()
+    };
+    let a = demo(on_redis()).await;
+    let b = demo(on_redis()).await;
+    every_flow(&a, &b).await;
+    throttle_blocks_after_five_failures(&a, &b, "bob", "builder").await;
     // Nothing stored holds a refresh token or a password.
     let keys = redis.scan("*");
     assert!(keys.iter().any(|k| k.contains(":f:")), "{keys:?}");
@@ -565,8 +599,8 @@ async fn two_instances_on_one_redis_agree() {
 async fn the_flow_on_a_redis_cluster() {
     let cluster = RedisCluster::start(3);
     let urls = cluster.urls().join(",");
-    let a = demo(&[("REDIS_CLUSTER_URLS", &urls)]).await;
-    let b = demo(&[("REDIS_CLUSTER_URLS", &urls)]).await;
+    let a = binary(&[("REDIS_CLUSTER_URLS", &urls)]).await;
+    let b = binary(&[("REDIS_CLUSTER_URLS", &urls)]).await;
     every_flow(&a.url, &b.url).await;
     throttle_blocks_after_five_failures(&a.url, &b.url, "alice", "wonderland").await;
 }
@@ -704,28 +738,35 @@ mod ws {
 
     #[tokio::test]
     async fn sockets_on_the_embedded_store() {
-        let demo = demo(&[]).await;
-        handshake_and_echo(&demo.url).await;
-        revocations_close_sockets(&demo.url, &demo.url).await;
+        let demo = demo(config()).await;
+        handshake_and_echo(&demo).await;
+        revocations_close_sockets(&demo, &demo).await;
     }
 
     #[tokio::test]
     async fn sockets_close_when_another_instance_logs_out() {
         let redis = RedisServer::start();
-        let url = redis.url();
-        let a = demo(&[("REDIS_URL", &url)]).await;
-        let b = demo(&[("REDIS_URL", &url)]).await;
-        handshake_and_echo(&a.url).await;
-        revocations_close_sockets(&a.url, &b.url).await;
+        let on_redis = || app::Config {
+            redis: Some(RedisConfig::url(redis.url())),
+            ..config()
+        };
+        let a = demo(on_redis()).await;
+        let b = demo(on_redis()).await;
+        handshake_and_echo(&a).await;
+        revocations_close_sockets(&a, &b).await;
     }
 
     #[tokio::test]
     async fn sockets_close_when_the_token_expires() {
-        let demo = demo(&[("JWT_EXPIRES_IN", "2s")]).await;
-        let response = login_response(&demo.url, "bob", "builder").await;
+        let demo = demo(app::Config {
+            access_ttl: Duration::from_secs(2),
+            ..config()
+        })
+        .await;
+        let response = login_response(&demo, "bob", "builder").await;
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["expires_in"], 2);
-        let mut socket = open(&demo.url, body["access_token"].as_str().unwrap()).await;
+        let mut socket = open(&demo, body["access_token"].as_str().unwrap()).await;
         let (code, reason, elapsed) = closed(&mut socket).await;
         assert_eq!(
             (code, reason.as_str()),

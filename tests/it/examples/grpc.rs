@@ -1,17 +1,61 @@
-//! The gRPC example, run as a newcomer runs it: its three answers over a real
-//! tonic client, its `mint` subcommand, and its refusal of a short secret.
+//! The gRPC example: its three answers over a real tonic client, in-process;
+//! its binary, started from its environment, serving tokens from its `mint`
+//! subcommand; its refusal of a short secret.
+
+#[path = "../../../examples/grpc/app.rs"]
+mod app;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::example::{self, Example};
+use jwt_guard::{Algorithm, SigningKey};
+use serde_json::json;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use crate::support::example::{self, Example};
+use crate::support::{now, unique_id};
+
 const SECRET: &str = "grpc-example-test-secret-0123456789abcdef";
+/// The binary's defaults for `JWT_ISSUER` and `JWT_AUDIENCE`.
+const ISSUER: &str = "quickstart";
+const AUDIENCE: &str = "quickstart-api";
+
+/// The example's server in this process; returns a channel to it.
+async fn serve() -> Channel {
+    let config = app::Config {
+        secret: SECRET.to_owned(),
+        issuer: ISSUER.to_owned(),
+        audience: AUDIENCE.to_owned(),
+    };
+    let server = app::app(&config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        server
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    Endpoint::from_shared(url).unwrap().connect().await.unwrap()
+}
+
+/// A token as `grpc mint SUB ROLES` makes it, minted here.
+fn token(sub: &str, roles: &[&str]) -> String {
+    let now = now();
+    let claims = json!({
+        "sub": sub, "iss": ISSUER, "aud": AUDIENCE, "roles": roles,
+        "iat": now, "nbf": now, "exp": now + 15 * 60, "jti": unique_id(),
+    });
+    SigningKey::hmac(Algorithm::HS256, SECRET.as_bytes())
+        .unwrap()
+        .sign("JWT", &claims)
+        .unwrap()
+}
 
 fn command(env: &[(&str, &str)]) -> Command {
     let mut env = env.to_vec();
@@ -21,8 +65,9 @@ fn command(env: &[(&str, &str)]) -> Command {
     example::command("grpc", &env)
 }
 
-async fn start() -> Example {
-    let example = example::spawn("grpc", &[("JWT_SECRET", SECRET)]);
+/// The binary, started with `env`; waits until it accepts connections.
+async fn start(env: &[(&str, &str)]) -> Example {
+    let example = example::spawn("grpc", env);
     let bind = example.url.trim_start_matches("http://").to_owned();
     let start = Instant::now();
     while tokio::net::TcpStream::connect(&bind).await.is_err() {
@@ -35,9 +80,9 @@ async fn start() -> Example {
     example
 }
 
-/// A token from `grpc mint SUB ROLES`, as the README shows.
-fn mint(sub: &str, roles: &str) -> String {
-    let output = command(&[]).args(["mint", sub, roles]).output().unwrap();
+/// A token from `grpc mint SUB ROLES` with `env`, as the README shows.
+fn mint(env: &[(&str, &str)], sub: &str, roles: &str) -> String {
+    let output = command(env).args(["mint", sub, roles]).output().unwrap();
     assert!(output.status.success());
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
@@ -68,12 +113,7 @@ fn short_secret_exits_non_zero_and_says_why() {
 
 #[tokio::test]
 async fn health_answers_as_documented() {
-    let example = start().await;
-    let channel = Endpoint::from_shared(example.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = serve().await;
 
     let status = check(&channel, None).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
@@ -82,7 +122,7 @@ async fn health_answers_as_documented() {
     let status = check(&channel, Some("x.y.z")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 
-    let olga = mint("olga", "ops,user");
+    let olga = token("olga", &["ops", "user"]);
     let signature_at = olga.rfind('.').unwrap() + 1;
     let mut forged = olga.clone();
     let replacement = if forged[signature_at..].starts_with('A') {
@@ -95,7 +135,7 @@ async fn health_answers_as_documented() {
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert_no_token(&status, &forged);
 
-    let bob = mint("bob", "user");
+    let bob = token("bob", &["user"]);
     let status = check(&channel, Some(&bob)).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     assert_eq!(
@@ -108,4 +148,34 @@ async fn health_answers_as_documented() {
         check(&channel, Some(&olga)).await.unwrap(),
         ServingStatus::Serving
     );
+}
+
+#[tokio::test]
+async fn the_binary_serves_tokens_of_its_mint_subcommand_with_its_settings() {
+    let env = [
+        ("JWT_SECRET", SECRET),
+        ("JWT_ISSUER", "https://issuer.example"),
+        ("JWT_AUDIENCE", "health-api"),
+    ];
+    let example = start(&env).await;
+    let channel = Endpoint::from_shared(example.url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        check(&channel, Some(&mint(&env, "olga", "ops")))
+            .await
+            .unwrap(),
+        ServingStatus::Serving
+    );
+    let bob = check(&channel, Some(&mint(&env, "bob", "user")))
+        .await
+        .unwrap_err();
+    assert_eq!(bob.code(), Code::PermissionDenied, "{bob:?}");
+    // A token for the default issuer and audience is not one of its tokens.
+    let status = check(&channel, Some(&token("olga", &["ops"])))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 }

@@ -1,16 +1,51 @@
-//! The quickstart example, run as a newcomer runs it: its routes, its refusal
-//! of a short secret, and two instances sharing one Redis.
+//! The quickstart example: its routes, driven in-process over real HTTP; its
+//! binary, started from its environment as the README shows, refusing a
+//! short secret and minting tokens; two instances sharing one Redis or a
+//! Redis Cluster.
+
+#[path = "../../../examples/quickstart/app.rs"]
+mod app;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::client;
+use jwt_guard::store::redis::RedisConfig;
+use jwt_guard::{Algorithm, SigningKey};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
 use crate::support::example::{self, Example};
 use crate::support::redis::{RedisCluster, RedisServer};
-use reqwest::StatusCode;
-use serde_json::Value;
+use crate::support::{client, now, serve, unique_id};
 
 const SECRET: &str = "quickstart-test-secret-0123456789abcdef";
+/// The binary's defaults for `JWT_ISSUER` and `JWT_AUDIENCE`.
+const ISSUER: &str = "quickstart";
+const AUDIENCE: &str = "quickstart-api";
+
+/// The quickstart in this process, revocations in `redis` or in memory.
+async fn quickstart(redis: Option<RedisConfig>) -> String {
+    let config = app::Config {
+        secret: SECRET.to_owned(),
+        issuer: ISSUER.to_owned(),
+        audience: AUDIENCE.to_owned(),
+        redis,
+    };
+    serve(app::app(&config).await.unwrap()).await
+}
+
+/// A token as `quickstart mint SUB ROLES` makes it, minted here.
+fn token(sub: &str, roles: &[&str]) -> String {
+    let now = now();
+    let claims = json!({
+        "sub": sub, "iss": ISSUER, "aud": AUDIENCE, "roles": roles,
+        "iat": now, "nbf": now, "exp": now + 15 * 60, "jti": unique_id(),
+    });
+    SigningKey::hmac(Algorithm::HS256, SECRET.as_bytes())
+        .unwrap()
+        .sign("JWT", &claims)
+        .unwrap()
+}
 
 fn command(env: &[(&str, &str)]) -> Command {
     let mut env = env.to_vec();
@@ -20,6 +55,7 @@ fn command(env: &[(&str, &str)]) -> Command {
     example::command("quickstart", &env)
 }
 
+/// The binary, started with `env` (and the test secret).
 async fn start(env: &[(&str, &str)]) -> Example {
     let mut env = env.to_vec();
     if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
@@ -62,56 +98,54 @@ fn short_secret_exits_non_zero_and_says_why() {
 
 #[tokio::test]
 async fn routes_answer_as_documented() {
-    let qs = start(&[]).await;
-    let alice = mint("alice", "admin,user");
-    let bob = mint("bob", "user");
-    let (status, body) = get(&format!("{}/me", qs.url), Some(&alice)).await;
+    let qs = quickstart(None).await;
+    let alice = token("alice", &["admin", "user"]);
+    let bob = token("bob", &["user"]);
+    let (status, body) = get(&format!("{qs}/me"), Some(&alice)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["sub"], "alice");
-    assert_eq!(body["roles"], serde_json::json!(["admin", "user"]));
+    assert_eq!(body["roles"], json!(["admin", "user"]));
     assert_eq!(
-        get(&format!("{}/me", qs.url), None).await.0,
+        get(&format!("{qs}/me"), None).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(&format!("{}/admin", qs.url), Some(&alice)).await.0,
+        get(&format!("{qs}/admin"), Some(&alice)).await.0,
         StatusCode::OK
     );
-    let (status, body) = get(&format!("{}/admin", qs.url), Some(&bob)).await;
+    let (status, body) = get(&format!("{qs}/admin"), Some(&bob)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "insufficient_scope");
-    let (status, body) = get(&format!("{}/public", qs.url), None).await;
+    let (status, body) = get(&format!("{qs}/public"), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("sub").is_none());
-    let (status, body) = get(&format!("{}/public", qs.url), Some(&bob)).await;
+    let (status, body) = get(&format!("{qs}/public"), Some(&bob)).await;
     assert_eq!(
         (status, body["sub"].as_str()),
         (StatusCode::OK, Some("bob"))
     );
     assert_eq!(
-        get(&format!("{}/public", qs.url), Some("x.y.z")).await.0,
+        get(&format!("{qs}/public"), Some("x.y.z")).await.0,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(logout(&qs.url, &bob).await, StatusCode::NO_CONTENT);
+    assert_eq!(logout(&qs, &bob).await, StatusCode::NO_CONTENT);
     assert_eq!(
-        get(&format!("{}/me", qs.url), Some(&bob)).await.0,
+        get(&format!("{qs}/me"), Some(&bob)).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        get(&format!("{}/me", qs.url), Some(&alice)).await.0,
+        get(&format!("{qs}/me"), Some(&alice)).await.0,
         StatusCode::OK
     );
 }
 
-async fn refused_on_b_after_logout_on_a(a: &Example, b: &Example) -> Duration {
-    let token = mint("carol", "user");
-    assert_eq!(
-        get(&format!("{}/me", b.url), Some(&token)).await.0,
-        StatusCode::OK
-    );
-    assert_eq!(logout(&a.url, &token).await, StatusCode::NO_CONTENT);
+/// Logs `token` out on `a`; returns how long `b` took to refuse it (at
+/// most 100 ms).
+async fn refused_on_b_after_logout_on_a(a: &str, b: &str, token: &str) -> Duration {
+    assert_eq!(get(&format!("{b}/me"), Some(token)).await.0, StatusCode::OK);
+    assert_eq!(logout(a, token).await, StatusCode::NO_CONTENT);
     let start = Instant::now();
-    while get(&format!("{}/me", b.url), Some(&token)).await.0 != StatusCode::UNAUTHORIZED {
+    while get(&format!("{b}/me"), Some(token)).await.0 != StatusCode::UNAUTHORIZED {
         assert!(
             start.elapsed() < Duration::from_millis(100),
             "not refused within 100 ms"
@@ -127,16 +161,15 @@ async fn two_quickstarts_on_one_redis_refuse_a_token_logged_out_on_the_other() {
     let url = redis.url();
     let a = start(&[("REDIS_URL", &url)]).await;
     let b = start(&[("REDIS_URL", &url)]).await;
-    let took = refused_on_b_after_logout_on_a(&a, &b).await;
+    let took = refused_on_b_after_logout_on_a(&a.url, &b.url, &mint("carol", "user")).await;
     eprintln!("refused by the other quickstart after {took:?}");
 }
 
 #[tokio::test]
 async fn two_quickstarts_on_a_cluster_refuse_a_token_logged_out_on_the_other() {
     let cluster = RedisCluster::start(3);
-    let urls = cluster.urls().join(",");
-    let a = start(&[("REDIS_CLUSTER_URLS", &urls)]).await;
-    let b = start(&[("REDIS_CLUSTER_URLS", &urls)]).await;
-    let took = refused_on_b_after_logout_on_a(&a, &b).await;
+    let a = quickstart(Some(RedisConfig::cluster(cluster.urls()))).await;
+    let b = quickstart(Some(RedisConfig::cluster(cluster.urls()))).await;
+    let took = refused_on_b_after_logout_on_a(&a, &b, &token("carol", &["user"])).await;
     eprintln!("refused by the other quickstart after {took:?}");
 }

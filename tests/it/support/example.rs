@@ -1,7 +1,7 @@
-//! Running an example binary as a newcomer would: built by `cargo test`
-//! next to the test binaries, started on a free port, killed on drop.
+//! Running an example binary as its users do: with only its environment
+//! variables, on a free port, killed on drop.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -10,63 +10,61 @@ use std::time::{Duration, Instant};
 use super::client;
 use super::redis::free_port;
 
-/// The example binary `name`, next to the test binaries
-/// (`target/<profile>/examples`).
+/// The crate's features, each with whether this test crate was built with
+/// it; every feature of Cargo.toml must be listed (checked below).
+macro_rules! features {
+    ($($feature:tt),* $(,)?) => {
+        [$(($feature, cfg!(feature = $feature))),*]
+    };
+}
+
+const FEATURES: [(&str, bool); 8] = features![
+    "axum",
+    "aws_lc_rs",
+    "rust_crypto",
+    "redis",
+    "redis-tls",
+    "tonic",
+    "jwks",
+    "metrics",
+];
+
+/// The example binary `name`, in `target/<profile>/examples`.
 ///
-/// `cargo test --test <name>` alone does not build examples, so the example
-/// is built here first, once per test binary, with the features this test
-/// was built with (a no-op when `cargo test` already built it).
+/// `cargo test` builds the examples before it runs any test, but a test
+/// target run alone (`cargo test --test it`) does not: so the example is
+/// built here first, once per test run, with this test crate's features (a
+/// no-op when it is up to date).
 pub fn binary(name: &str) -> PathBuf {
-    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
-        return path.clone();
-    }
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let mut profile_dir = std::env::current_exe().unwrap();
     profile_dir.pop();
     if profile_dir.ends_with("deps") {
         profile_dir.pop();
     }
-    build_example(name, &profile_dir);
     let path = profile_dir
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    built
-        .get_or_insert_with(HashMap::new)
-        .insert(name.to_owned(), path.clone());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|done| done == name) {
+        build(name, &profile_dir);
+        built.push(name.to_owned());
+    }
     path
 }
 
-fn build_example(name: &str, profile_dir: &Path) {
-    let known = [
-        ("axum", cfg!(feature = "axum")),
-        ("aws_lc_rs", cfg!(feature = "aws_lc_rs")),
-        ("rust_crypto", cfg!(feature = "rust_crypto")),
-        ("redis", cfg!(feature = "redis")),
-        ("redis-tls", cfg!(feature = "redis-tls")),
-        ("tonic", cfg!(feature = "tonic")),
-        ("jwks", cfg!(feature = "jwks")),
-        ("metrics", cfg!(feature = "metrics")),
-    ];
+fn build(name: &str, profile_dir: &Path) {
+    let features: Vec<&str> = FEATURES
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(feature, _)| *feature)
+        .collect();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
     let mut command = Command::new(cargo);
     command
         .args(["build", "--quiet", "--example", name, "--manifest-path"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
-    if known.iter().all(|(_, on)| *on) {
-        // Most likely `--all-features`: the same build, so nothing is rebuilt.
-        command.arg("--all-features");
-    } else {
-        let features: Vec<&str> = known
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(f, _)| *f)
-            .collect();
-        command
-            .arg("--no-default-features")
-            .arg("--features")
-            .arg(features.join(","));
-    }
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .args(["--no-default-features", "--features", &features.join(",")]);
     match profile_dir.file_name().and_then(|p| p.to_str()) {
         Some("debug") | None => {}
         Some(profile) => {
@@ -83,6 +81,25 @@ fn build_example(name: &str, profile_dir: &Path) {
         output.status.success(),
         "building the {name} example failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn every_feature_of_the_crate_is_passed_to_example_builds() {
+    let manifest = include_str!("../../../Cargo.toml");
+    let declared: BTreeSet<&str> = manifest
+        .split("\n[features]\n")
+        .nth(1)
+        .expect("a [features] table")
+        .lines()
+        .take_while(|line| !line.starts_with('['))
+        .filter_map(|line| line.split_once(" = ").map(|(name, _)| name.trim()))
+        .filter(|name| *name != "default")
+        .collect();
+    let listed: BTreeSet<&str> = FEATURES.iter().map(|(feature, _)| *feature).collect();
+    assert_eq!(
+        declared, listed,
+        "FEATURES must list the features of Cargo.toml"
     );
 }
 

@@ -95,12 +95,15 @@ pub fn unique_id() -> String {
     )
 }
 
-/// Serves `app` on a free loopback port; returns its base URL.
+/// Serves `app` on a free loopback port, with the client's address for
+/// handlers that ask for `ConnectInfo<SocketAddr>` (the demo's login
+/// throttle); returns its base URL.
 pub async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

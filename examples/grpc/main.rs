@@ -15,48 +15,31 @@
 //! `JWT_SECRET` (required, at least 32 bytes), `JWT_ISSUER` (default
 //! `quickstart`), `JWT_AUDIENCE` (default `quickstart-api`), `BIND` (default
 //! `127.0.0.1:3000`).
+//!
+//! `app.rs` builds the server; this file reads the environment, mints
+//! tokens for trying it, and serves it.
+
+mod app;
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwt_guard::{Algorithm, JwtLayer, Key, RequireLayer, SigningKey, StandardClaims, Validator};
+use app::Config;
+use jwt_guard::{Algorithm, SigningKey};
 use serde_json::json;
-use tonic::transport::Server;
-use tower::Layer;
 
-jwt_guard::role!(Ops = "ops");
-
-struct Config {
-    secret: String,
-    issuer: String,
-    audience: String,
-    bind: String,
-}
-
-impl Config {
-    fn from_env() -> Result<Self, String> {
-        let secret = std::env::var("JWT_SECRET").map_err(|_| {
-            "JWT_SECRET is not set: give it a secret of at least 32 bytes".to_owned()
-        })?;
-        let var =
-            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-        Ok(Self {
-            secret,
-            issuer: var("JWT_ISSUER", "quickstart"),
-            audience: var("JWT_AUDIENCE", "quickstart-api"),
-            bind: var("BIND", "127.0.0.1:3000"),
-        })
-    }
-}
-
-/// HS256 only, `iss` and `aud` required, 30 s leeway.
-fn validator(config: &Config) -> Result<Validator, jwt_guard::ConfigError> {
-    Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
-        .issuer(&config.issuer)
-        .audience(&config.audience)
-        .leeway(Duration::from_secs(30))
-        .build()
+/// The server's settings and the address to listen on, from the environment.
+fn from_env() -> Result<(Config, String), String> {
+    let secret = std::env::var("JWT_SECRET")
+        .map_err(|_| "JWT_SECRET is not set: give it a secret of at least 32 bytes".to_owned())?;
+    let var =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let config = Config {
+        secret,
+        issuer: var("JWT_ISSUER", "quickstart"),
+        audience: var("JWT_AUDIENCE", "quickstart-api"),
+    };
+    Ok((config, var("BIND", "127.0.0.1:3000")))
 }
 
 /// Reports a configuration error with its causes, and fails.
@@ -100,8 +83,8 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    let config = match Config::from_env() {
-        Ok(config) => config,
+    let (config, bind) = match from_env() {
+        Ok(settings) => settings,
         Err(message) => {
             eprintln!("grpc: {message}");
             return ExitCode::FAILURE;
@@ -121,11 +104,11 @@ async fn main() -> ExitCode {
         };
     }
     // The secret first: a bad one must stop the service before anything else.
-    let validator = match validator(&config) {
-        Ok(validator) => validator,
+    let server = match app::app(&config).await {
+        Ok(server) => server,
         Err(error) => return invalid(&error),
     };
-    let addr = match config.bind.parse() {
+    let addr = match bind.parse() {
         Ok(addr) => addr,
         Err(error) => {
             eprintln!("grpc: BIND must be an address like 127.0.0.1:3000: {error}");
@@ -133,21 +116,9 @@ async fn main() -> ExitCode {
         }
     };
 
-    let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status("", tonic_health::ServingStatus::Serving)
-        .await;
-    let layer = JwtLayer::<StandardClaims>::builder(validator)
-        .realm("grpc")
-        .build();
-    let server = Server::builder()
-        .layer(layer)
-        // The guard wraps this one service; others added here need only a token.
-        .add_service(RequireLayer::<StandardClaims>::new::<Ops>().layer(health));
-
     eprintln!(
-        "grpc listening on {} (iss {}, aud {}; grpc.health.v1.Health needs role ops)",
-        config.bind, config.issuer, config.audience
+        "grpc listening on {bind} (iss {}, aud {}; grpc.health.v1.Health needs role ops)",
+        config.issuer, config.audience
     );
     if let Err(error) = server.serve(addr).await {
         eprintln!("grpc: server error: {error}");

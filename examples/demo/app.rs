@@ -1,38 +1,9 @@
-//! A complete login service on jwt-guard: login with argon2id passwords and
-//! a throttle, access tokens plus rotating refresh tokens in an HttpOnly
-//! cookie, reuse detection, logout, logout everywhere, a role guard, key
-//! rotation and a JWKS.
-//!
-//! ```text
-//! cargo run --example demo
-//! curl -s -c jar -H 'content-type: application/json' \
-//!      -d '{"username":"alice","password":"wonderland"}' http://127.0.0.1:3000/auth/login
-//! ```
-//!
-//! Environment (all optional):
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `JWT_SECRET` | random, said on stderr | the HS256 secret, at least 32 bytes |
-//! | `JWT_ISSUER`, `JWT_AUDIENCE` | `jwt-guard-demo` | `iss` and `aud` |
-//! | `JWT_EXPIRES_IN` | `15m` | access-token lifetime (`90s`, `15m`, `8h`; at most `24h`) |
-//! | `REFRESH_EXPIRES_IN` | `7d` | refresh-token lifetime |
-//! | `JWT_ALG` | `HS256` | `HS256`, `EdDSA` or `ES256` |
-//! | `JWT_PRIVATE_KEY_FILE` | generated | PKCS#8 PEM key for `EdDSA`/`ES256` |
-//! | `REDIS_URL` / `REDIS_CLUSTER_URLS` | in memory | share sessions, revocations and throttles |
-//! | `COOKIE_SECURE` | `true` | `false` to drop `Secure` on plain-HTTP development |
-//! | `BIND` | `127.0.0.1:3000` | listen address |
-//!
-//! Users: `alice` / `wonderland` (roles `admin`, `user`) and `bob` /
-//! `builder` (role `user`).
-//!
-//! `GET /ws?access_token=…` opens a WebSocket that greets the user, echoes
-//! text, and closes with code 1008 within a second of the token's logout,
-//! logout everywhere, family revocation or expiry.
+//! The demo's service: argon2id logins with a throttle, access and rotating
+//! refresh tokens, reuse detection, logout, logout everywhere, a role guard,
+//! key rotation, a JWKS and a WebSocket that closes on revocation.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jwt_guard::issue::{
-    Grant, IssueError, Issuer, LoginThrottle, RefreshCookie, Throttled, TokenPair, parse_duration,
+    Grant, IssueError, Issuer, LoginThrottle, RefreshCookie, Throttled, TokenPair,
 };
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{Attempt, MemoryStore, RefreshStore, ThrottleStore};
@@ -59,57 +30,26 @@ use serde_json::{Value, json};
 
 jwt_guard::role!(Admin = "admin");
 
-/// What the environment configures.
-struct Config {
-    alg: Algorithm,
-    secret: Option<String>,
-    key_file: Option<String>,
-    issuer: String,
-    audience: String,
-    access_ttl: Duration,
-    refresh_ttl: Duration,
-    redis: Option<RedisConfig>,
-    cookie_secure: bool,
-    bind: String,
+/// What the service needs to know; `main` reads it from the environment.
+pub struct Config {
+    /// `HS256`, `EdDSA` or `ES256`.
+    pub alg: Algorithm,
+    /// The HS256 secret; `None` makes a random one.
+    pub secret: Option<String>,
+    /// A PKCS#8 PEM key file for `EdDSA` or `ES256`; `None` makes a key.
+    pub key_file: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Where sessions, revocations and throttles are shared; `None` keeps
+    /// them in this process.
+    pub redis: Option<RedisConfig>,
+    /// Whether the refresh cookie is `Secure`.
+    pub cookie_secure: bool,
 }
 
 impl Config {
-    fn from_env() -> Result<Self, String> {
-        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let or = |name: &str, default: &str| set(name).unwrap_or_else(|| default.to_owned());
-        let lifetime = |name: &str, default: &str| {
-            parse_duration(&or(name, default)).map_err(|e| format!("{name}: {e}"))
-        };
-        let alg = match or("JWT_ALG", "HS256").as_str() {
-            "HS256" => Algorithm::HS256,
-            "EdDSA" => Algorithm::EdDSA,
-            "ES256" => Algorithm::ES256,
-            other => return Err(format!("JWT_ALG: `{other}` is not HS256, EdDSA or ES256")),
-        };
-        let redis = match (set("REDIS_URL"), set("REDIS_CLUSTER_URLS")) {
-            (Some(_), Some(_)) => {
-                return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".into());
-            }
-            (Some(url), None) => Some(RedisConfig::url(url)),
-            (None, Some(urls)) => Some(RedisConfig::cluster(
-                urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
-            )),
-            (None, None) => None,
-        };
-        Ok(Self {
-            alg,
-            secret: std::env::var("JWT_SECRET").ok(),
-            key_file: set("JWT_PRIVATE_KEY_FILE"),
-            issuer: or("JWT_ISSUER", "jwt-guard-demo"),
-            audience: or("JWT_AUDIENCE", "jwt-guard-demo"),
-            access_ttl: lifetime("JWT_EXPIRES_IN", "15m")?,
-            refresh_ttl: lifetime("REFRESH_EXPIRES_IN", "7d")?,
-            redis,
-            cookie_secure: or("COOKIE_SECURE", "true") != "false",
-            bind: or("BIND", "127.0.0.1:3000"),
-        })
-    }
-
     /// The signing key: the HS256 secret (checked: at least 32 bytes), or an
     /// EdDSA/ES256 key from `JWT_PRIVATE_KEY_FILE` or made now.
     fn signing_key(&self) -> Result<SigningKey, String> {
@@ -142,9 +82,7 @@ impl Config {
         };
         key.map_err(|e| format!("{origin}: {e}"))
     }
-}
 
-impl Config {
     /// How long "log out everywhere" is remembered: at least 30 days, and
     /// longer than any refresh token lives.
     fn retention(&self) -> Duration {
@@ -515,8 +453,13 @@ where
     router(app, store)
 }
 
-async fn build(config: &Config) -> Result<Router, String> {
-    // The key first: a bad secret stops the service before anything else.
+/// The service, on the embedded store or on Redis when configured (waiting
+/// up to 5 s for it, and answering 503 until it is reachable).
+///
+/// The key is made first, so a bad secret stops the service before anything
+/// else. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`:
+/// the login throttle counts attempts per client address.
+pub async fn app(config: &Config) -> Result<Router, String> {
     let key = config.signing_key()?;
     let app = match &config.redis {
         None => {
@@ -552,52 +495,4 @@ async fn build(config: &Config) -> Result<Router, String> {
         }
         message
     })
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,jwt_guard=debug".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(message) => {
-            eprintln!("demo: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let app = match build(&config).await {
-        Ok(app) => app,
-        Err(message) => {
-            eprintln!("demo: invalid configuration: {message}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(&config.bind).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("demo: cannot bind {}: {error}", config.bind);
-            return ExitCode::FAILURE;
-        }
-    };
-    eprintln!(
-        "demo listening on http://{} (iss {}, aud {}, {}, access {:?}, refresh {:?})",
-        config.bind,
-        config.issuer,
-        config.audience,
-        config.alg,
-        config.access_ttl,
-        config.refresh_ttl
-    );
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(error) = axum::serve(listener, app).await {
-        eprintln!("demo: server error: {error}");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
 }

@@ -1,0 +1,123 @@
+//! A complete login service on jwt-guard: login with argon2id passwords and
+//! a throttle, access tokens plus rotating refresh tokens in an HttpOnly
+//! cookie, reuse detection, logout, logout everywhere, a role guard, key
+//! rotation and a JWKS.
+//!
+//! ```text
+//! cargo run --example demo
+//! curl -s -c jar -H 'content-type: application/json' \
+//!      -d '{"username":"alice","password":"wonderland"}' http://127.0.0.1:3000/auth/login
+//! ```
+//!
+//! Environment (all optional):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `JWT_SECRET` | random, said on stderr | the HS256 secret, at least 32 bytes |
+//! | `JWT_ISSUER`, `JWT_AUDIENCE` | `jwt-guard-demo` | `iss` and `aud` |
+//! | `JWT_EXPIRES_IN` | `15m` | access-token lifetime (`90s`, `15m`, `8h`; at most `24h`) |
+//! | `REFRESH_EXPIRES_IN` | `7d` | refresh-token lifetime |
+//! | `JWT_ALG` | `HS256` | `HS256`, `EdDSA` or `ES256` |
+//! | `JWT_PRIVATE_KEY_FILE` | generated | PKCS#8 PEM key for `EdDSA`/`ES256` |
+//! | `REDIS_URL` / `REDIS_CLUSTER_URLS` | in memory | share sessions, revocations and throttles |
+//! | `COOKIE_SECURE` | `true` | `false` to drop `Secure` on plain-HTTP development |
+//! | `BIND` | `127.0.0.1:3000` | listen address |
+//!
+//! Users: `alice` / `wonderland` (roles `admin`, `user`) and `bob` /
+//! `builder` (role `user`).
+//!
+//! `GET /ws?access_token=…` opens a WebSocket that greets the user, echoes
+//! text, and closes with code 1008 within a second of the token's logout,
+//! logout everywhere, family revocation or expiry.
+//!
+//! `app.rs` builds the service; this file reads the environment and serves it.
+
+mod app;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use app::Config;
+use jwt_guard::Algorithm;
+use jwt_guard::issue::parse_duration;
+use jwt_guard::store::redis::RedisConfig;
+
+/// The service's settings and the address to listen on, from the environment.
+fn from_env() -> Result<(Config, String), String> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let or = |name: &str, default: &str| set(name).unwrap_or_else(|| default.to_owned());
+    let lifetime = |name: &str, default: &str| {
+        parse_duration(&or(name, default)).map_err(|e| format!("{name}: {e}"))
+    };
+    let alg = match or("JWT_ALG", "HS256").as_str() {
+        "HS256" => Algorithm::HS256,
+        "EdDSA" => Algorithm::EdDSA,
+        "ES256" => Algorithm::ES256,
+        other => return Err(format!("JWT_ALG: `{other}` is not HS256, EdDSA or ES256")),
+    };
+    let redis = match (set("REDIS_URL"), set("REDIS_CLUSTER_URLS")) {
+        (Some(_), Some(_)) => {
+            return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".into());
+        }
+        (Some(url), None) => Some(RedisConfig::url(url)),
+        (None, Some(urls)) => Some(RedisConfig::cluster(
+            urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
+        )),
+        (None, None) => None,
+    };
+    let config = Config {
+        alg,
+        secret: std::env::var("JWT_SECRET").ok(),
+        key_file: set("JWT_PRIVATE_KEY_FILE"),
+        issuer: or("JWT_ISSUER", "jwt-guard-demo"),
+        audience: or("JWT_AUDIENCE", "jwt-guard-demo"),
+        access_ttl: lifetime("JWT_EXPIRES_IN", "15m")?,
+        refresh_ttl: lifetime("REFRESH_EXPIRES_IN", "7d")?,
+        redis,
+        cookie_secure: or("COOKIE_SECURE", "true") != "false",
+    };
+    Ok((config, or("BIND", "127.0.0.1:3000")))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,jwt_guard=debug".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let (config, bind) = match from_env() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("demo: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = match app::app(&config).await {
+        Ok(app) => app,
+        Err(message) => {
+            eprintln!("demo: invalid configuration: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("demo: cannot bind {bind}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "demo listening on http://{bind} (iss {}, aud {}, {}, access {:?}, refresh {:?})",
+        config.issuer, config.audience, config.alg, config.access_ttl, config.refresh_ttl
+    );
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(error) = axum::serve(listener, app).await {
+        eprintln!("demo: server error: {error}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}

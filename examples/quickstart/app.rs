@@ -1,0 +1,117 @@
+//! The quickstart's service: HS256 tokens with required `iss` and `aud`, a
+//! role guard, optional auth, and logout through the revocation store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jwt_guard::store::redis::{RedisConfig, RedisStore};
+use jwt_guard::store::{MemoryStore, RevocationStore, Revoker};
+use jwt_guard::{
+    Algorithm, Claims, ConfigError, JwtLayer, Key, RequireRole, StandardClaims, Validator,
+};
+use serde_json::{Value, json};
+
+jwt_guard::role!(Admin = "admin");
+
+/// What the service needs to know; `main` reads it from the environment.
+pub struct Config {
+    /// The HS256 secret, at least 32 bytes.
+    pub secret: String,
+    pub issuer: String,
+    pub audience: String,
+    /// Where revocations are shared; `None` keeps them in this process.
+    pub redis: Option<RedisConfig>,
+}
+
+/// The service: `/me`, `/admin`, `/public` and `/logout`.
+///
+/// The secret is checked first, so a bad one stops the service before
+/// anything else; then the revocation store is made (a Redis store waits up
+/// to 5 s for Redis, and answers 503 until it is reachable).
+pub async fn app(config: &Config) -> Result<Router, ConfigError> {
+    let validator = validator(config)?;
+    let store = store(config).await?;
+    Ok(router(validator, store))
+}
+
+/// `GET /me`: the caller's subject and roles.
+async fn me(claims: Claims<StandardClaims>) -> Json<Value> {
+    Json(json!({ "sub": claims.sub, "roles": claims.roles }))
+}
+
+/// `GET /admin`: only for role `admin`.
+async fn admin(user: RequireRole<Admin>) -> Json<Value> {
+    Json(json!({ "sub": user.sub, "message": "welcome, admin" }))
+}
+
+/// `GET /public`: anyone; names the caller when a valid token came.
+async fn public(claims: Option<Claims<StandardClaims>>) -> Json<Value> {
+    match claims {
+        Some(claims) => Json(json!({ "message": "hello", "sub": claims.sub })),
+        None => Json(json!({ "message": "hello, stranger" })),
+    }
+}
+
+/// `POST /logout`: revokes the presented token.
+async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) -> StatusCode {
+    match revoker.revoke_token(claims.registered()).await {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(error) => {
+            tracing::warn!(%error, "logout failed");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
+/// The revocation store: Redis (mirrored) when configured, else in memory.
+async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, ConfigError> {
+    let Some(redis) = &config.redis else {
+        eprintln!(
+            "quickstart: revocations in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
+        );
+        return Ok(Arc::new(MemoryStore::new()));
+    };
+    let store = RedisStore::new(redis.clone())?;
+    match store.ready(Duration::from_secs(5)).await {
+        Ok(()) => eprintln!("quickstart: revocations in Redis ({store:?})"),
+        Err(error) => {
+            eprintln!("quickstart: Redis is not reachable yet ({error}); answering 503 until it is")
+        }
+    }
+    Ok(Arc::new(store))
+}
+
+/// HS256 only, `iss` and `aud` required, 30 s leeway.
+fn validator(config: &Config) -> Result<Validator, ConfigError> {
+    Validator::builder()
+        .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
+        .issuer(&config.issuer)
+        .audience(&config.audience)
+        .leeway(Duration::from_secs(30))
+        .build()
+}
+
+fn router(validator: Validator, store: Arc<dyn RevocationStore>) -> Router {
+    let required = JwtLayer::<StandardClaims>::builder(validator.clone())
+        .shared_store(store.clone())
+        .realm("quickstart")
+        .build();
+    let optional = JwtLayer::<StandardClaims>::builder(validator)
+        .shared_store(store)
+        .realm("quickstart")
+        .optional(true)
+        .build();
+
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route("/admin", get(admin))
+        .route("/logout", post(logout))
+        .with_state(required.revoker())
+        .layer(required);
+    let open = Router::new().route("/public", get(public)).layer(optional);
+    protected.merge(open)
+}
