@@ -18,7 +18,7 @@ use jwt_guard::{
     Validator,
 };
 
-use crate::support::{self, AUDIENCE, ISSUER, claims, keys::ed25519_key};
+use crate::support::{self, AUDIENCE, ISSUER, claims, eventually, keys::ed25519_key};
 
 /// An Ed25519 key pair with a `kid`: its JWK and a signer.
 struct IdpKey {
@@ -115,11 +115,13 @@ impl Idp {
 async fn serve_jwks(
     State((answer, hits)): State<(Arc<Mutex<Answer>>, Arc<AtomicUsize>)>,
 ) -> Response {
-    hits.fetch_add(1, Ordering::SeqCst);
     let (status, body, delay, chunked) = {
         let a = answer.lock().unwrap();
         (a.status, a.body.clone(), a.delay, a.chunked)
     };
+    // Counted once the answer is chosen: after `wait_for_hits`, a change
+    // made with `set` reaches the next request only, never one under way.
+    hits.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(delay).await;
     if chunked {
         let chunks: Vec<Result<String, std::io::Error>> = body
@@ -585,9 +587,12 @@ async fn one_unusable_key_does_not_freeze_the_set() {
     let hits = idp.hits();
     idp.set(|a| a.body = body);
     idp.wait_for_hits(hits + 2).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(kids(&remote.shared_keys()), ["k2"]);
-    assert!(remote.last_error().is_none());
+    eventually(
+        "the set holds k2 alone, without an error",
+        Duration::from_secs(5),
+        async || kids(&remote.shared_keys()) == ["k2"] && remote.last_error().is_none(),
+    )
+    .await;
     assert_eq!(
         get_me(&app, &k1.token("alice")).await,
         StatusCode::UNAUTHORIZED

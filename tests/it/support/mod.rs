@@ -6,7 +6,7 @@ pub mod keys;
 pub mod redis;
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jwt_guard::{Algorithm, Key, SigningKey, Validator, ValidatorBuilder};
 use serde_json::{Value, json};
@@ -129,6 +129,17 @@ impl Captured {
     /// Everything written so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Polls `condition` until it holds, for what another task or process makes
+/// true a moment later (a mirror fed through Redis pub/sub, a key set
+/// refreshed in the background); panics, naming `what`, after `within`.
+pub async fn eventually(what: &str, within: Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
