@@ -25,7 +25,8 @@ const SECRET: &str = "grpc-example-test-secret-0123456789abcdef";
 const ISSUER: &str = "quickstart";
 const AUDIENCE: &str = "quickstart-api";
 
-/// The example's server in this process; returns a channel to it.
+/// The example's server in this process; returns a channel to it. Its
+/// tests run on a multi-thread runtime, as the binary's `main` does.
 async fn serve() -> Channel {
     let config = app::Config {
         secret: SECRET.to_owned(),
@@ -111,7 +112,7 @@ fn short_secret_exits_non_zero_and_says_why() {
     example::assert_secret_is_checked("grpc");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_as_documented() {
     let channel = serve().await;
 

@@ -23,7 +23,8 @@ const SECRET: &str = "quickstart-test-secret-0123456789abcdef";
 const ISSUER: &str = "quickstart";
 const AUDIENCE: &str = "quickstart-api";
 
-/// The quickstart in this process, revocations in `redis` or in memory.
+/// The quickstart in this process, revocations in `redis` or in memory. Its
+/// tests run on a multi-thread runtime, as the binary's `main` does.
 async fn quickstart(redis: Option<RedisConfig>) -> String {
     let config = app::Config {
         secret: SECRET.to_owned(),
@@ -96,7 +97,7 @@ fn short_secret_exits_non_zero_and_says_why() {
     example::assert_secret_is_checked("quickstart");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routes_answer_as_documented() {
     let qs = quickstart(None).await;
     let alice = token("alice", &["admin", "user"]);
@@ -165,7 +166,7 @@ async fn two_quickstarts_on_one_redis_refuse_a_token_logged_out_on_the_other() {
     eprintln!("refused by the other quickstart after {took:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_quickstarts_on_a_cluster_refuse_a_token_logged_out_on_the_other() {
     let cluster = RedisCluster::start(3);
     let a = quickstart(Some(RedisConfig::cluster(cluster.urls()))).await;
