@@ -6,7 +6,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::support::redis::{RedisServer, free_port, require_redis};
+use crate::support::ports::free_port;
+use crate::support::redis::{RedisServer, require_redis};
 use crate::support::*;
 use axum::Router;
 use axum::body::Body;

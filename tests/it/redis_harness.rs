@@ -5,9 +5,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::redis::{
-    RedisCluster, RedisSentinel, RedisServer, free_port, key_slot, redis_cli,
-};
+use crate::support::ports::free_port;
+use crate::support::redis::{RedisCluster, RedisSentinel, RedisServer, key_slot, redis_cli};
 
 #[test]
 fn free_ports_are_bindable_and_never_repeated() {

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
+#[cfg(all(feature = "axum", feature = "redis"))]
 use super::client;
-use super::redis::free_port;
+use super::ports::free_port;
 
 /// The crate's features, each with whether this test crate was built with
 /// it; every feature of Cargo.toml must be listed (checked below).
@@ -143,9 +143,12 @@ pub fn spawn(name: &str, env: &[(&str, &str)]) -> Example {
     }
 }
 
+#[cfg(all(feature = "axum", feature = "redis"))]
 /// Starts example `name` with `env` and `BIND` on a free port, and waits
 /// until `GET {ready_path}` answers 200.
 pub async fn start(name: &str, env: &[(&str, &str)], ready_path: &str) -> Example {
+    use std::time::{Duration, Instant};
+
     let example = spawn(name, env);
     let started = Instant::now();
     while client()

@@ -1,12 +1,15 @@
 //! Shared test harness: keys and token minting at test time, and serving a
 //! router on a free loopback port for a real HTTP client.
 
+#[cfg(any(all(feature = "axum", feature = "redis"), feature = "tonic"))]
 pub mod example;
 pub mod keys;
+#[cfg(any(feature = "redis", feature = "tonic"))]
+pub mod ports;
+#[cfg(feature = "redis")]
 pub mod redis;
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use jwt_guard::{Algorithm, Key, SigningKey, Validator, ValidatorBuilder};
 use serde_json::{Value, json};
@@ -95,10 +98,13 @@ pub fn unique_id() -> String {
     )
 }
 
+#[cfg(feature = "axum")]
 /// Serves `app` on a free loopback port, with the client's address for
 /// handlers that ask for `ConnectInfo<SocketAddr>` (the demo's login
 /// throttle); returns its base URL.
 pub async fn serve(app: axum::Router) -> String {
+    use std::net::SocketAddr;
+
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .unwrap();
@@ -110,10 +116,12 @@ pub async fn serve(app: axum::Router) -> String {
     format!("http://{addr}")
 }
 
+#[cfg(feature = "axum")]
 /// A log writer that keeps what it is given, for tests that read the logs.
 #[derive(Clone, Default)]
 pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+#[cfg(feature = "axum")]
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
@@ -125,6 +133,7 @@ impl std::io::Write for Captured {
     }
 }
 
+#[cfg(feature = "axum")]
 impl Captured {
     /// Everything written so far.
     pub fn text(&self) -> String {
@@ -132,10 +141,17 @@ impl Captured {
     }
 }
 
+#[cfg(all(feature = "axum", any(feature = "redis", feature = "jwks")))]
 /// Polls `condition` until it holds, for what another task or process makes
 /// true a moment later (a mirror fed through Redis pub/sub, a key set
 /// refreshed in the background); panics, naming `what`, after `within`.
-pub async fn eventually(what: &str, within: Duration, mut condition: impl AsyncFnMut() -> bool) {
+pub async fn eventually(
+    what: &str,
+    within: std::time::Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) {
+    use std::time::{Duration, Instant};
+
     let deadline = Instant::now() + within;
     while !condition().await {
         assert!(Instant::now() < deadline, "{what}: not within {within:?}");
@@ -143,10 +159,12 @@ pub async fn eventually(what: &str, within: Duration, mut condition: impl AsyncF
     }
 }
 
+#[cfg(feature = "axum")]
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
+#[cfg(feature = "axum")]
 /// Asserts that nothing of `token` (its signature, or the token itself)
 /// appears in a response's headers or body.
 pub fn assert_no_token_leak(token: &str, headers: &reqwest::header::HeaderMap, body: &str) {

@@ -16,7 +16,7 @@
 //! Needs `redis-server` and `redis-cli` 7.x on `PATH` (Debian packages
 //! `redis-server` and `redis-tools`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -28,6 +28,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use super::ports::{free_port, free_port_where};
 
 /// How long a server may take to answer `PING` after being spawned.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +49,7 @@ const CLUSTER_BUS_OFFSET: u16 = 10_000;
 pub const CLUSTER_SLOTS: u32 = 16_384;
 
 // ---------------------------------------------------------------------------
-// Binaries, ports, directories, the watchdog
+// Binaries, cluster ports, directories, the watchdog
 // ---------------------------------------------------------------------------
 
 /// Panics with an error naming the Debian package to install when
@@ -89,24 +91,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Ports handed out by this test binary; never handed out twice, so two
-/// tests running in parallel cannot pick the same port, and a stopped
-/// server's port stays its own for a restart.
-fn handed_out() -> MutexGuard<'static, BTreeSet<u16>> {
-    static PORTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    lock(&PORTS)
-}
-
 fn bindable(port: u16) -> bool {
     TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
-}
-
-/// A loopback port that was free a moment ago (bound on port 0, then
-/// released) and that this test binary has not handed out before. Another
-/// process may still take it before it is used: the starters here retry on
-/// a fresh port when that happens.
-pub fn free_port() -> u16 {
-    free_port_where(|_| true, |_| None)
 }
 
 /// A free port whose cluster bus port (`port + 10000`) is free as well.
@@ -115,26 +101,6 @@ fn free_cluster_port() -> u16 {
         |port| port <= u16::MAX - CLUSTER_BUS_OFFSET && bindable(port + CLUSTER_BUS_OFFSET),
         |port| Some(port + CLUSTER_BUS_OFFSET),
     )
-}
-
-fn free_port_where(accept: impl Fn(u16) -> bool, companion: impl Fn(u16) -> Option<u16>) -> u16 {
-    for _ in 0..1_000 {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .expect("cannot bind a TCP listener on 127.0.0.1:0");
-        let port = listener.local_addr().expect("local_addr").port();
-        let mut ports = handed_out();
-        if ports.contains(&port) {
-            continue;
-        }
-        let other = companion(port);
-        if other.is_some_and(|other| ports.contains(&other)) || !accept(port) {
-            continue;
-        }
-        ports.insert(port);
-        ports.extend(other);
-        return port;
-    }
-    panic!("found no free loopback port in 1000 attempts");
 }
 
 const DIR_PREFIX: &str = "jwt-guard-redis-";
