@@ -148,6 +148,7 @@ pub mod extract;
 pub mod grpc;
 pub mod guard;
 pub mod issue;
+mod json;
 #[cfg(feature = "jwks")]
 pub mod jwks;
 pub mod keys;

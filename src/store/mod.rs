@@ -37,6 +37,19 @@ pub use throttle::{Attempt, ThrottleStore};
 /// A boxed, `Send` future, as returned by the [`RevocationStore`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+impl crate::RegisteredClaims {
+    /// What a [`RevocationStore`] is told about this token; its `jti` is
+    /// [`token_id`](crate::RegisteredClaims::token_id).
+    pub fn token_ref(&self) -> TokenRef<'_> {
+        TokenRef {
+            jti: Some(self.token_id()).filter(|id| !id.is_empty()),
+            sub: self.sub(),
+            issued_at: self.issued_at().map(crate::NumericDate::to_system_time),
+            expires_at: self.expires_at().map(crate::NumericDate::to_system_time),
+        }
+    }
+}
+
 /// What a revocation store is told about a token that passed verification.
 ///
 /// Built by the layer from the token's registered claims; stores only read it.
@@ -44,7 +57,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[non_exhaustive]
 pub struct TokenRef<'a> {
     /// The token's id: its `jti` claim, or for a token without `jti` an id
-    /// derived from its signature (see
+    /// derived from its signed header and payload (see
     /// [`RegisteredClaims::token_id`](crate::RegisteredClaims::token_id)).
     pub jti: Option<&'a str>,
     /// The token's `sub` claim, if it has one.

@@ -68,14 +68,11 @@ use crate::store::BoxFuture;
 
 mod jws;
 mod shared;
-mod tee;
-mod unique;
 
 pub use jws::{Header, VerifiedJws};
 pub use shared::SharedKeys;
 #[cfg_attr(not(feature = "jwks"), allow(unused_imports))]
 pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
-pub(crate) use unique::MemberName;
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -255,14 +252,9 @@ impl Validator {
         let key_generation = self.key_generation();
         let jws = self.verify_jws(token)?;
         self.check_type(&jws.header)?;
-        let (claims, mut registered) = tee::parse_claims::<T>(&jws.payload)
+        let (claims, mut registered) = crate::claims::parse_claims::<T>(&jws.payload)
             .map_err(|e| e.with_context(context(&jws.header, None)))?;
-        // An empty `jti` identifies nothing: such a token gets a derived id
-        // too, or it could never be revoked on its own.
-        if registered.jti.as_deref().is_none_or(str::is_empty) {
-            registered.jti = None;
-            registered.derived_id = Some(derived_token_id(token));
-        }
+        registered.identify_unless_jti(|| derived_token_id(token));
         self.check_claims(&registered, NumericDate::now())
             .map_err(|e| e.with_context(context(&jws.header, Some(&registered))))?;
         Ok(Verified {
@@ -321,9 +313,9 @@ impl Validator {
         let rules = &*self.rules;
         self.check_time(registered, now)?;
         if !rules.issuers.is_empty() {
-            match &registered.iss {
+            match registered.issuer() {
                 None => return Err(missing("iss")),
-                Some(iss) if !rules.issuers.contains(iss) => {
+                Some(iss) if !rules.issuers.iter().any(|accepted| accepted == iss) => {
                     return Err(AuthError::new(
                         AuthErrorKind::InvalidIssuer,
                         "the token's issuer is not accepted",
@@ -333,11 +325,11 @@ impl Validator {
             }
         }
         if !rules.audiences.is_empty() {
-            if registered.aud.is_empty() {
+            if registered.audience().is_empty() {
                 return Err(missing("aud"));
             }
             if !registered
-                .aud
+                .audience()
                 .iter()
                 .any(|aud| rules.audiences.contains(aud))
             {
@@ -357,7 +349,7 @@ impl Validator {
         now: NumericDate,
     ) -> Result<(), AuthError> {
         let leeway = self.rules.leeway;
-        match registered.exp {
+        match registered.expires_at() {
             Some(exp) if now >= exp.saturating_add(leeway) => {
                 return Err(AuthError::new(
                     AuthErrorKind::Expired,
@@ -368,7 +360,7 @@ impl Validator {
             _ => {}
         }
         if registered
-            .nbf
+            .not_before()
             .is_some_and(|nbf| nbf > now.saturating_add(leeway))
         {
             return Err(AuthError::new(
@@ -377,7 +369,7 @@ impl Validator {
             ));
         }
         if registered
-            .iat
+            .issued_at()
             .is_some_and(|iat| iat > now.saturating_add(leeway))
         {
             return Err(AuthError::new(
@@ -439,8 +431,8 @@ fn missing(claim: &'static str) -> AuthError {
 pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) -> ErrorContext {
     ErrorContext {
         kid: header.kid.clone(),
-        iss: registered.and_then(|r| r.iss.clone()),
-        sub: registered.and_then(|r| r.sub.clone()),
+        iss: registered.and_then(|r| r.issuer().map(str::to_owned)),
+        sub: registered.and_then(|r| r.sub().map(str::to_owned)),
     }
 }
 

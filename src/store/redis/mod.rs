@@ -37,8 +37,10 @@
 //!
 //! # Keys
 //!
-//! A revoked token is `{prefix}{<subject>}:t:<jti>`, written with
-//! `SET … EXAT <exp> NX` so it disappears when the token would have expired.
+//! A revoked token is `{prefix}{<subject>}:t:<jti>`, holding its expiry and
+//! set to expire then (`EXAT`), so it disappears when the token would have
+//! expired. A script writes it: revoked again for longer, it keeps the later
+//! expiry, never the earlier one.
 //! A subject's cut-off is `{prefix}{<subject>}:c`, kept for
 //! [`subject_retention`](RedisConfig::subject_retention). The subject
 //! (base64url-encoded) is the hash tag, so both keys of a check live in one
