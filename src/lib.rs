@@ -139,6 +139,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 pub mod body;
 pub mod claims;
 pub mod error;
@@ -156,17 +157,19 @@ pub mod layer;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod observe;
+mod rejection;
 pub mod store;
 pub mod verify;
 pub mod watch;
 
+pub use auth::{Anonymous, Authenticator, Claims, Credential};
 pub use claims::{Audience, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{RequirePermission, RequireRole};
 pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
 pub use keys::{Algorithm, Key, KeySet, SigningKey};
-pub use layer::{Anonymous, Claims, JwtLayer};
+pub use layer::JwtLayer;
 pub use verify::{SharedKeys, Validator, ValidatorBuilder, Verified};
 
 /// The README's Rust examples, compiled and run as doc tests.

@@ -131,9 +131,7 @@ impl RefreshCookie {
     /// The refresh token the browser sent, if any. Several different
     /// cookies of that name count as none.
     pub fn get<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
-        crate::layer::source::cookie(headers, &self.name)
-            .ok()
-            .flatten()
+        crate::auth::cookie(headers, &self.name).ok().flatten()
     }
 }
 

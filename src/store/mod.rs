@@ -267,13 +267,6 @@ impl Revoker {
         self.store.revoke_subject(sub, SystemTime::now()).await
     }
 
-    /// Watches a verified token until it is revoked or expires: for a
-    /// WebSocket or any connection that outlives its request. See
-    /// [`TokenWatch`](crate::watch::TokenWatch).
-    pub fn watch(&self, token: &crate::RegisteredClaims) -> crate::watch::TokenWatch {
-        crate::watch::TokenWatch::new(self.store.clone(), &token.token_ref())
-    }
-
     /// The store behind this handle.
     pub fn store(&self) -> &std::sync::Arc<dyn RevocationStore> {
         &self.store
@@ -303,6 +296,20 @@ pub enum StoreErrorKind {
     CapacityExceeded,
     /// The store answered something it should not have (a wrong reply type, an ACL error).
     Protocol,
+}
+
+impl StoreErrorKind {
+    /// The kind in snake case, as metrics label it: stable, and exhaustive
+    /// on purpose, so that a new kind cannot be added without its name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::NotSynchronized => "not_synchronized",
+            Self::CapacityExceeded => "capacity_exceeded",
+            Self::Protocol => "protocol",
+        }
+    }
 }
 
 impl StoreError {

@@ -133,12 +133,12 @@ impl fmt::Debug for TrustedKeys {
 
 /// A refused token, and for an unknown `kid` of a shared key set whose
 /// source refreshes, a future that ends when that refresh is over.
-pub(crate) struct Refusal {
+pub(crate) struct Unverified {
     pub(crate) error: AuthError,
     pub(crate) refresh: Option<BoxFuture<'static, ()>>,
 }
 
-impl From<AuthError> for Refusal {
+impl From<AuthError> for Unverified {
     fn from(error: AuthError) -> Self {
         Self {
             error,
@@ -201,7 +201,7 @@ impl Validator {
         self.verify_jws(token).map_err(|refusal| refusal.error)
     }
 
-    fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Refusal> {
+    fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Unverified> {
         let rules = &*self.rules;
         let result = match &rules.keys {
             TrustedKeys::Static(keys) => jws::verify(
@@ -228,7 +228,7 @@ impl Validator {
                 }
                 _ => None,
             };
-            Refusal { error, refresh }
+            Unverified { error, refresh }
         })
     }
 
@@ -246,7 +246,7 @@ impl Validator {
     pub(crate) fn validate_or_refresh<T: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<Verified<T>, Refusal> {
+    ) -> Result<Verified<T>, Unverified> {
         // Read before the keys: a replacement in between makes the result
         // look older than it is (re-verified later), never newer.
         let key_generation = self.key_generation();
