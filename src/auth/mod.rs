@@ -402,3 +402,223 @@ impl<T: DeserializeOwned + Send + Sync + 'static> AuthenticatorBuilder<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::error::AuthErrorKind;
+    use crate::keys::{Algorithm, Key, SigningKey};
+    use crate::store::{StoreErrorKind, TokenRef};
+
+    const SECRET: &[u8] = b"a-secret-of-at-least-thirty-two-bytes!";
+
+    fn validator() -> Validator {
+        Validator::builder()
+            .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+            .build()
+            .unwrap()
+    }
+
+    fn token(jti: &str) -> String {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .sign(
+                "JWT",
+                &serde_json::json!({"sub": "alice", "jti": jti, "iat": now, "exp": now + 300}),
+            )
+            .unwrap()
+    }
+
+    /// A store that answers after a round trip, as Redis in direct mode
+    /// does, with a fixed answer; counts its lookups.
+    struct RoundTrip {
+        answer: fn() -> Result<TokenStatus, StoreError>,
+        lookups: Arc<AtomicUsize>,
+    }
+
+    impl RevocationStore for RoundTrip {
+        fn check(&self, _: &TokenRef<'_>) -> Lookup {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            let answer = self.answer;
+            Lookup::Pending(Box::pin(async move {
+                tokio::task::yield_now().await;
+                answer()
+            }))
+        }
+
+        fn revoke_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: SystemTime,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn revoke_subject<'a>(
+            &'a self,
+            _: &'a str,
+            _: SystemTime,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn round_trip(
+        answer: fn() -> Result<TokenStatus, StoreError>,
+        fail_open: bool,
+    ) -> (Authenticator<StandardClaims>, Arc<AtomicUsize>) {
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let authenticator = Authenticator::builder(validator())
+            .store(RoundTrip {
+                answer,
+                lookups: lookups.clone(),
+            })
+            .fail_open(fail_open)
+            .build();
+        (authenticator, lookups)
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_is_accepted_and_a_revoked_one_refused() {
+        let authenticator = Authenticator::<StandardClaims>::builder(validator()).build();
+        let token = token("t-1");
+        let claims = authenticator
+            .authenticate(Credential::bearer(&token))
+            .await
+            .unwrap();
+        assert_eq!(claims.sub, "alice");
+        authenticator
+            .revoker()
+            .revoke_token(claims.registered())
+            .await
+            .unwrap();
+        // A cache hit: revocation is still checked.
+        let error = authenticator
+            .authenticate(Credential::bearer(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::Revoked);
+    }
+
+    #[tokio::test]
+    async fn no_credential_is_anonymous_when_optional_and_missing_otherwise() {
+        let authenticator = Authenticator::<StandardClaims>::builder(validator()).build();
+        assert!(
+            authenticator
+                .authenticate_optional(None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let Progress::Ready(Err(error)) = authenticator.begin(Ok(None), false) else {
+            panic!("a missing credential was not refused at once");
+        };
+        assert_eq!(error.kind(), AuthErrorKind::MissingToken);
+        // A token that is there is checked, optional or not.
+        let error = authenticator
+            .authenticate_optional(Some(Credential::bearer("not.a.token")))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::Malformed);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_token_is_refused_before_the_store_is_asked() {
+        let (authenticator, lookups) = round_trip(|| Ok(TokenStatus::Active), false);
+        let long = "a".repeat(9 * 1024);
+        let error = authenticator
+            .authenticate(Credential::bearer(long))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::TooLong);
+        let forged = format!("{}x", token("t-2"));
+        let error = authenticator
+            .authenticate(Credential::bearer(forged))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::InvalidSignature);
+        assert_eq!(lookups.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_store_round_trip_is_awaited_and_its_answer_decides() {
+        let (active, lookups) = round_trip(|| Ok(TokenStatus::Active), false);
+        let token = token("t-3");
+        assert!(matches!(
+            active.begin(Ok(Some(Credential::bearer(&token))), false),
+            Progress::Pending(_)
+        ));
+        assert!(
+            active
+                .authenticate(Credential::bearer(&token))
+                .await
+                .is_ok()
+        );
+        assert_eq!(lookups.load(Ordering::SeqCst), 2);
+
+        let (revoked, _) = round_trip(|| Ok(TokenStatus::Revoked), false);
+        let error = revoked
+            .authenticate(Credential::bearer(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::Revoked);
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_answer_refuses_unless_fail_open() {
+        let down = || Err(StoreError::new(StoreErrorKind::Unavailable));
+        let token = token("t-4");
+        let (closed, _) = round_trip(down, false);
+        let error = closed
+            .authenticate(Credential::bearer(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::StoreUnavailable);
+        let (open, _) = round_trip(down, true);
+        assert!(open.authenticate(Credential::bearer(&token)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_expired_cached_token_is_refused_and_leaves_the_cache() {
+        let validator = Validator::builder()
+            .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+            .leeway(Duration::ZERO)
+            .build()
+            .unwrap();
+        let authenticator = Authenticator::<StandardClaims>::builder(validator).build();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let token = SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .sign(
+                "JWT",
+                &serde_json::json!({"sub": "alice", "jti": "t-5", "exp": now + 1.0}),
+            )
+            .unwrap();
+        assert!(
+            authenticator
+                .authenticate(Credential::bearer(&token))
+                .await
+                .is_ok()
+        );
+        let cache = authenticator.inner.cache.as_ref().unwrap();
+        assert!(cache.get(&token).is_some());
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let error = authenticator
+            .authenticate(Credential::bearer(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::Expired);
+        assert!(cache.get(&token).is_none());
+    }
+}
