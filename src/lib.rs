@@ -43,6 +43,40 @@
 //! taken from the token (`jwk`, `jku`, `x5u` are ignored), HMAC secrets under
 //! 32 bytes and RSA keys under 2048 bits are refused at start-up.
 //!
+//! # Any transport: the pipeline
+//!
+//! The layer is one transport over [`auth::Authenticator`], the pipeline
+//! that takes a token from text to verified claims: the length rule, the
+//! cache of verified tokens, the signature and claim rules, one wait for a
+//! key refresh on an unknown `kid`, the revocation check, and the outcome
+//! recorded once. Call it directly for anything that is not an HTTP request
+//! (a WebSocket message, a Socket.IO handshake, a queue); take the layer's
+//! own, so both share the cache, the keys and the store:
+//!
+//! ```
+//! use jwt_guard::{Algorithm, Credential, JwtLayer, Key, StandardClaims, Validator};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let secret = b"a-secret-of-at-least-thirty-two-bytes!";
+//! let validator = Validator::builder()
+//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .build()?;
+//! let layer = JwtLayer::<StandardClaims>::new(validator);
+//! let authenticator = layer.authenticator().clone();
+//!
+//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! # let token = jwt_guard::SigningKey::hmac(Algorithm::HS256, secret)?
+//! #     .sign("JWT", &serde_json::json!({"sub": "alice", "exp": now + 60}))?;
+//! // A token that came in a message rather than a header:
+//! match authenticator.authenticate(Credential::bearer(&token)).await {
+//!     Ok(claims) => assert_eq!(claims.sub, "alice"),
+//!     // Render it your transport's way: `error_code()` is the RFC 6750 code.
+//!     Err(error) => println!("refused: {} ({:?})", error, error.error_code()),
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Revocation
 //!
 //! The layer asks a [`store::RevocationStore`] about every token that
