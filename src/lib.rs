@@ -155,6 +155,7 @@ pub mod layer;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod observe;
+mod policy;
 pub mod store;
 pub mod verify;
 pub mod watch;

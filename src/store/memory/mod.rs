@@ -5,6 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
 use super::{BoxFuture, Lookup, RevocationStore, StoreError, TokenRef, TokenStatus};
+use crate::policy::DEFAULT_SUBJECT_RETENTION;
 // Named in the docs, and in the tests.
 #[cfg(any(doc, test))]
 use super::StoreErrorKind;
@@ -19,7 +20,6 @@ const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 const DEFAULT_MAX_SUBJECTS: usize = 100_000;
 const DEFAULT_MAX_FAMILIES: usize = 1_000_000;
 const DEFAULT_MAX_THROTTLE_KEYS: usize = 100_000;
-const DEFAULT_SUBJECT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// An in-process [`RevocationStore`], bounded in size.
 ///
