@@ -191,6 +191,7 @@ pub mod layer;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod observe;
+mod policy;
 mod rejection;
 pub mod store;
 pub mod verify;

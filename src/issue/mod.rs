@@ -65,8 +65,9 @@ use serde_json::{Map, Value};
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::keys::SigningKey;
+use crate::policy::{DEFAULT_LEEWAY, MAX_LEEWAY};
 use crate::store::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation, StoreError};
-use crate::verify::{DEFAULT_LEEWAY, SharedKeys, ValidatorBuilder};
+use crate::verify::{SharedKeys, ValidatorBuilder};
 
 mod cookie;
 mod duration;
@@ -559,7 +560,7 @@ impl IssuerBuilder {
         if self.grace > MAX_GRACE {
             return Err(invalid("the reuse grace is over a minute"));
         }
-        if self.leeway > Duration::from_secs(600) {
+        if self.leeway > MAX_LEEWAY {
             return Err(invalid("the leeway is over 10 minutes"));
         }
         if self.max_rotations == 0 {

@@ -237,9 +237,7 @@ impl fmt::Debug for Revoker {
     }
 }
 
-/// How long a token without `exp` stays revoked: such a token never
-/// expires, so its revocation can only be bounded by policy.
-pub const NO_EXP_REVOCATION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+pub use crate::policy::NO_EXP_REVOCATION;
 
 impl Revoker {
     pub(crate) fn new(

@@ -77,8 +77,7 @@ pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
-/// The default leeway for `exp`, `nbf` and `iat`: 30 seconds.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+pub use crate::policy::DEFAULT_LEEWAY;
 
 /// Verifies tokens: a key set plus the rules tokens must meet.
 ///
@@ -468,9 +467,6 @@ impl Default for ValidatorBuilder {
     }
 }
 
-/// The largest leeway accepted: more than this defeats short-lived tokens.
-const MAX_LEEWAY: Duration = Duration::from_secs(600);
-
 impl ValidatorBuilder {
     /// Trusts `key`. May be called several times.
     pub fn key(mut self, key: Key) -> Self {
@@ -559,7 +555,7 @@ impl ValidatorBuilder {
             Some(shared) => TrustedKeys::Shared(shared),
             None => TrustedKeys::Static(Arc::new(KeySet::new(self.keys)?)),
         };
-        if self.leeway > MAX_LEEWAY {
+        if self.leeway > crate::policy::MAX_LEEWAY {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidSetting,
                 "the leeway is over 10 minutes",

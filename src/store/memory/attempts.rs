@@ -1,30 +1,30 @@
 //! Attempt counters in memory.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::MemoryStore;
+use super::table::ExpiringTable;
 use crate::store::throttle::{Attempt, ThrottleStore};
-use crate::store::{BoxFuture, StoreError, StoreErrorKind};
+use crate::store::{BoxFuture, StoreError};
 
-#[derive(Default)]
 pub(super) struct Attempts {
-    windows: Mutex<Windows>,
+    /// Key -> attempts counted in its open window; the entry expires when the
+    /// window closes.
+    windows: Mutex<ExpiringTable<Box<str>, u32, Instant>>,
 }
 
-#[derive(Default)]
-struct Windows {
-    open: HashMap<Box<str>, Window>,
-    /// When full: no window closes before this, so a scan would free nothing.
-    /// Refusals until then cost no scan of the table.
-    none_closes_before: Option<Instant>,
-}
+impl Attempts {
+    pub(super) fn new(max: usize) -> Self {
+        Self {
+            windows: Mutex::new(ExpiringTable::new(max)),
+        }
+    }
 
-#[derive(Clone, Copy)]
-struct Window {
-    count: u32,
-    closes_at: Instant,
+    fn lock(&self) -> MutexGuard<'_, ExpiringTable<Box<str>, u32, Instant>> {
+        // Every update leaves the table consistent before anything can panic.
+        self.windows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl MemoryStore {
@@ -35,45 +35,33 @@ impl MemoryStore {
         window: Duration,
         now: Instant,
     ) -> Result<Attempt, StoreError> {
-        let max = self.inner.config.max_throttle_keys;
-        let mut windows = self
-            .inner
-            .attempts
-            .windows
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let windows = &mut *windows;
-        if windows.open.len() >= max && !windows.open.contains_key(key) {
-            if windows.none_closes_before.is_none_or(|at| at <= now) {
-                windows.open.retain(|_, w| w.closes_at > now);
-                windows.none_closes_before = windows.open.values().map(|w| w.closes_at).min();
+        let mut windows = self.inner.attempts.lock();
+        let (count, closes_at) = match windows.get_mut(key, now) {
+            Some(open) => {
+                open.value = open.value.saturating_add(1);
+                (open.value, open.expires_at())
             }
-            if windows.open.len() >= max {
-                tracing::warn!(
-                    max_throttle_keys = max,
-                    "memory store is full of open throttle windows; refusing an attempt"
-                );
-                return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
+            None => {
+                // No window, or a closed one: this attempt opens a new one.
+                let closes_at = Some(now + window);
+                let opened = windows.upsert(key, 1, closes_at, now, |_, _| true);
+                if let Err(full) = opened {
+                    tracing::warn!(
+                        max_throttle_keys = windows.max(),
+                        "memory store is full of open throttle windows; refusing an attempt"
+                    );
+                    return Err(full);
+                }
+                (1, closes_at)
             }
-        }
-        let entry = windows.open.entry(Box::from(key)).or_insert(Window {
-            count: 0,
-            closes_at: now + window,
-        });
-        if entry.closes_at <= now {
-            *entry = Window {
-                count: 0,
-                closes_at: now + window,
-            };
-        }
-        entry.count = entry.count.saturating_add(1);
-        Ok(if entry.count > limit {
+        };
+        Ok(if count > limit {
             Attempt::Blocked {
-                retry_after: entry.closes_at - now,
+                retry_after: closes_at.map_or(Duration::ZERO, |at| at - now),
             }
         } else {
             Attempt::Allowed {
-                remaining: limit - entry.count,
+                remaining: limit - count,
             }
         })
     }
@@ -91,13 +79,7 @@ impl ThrottleStore for MemoryStore {
 
     fn reset<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.inner
-                .attempts
-                .windows
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .open
-                .remove(key);
+            self.inner.attempts.lock().remove(key);
             Ok(())
         })
     }
@@ -106,6 +88,7 @@ impl ThrottleStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreErrorKind;
 
     #[test]
     fn a_full_table_refuses_new_keys_until_a_window_closes() {

@@ -1,30 +1,20 @@
 //! Refresh-token families in memory.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use super::MemoryStore;
+use super::table::ExpiringTable;
 use crate::store::refresh::{NewFamily, RefreshStore, Rotated, Rotation};
-use crate::store::{BoxFuture, StoreError, StoreErrorKind};
+use crate::store::{BoxFuture, StoreError};
 
-/// Below this many families, expired ones are not looked for.
-const MIN_PURGE_LEN: usize = 1024;
-
-#[derive(Default)]
 pub(super) struct Families {
+    /// `(sub, family)` -> the family, kept until the family's `keep_until`.
     state: Mutex<State>,
 }
 
-#[derive(Default)]
-struct State {
-    /// `(sub, family)` -> the family.
-    families: HashMap<(Box<str>, Box<str>), Family>,
-    next_purge_len: usize,
-    /// No family may be forgotten before this: until then a scan would
-    /// free nothing, so a full table refuses without one.
-    none_expires_before: Option<SystemTime>,
-}
+type State = ExpiringTable<(Box<str>, Box<str>), Family>;
 
 struct Family {
     current: Box<str>,
@@ -37,41 +27,25 @@ struct Family {
     /// `jti` and until when to revoke it, for each access token issued.
     access: Vec<(Box<str>, SystemTime)>,
     claims: Box<str>,
-    keep_until: SystemTime,
     revoked: bool,
     issuer: Box<str>,
     rotations: u32,
 }
 
 impl Families {
+    pub(super) fn new(max: usize) -> Self {
+        Self {
+            state: Mutex::new(ExpiringTable::new(max)),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // Every update leaves the map consistent before anything can panic.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.lock().families.len()
-    }
-}
-
-impl State {
-    /// Makes room for one more family, or says there is none.
-    fn reserve(&mut self, max: usize, now: SystemTime) -> Result<(), StoreError> {
-        if self.families.len() >= self.next_purge_len.max(MIN_PURGE_LEN).min(max)
-            && self.none_expires_before.is_none_or(|at| at <= now)
-        {
-            self.families.retain(|_, family| family.keep_until > now);
-            self.next_purge_len = self.families.len().saturating_mul(2);
-            self.none_expires_before = self.families.values().map(|f| f.keep_until).min();
-        }
-        if self.families.len() >= max {
-            tracing::warn!(
-                max_families = max,
-                "memory store is full of live refresh families; refusing a new login"
-            );
-            return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
-        }
-        Ok(())
+        self.lock().len()
     }
 }
 
@@ -92,13 +66,13 @@ impl MemoryStore {
         let now = rotation.now;
         let mut state = self.inner.families.lock();
         let key = (Box::from(rotation.sub), Box::from(rotation.family));
-        let Some(family) = state
-            .families
-            .get_mut(&key)
-            .filter(|family| family.keep_until > now && *family.issuer == *rotation.issuer)
+        let Some(entry) = state
+            .get_mut(&key, now)
+            .filter(|entry| *entry.value.issuer == *rotation.issuer)
         else {
             return Ok(Rotated::Unknown);
         };
+        let family = &mut entry.value;
         if family.revoked {
             return Ok(Rotated::Revoked);
         }
@@ -146,10 +120,9 @@ impl MemoryStore {
         family
             .access
             .push((Box::from(rotation.access.jti), rotation.access.revoke_until));
-        family.keep_until = family.keep_until.max(rotation.keep_until);
-        Ok(Rotated::Rotated {
-            claims: family.claims.to_string(),
-        })
+        let claims = family.claims.to_string();
+        entry.extend_to(rotation.keep_until);
+        Ok(Rotated::Rotated { claims })
     }
 }
 
@@ -160,24 +133,27 @@ impl RefreshStore for MemoryStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut state = self.inner.families.lock();
-            state.reserve(self.inner.config.max_families, SystemTime::now())?;
-            state.families.insert(
-                (Box::from(new.sub), Box::from(new.family)),
-                Family {
-                    current: Box::from(new.token_hash),
-                    issued_at: new.issued_at,
-                    expires_at: new.expires_at,
-                    previous: None,
-                    replaced: HashSet::new(),
-                    access: vec![(Box::from(new.access.jti), new.access.revoke_until)],
-                    claims: Box::from(new.claims),
-                    keep_until: new.keep_until,
-                    revoked: false,
-                    issuer: Box::from(new.issuer),
-                    rotations: 0,
-                },
-            );
-            Ok(())
+            let family = Family {
+                current: Box::from(new.token_hash),
+                issued_at: new.issued_at,
+                expires_at: new.expires_at,
+                previous: None,
+                replaced: HashSet::new(),
+                access: vec![(Box::from(new.access.jti), new.access.revoke_until)],
+                claims: Box::from(new.claims),
+                revoked: false,
+                issuer: Box::from(new.issuer),
+                rotations: 0,
+            };
+            let key = (Box::from(new.sub), Box::from(new.family));
+            let result = state.insert(key, family, Some(new.keep_until), SystemTime::now());
+            if result.is_err() {
+                tracing::warn!(
+                    max_families = state.max(),
+                    "memory store is full of live refresh families; refusing a new login"
+                );
+            }
+            result
         })
     }
 
@@ -200,10 +176,113 @@ impl RefreshStore for MemoryStore {
         Box::pin(async move {
             let now = SystemTime::now();
             let mut state = self.inner.families.lock();
-            match state.families.get_mut(&(Box::from(sub), Box::from(family))) {
-                Some(family) if !family.revoked => self.kill(family, now),
+            // Expired but not yet purged counts too: its access tokens are
+            // revoked for as long as each of them still needs it.
+            match state.peek_mut(&(Box::from(sub), Box::from(family))) {
+                Some(entry) if !entry.value.revoked => self.kill(&mut entry.value, now),
                 _ => Ok(()),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::StoreErrorKind;
+    use crate::store::refresh::AccessRecord;
+
+    const HOUR: Duration = Duration::from_secs(60 * 60);
+
+    fn login<'a>(family: &'a str, now: SystemTime, keep_until: SystemTime) -> NewFamily<'a> {
+        NewFamily {
+            sub: "alice",
+            family,
+            token_hash: "hash-0",
+            issued_at: now,
+            expires_at: keep_until,
+            access: AccessRecord::new("jti-0", now + Duration::from_secs(60)),
+            claims: "{}",
+            keep_until,
+            issuer: "issuer",
+        }
+    }
+
+    fn rotation<'a>(
+        family: &'a str,
+        presented_hash: &'a str,
+        new_hash: &'a str,
+        now: SystemTime,
+    ) -> Rotation<'a> {
+        Rotation {
+            sub: "alice",
+            family,
+            presented_hash,
+            new_hash,
+            now,
+            expires_at: now + HOUR,
+            access: AccessRecord::new("jti-n", now + Duration::from_secs(60)),
+            grace: Duration::ZERO,
+            keep_until: now + HOUR,
+            issuer: "issuer",
+            max_rotations: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_family_table_refuses_a_login_until_a_family_expires() {
+        let store = MemoryStore::builder().max_families(1).build();
+        let now = SystemTime::now();
+        store
+            .create_family(&login("old", now - HOUR, now - Duration::from_secs(1)))
+            .await
+            .unwrap();
+        // The expired family makes room.
+        store
+            .create_family(&login("live", now, now + HOUR))
+            .await
+            .unwrap();
+        let refused = store.create_family(&login("more", now, now + HOUR)).await;
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            StoreErrorKind::CapacityExceeded
+        );
+        // The live family was not forgotten for it.
+        assert!(matches!(
+            store.rotate_at(&rotation("live", "hash-0", "hash-1", now)),
+            Ok(Rotated::Rotated { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_rotation_keeps_its_family_until_the_later_keep_until() {
+        let store = MemoryStore::new();
+        let now = SystemTime::now();
+        store
+            .create_family(&login("f", now, now + HOUR))
+            .await
+            .unwrap();
+        let later = now + HOUR / 2;
+        assert!(matches!(
+            store.rotate_at(&rotation("f", "hash-0", "hash-1", later)),
+            Ok(Rotated::Rotated { .. })
+        ));
+
+        // Past the login's keep_until, inside the rotation's.
+        let past_first = now + HOUR + Duration::from_secs(1);
+        assert!(matches!(
+            store.rotate_at(&rotation("f", "hash-1", "hash-2", past_first)),
+            Ok(Rotated::Rotated { .. })
+        ));
+        // Past the last rotation's keep_until, the family is gone.
+        let gone = past_first + HOUR;
+        assert_eq!(
+            store
+                .rotate_at(&rotation("f", "hash-2", "hash-3", gone))
+                .unwrap(),
+            Rotated::Unknown
+        );
     }
 }

@@ -1,26 +1,25 @@
 //! The embedded, in-process revocation store.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
-use super::{
-    BoxFuture, Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
-};
+use super::{BoxFuture, Lookup, RevocationStore, StoreError, TokenRef, TokenStatus};
+use crate::policy::DEFAULT_SUBJECT_RETENTION;
+// Named in the docs, and in the tests.
+#[cfg(any(doc, test))]
+use super::StoreErrorKind;
 
 mod attempts;
 mod families;
+mod table;
+
+use table::ExpiringTable;
 
 const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 const DEFAULT_MAX_SUBJECTS: usize = 100_000;
 const DEFAULT_MAX_FAMILIES: usize = 1_000_000;
 const DEFAULT_MAX_THROTTLE_KEYS: usize = 100_000;
-const DEFAULT_SUBJECT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-
-/// Below this size a table is never scanned for expired entries unless it is
-/// full: scanning a small table buys nothing.
-const MIN_PURGE_LEN: usize = 1024;
 
 /// An in-process [`RevocationStore`], bounded in size.
 ///
@@ -110,126 +109,14 @@ struct Inner {
     changes: tokio::sync::watch::Sender<()>,
 }
 
-#[derive(Default)]
 struct State {
-    /// `jti` -> the instant the revocation stops mattering (the token's `exp`).
-    tokens: ExpiringMap<SystemTime>,
-    subjects: ExpiringMap<SubjectCutoff>,
-}
-
-#[derive(Clone, Copy)]
-struct SubjectCutoff {
-    issued_before: SystemTime,
-    /// `None` when `issued_before + retention` does not fit in a `SystemTime`:
-    /// such a cut-off is never forgotten.
-    forget_at: Option<SystemTime>,
-}
-
-/// Entries that stop mattering at some instant, with what is needed to purge
-/// them in amortised constant time.
-struct ExpiringMap<V> {
-    entries: HashMap<Box<str>, V>,
-    /// No entry expires before this instant (a lower bound, not always exact).
-    /// While `now` is before it, a purge would find nothing, so none is tried.
-    earliest_expiry: Option<SystemTime>,
-    /// Below capacity, the table is scanned only once it reaches this size,
-    /// which doubles with what survives each scan.
-    next_purge_len: usize,
-}
-
-trait Expiring: Copy {
-    /// `None`: never expires.
-    fn expires_at(&self) -> Option<SystemTime>;
-
-    fn is_live(&self, now: SystemTime) -> bool {
-        self.expires_at().is_none_or(|at| now < at)
-    }
-}
-
-impl Expiring for SystemTime {
-    fn expires_at(&self) -> Option<SystemTime> {
-        Some(*self)
-    }
-}
-
-impl Expiring for SubjectCutoff {
-    fn expires_at(&self) -> Option<SystemTime> {
-        self.forget_at
-    }
-}
-
-impl<V> Default for ExpiringMap<V> {
-    fn default() -> Self {
-        Self {
-            entries: HashMap::new(),
-            earliest_expiry: None,
-            next_purge_len: MIN_PURGE_LEN,
-        }
-    }
-}
-
-impl<V: Expiring> ExpiringMap<V> {
-    fn live(&self, key: &str, now: impl FnOnce() -> SystemTime) -> Option<V> {
-        let value = *self.entries.get(key)?;
-        // The clock is read only on a hit, so the common miss stays two lookups.
-        value.is_live(now()).then_some(value)
-    }
-
-    /// Inserts or updates the entry for `key`. `merge` receives the existing
-    /// live entry, if any, and returns the value to keep.
-    ///
-    /// Fails, changing nothing, when `key` is new and every one of `max` slots
-    /// holds a live entry.
-    fn upsert(
-        &mut self,
-        key: &str,
-        value: V,
-        merge: impl FnOnce(V) -> V,
-        max: usize,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        if let Some(existing) = self.entries.get_mut(key) {
-            *existing = if existing.is_live(now) {
-                merge(*existing)
-            } else {
-                value
-            };
-            let kept = *existing;
-            self.note_expiry(kept);
-            return Ok(());
-        }
-
-        let full = self.entries.len() >= max;
-        if full || self.entries.len() >= self.next_purge_len {
-            self.purge_expired(now);
-        }
-        if self.entries.len() >= max {
-            return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
-        }
-        self.entries.insert(key.into(), value);
-        self.note_expiry(value);
-        Ok(())
-    }
-
-    fn note_expiry(&mut self, value: V) {
-        if let Some(at) = value.expires_at() {
-            self.earliest_expiry =
-                Some(self.earliest_expiry.map_or(at, |earliest| earliest.min(at)));
-        }
-    }
-
-    fn purge_expired(&mut self, now: SystemTime) {
-        if self.earliest_expiry.is_none_or(|earliest| now < earliest) {
-            return;
-        }
-        self.entries.retain(|_, value| value.is_live(now));
-        self.earliest_expiry = self.entries.values().filter_map(Expiring::expires_at).min();
-        self.next_purge_len = self.entries.len().saturating_mul(2).max(MIN_PURGE_LEN);
-        // Give back the memory of a burst that has since expired.
-        if self.entries.capacity() > self.next_purge_len.saturating_mul(2) {
-            self.entries.shrink_to(self.next_purge_len);
-        }
-    }
+    /// `jti` -> nothing: the entry expires when the revocation stops
+    /// mattering (the token's `exp`).
+    tokens: ExpiringTable<Box<str>, ()>,
+    /// `sub` -> the cut-off instant: tokens issued before it are revoked.
+    /// The entry expires `subject_retention` after that instant, or never
+    /// when the sum does not fit in a `SystemTime`.
+    subjects: ExpiringTable<Box<str>, SystemTime>,
 }
 
 impl MemoryStore {
@@ -253,7 +140,7 @@ impl MemoryStore {
     /// answer [`TokenStatus::Revoked`]. Subject cut-offs are not counted.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.read().tokens.entries.len()
+        self.read().tokens.len()
     }
 
     /// Whether the store holds no revoked `jti` (see [`len`](Self::len)).
@@ -280,27 +167,23 @@ impl MemoryStore {
 
     /// The subject's live cut-off, if any.
     fn cutoff(&self, sub: &str) -> Option<SystemTime> {
-        let now = SystemTime::now();
-        self.read()
-            .subjects
-            .live(sub, || now)
-            .map(|cutoff| cutoff.issued_before)
+        self.read().subjects.get(sub, SystemTime::now).copied()
     }
 
     fn check_at(&self, token: &TokenRef<'_>, now: impl Fn() -> SystemTime) -> TokenStatus {
         let state = self.read();
         if let Some(jti) = token.jti
-            && state.tokens.live(jti, &now).is_some()
+            && state.tokens.get(jti, &now).is_some()
         {
             return TokenStatus::Revoked;
         }
         if let Some(sub) = token.sub
-            && let Some(cutoff) = state.subjects.live(sub, &now)
+            && let Some(&issued_before) = state.subjects.get(sub, &now)
         {
             // Without `iat` nothing proves the token came after the cut-off.
             let before_cutoff = token
                 .issued_at
-                .is_none_or(|issued_at| issued_at < cutoff.issued_before);
+                .is_none_or(|issued_at| issued_at < issued_before);
             if before_cutoff {
                 return TokenStatus::Revoked;
             }
@@ -318,20 +201,20 @@ impl MemoryStore {
             // The token is refused for having expired; nothing to remember.
             return Ok(());
         }
-        let max = self.inner.config.max_entries;
         let result = self.write().tokens.upsert(
             jti,
-            expires_at,
-            |existing| existing.max(expires_at),
-            max,
+            (),
+            Some(expires_at),
             now,
+            // Revoking again never shortens a revocation.
+            |(), held_until| held_until.is_some_and(|held| held < expires_at),
         );
         if result.is_ok() {
             self.inner.changes.send_replace(());
         }
         if result.is_err() {
             tracing::warn!(
-                max_entries = max,
+                max_entries = self.inner.config.max_entries,
                 "memory revocation store is full of live revoked tokens; refusing a new revocation"
             );
         }
@@ -344,34 +227,25 @@ impl MemoryStore {
         issued_before: SystemTime,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let cutoff = SubjectCutoff {
-            issued_before,
-            forget_at: issued_before.checked_add(self.inner.config.subject_retention),
-        };
-        if !cutoff.is_live(now) {
+        let forget_at = issued_before.checked_add(self.inner.config.subject_retention);
+        if !table::is_live(forget_at, now) {
             // Every token it could revoke has outlived the retention.
             return Ok(());
         }
-        let max = self.inner.config.max_subjects;
         let result = self.write().subjects.upsert(
             sub,
-            cutoff,
-            |existing| {
-                if cutoff.issued_before > existing.issued_before {
-                    cutoff
-                } else {
-                    existing
-                }
-            },
-            max,
+            issued_before,
+            forget_at,
             now,
+            // A cut-off only ever moves later.
+            |held, _| issued_before > *held,
         );
         if result.is_ok() {
             self.inner.changes.send_replace(());
         }
         if result.is_err() {
             tracing::warn!(
-                max_subjects = max,
+                max_subjects = self.inner.config.max_subjects,
                 "memory revocation store is full of live subject cut-offs; refusing a new one"
             );
         }
@@ -419,8 +293,8 @@ impl fmt::Debug for MemoryStore {
         let families = self.inner.families.len();
         let state = self.read();
         f.debug_struct("MemoryStore")
-            .field("revoked_tokens", &state.tokens.entries.len())
-            .field("subject_cutoffs", &state.subjects.entries.len())
+            .field("revoked_tokens", &state.tokens.len())
+            .field("subject_cutoffs", &state.subjects.len())
             .field("refresh_families", &families)
             .field("max_entries", &self.inner.config.max_entries)
             .field("max_subjects", &self.inner.config.max_subjects)
@@ -496,13 +370,17 @@ impl MemoryStoreBuilder {
     /// Builds the store.
     #[must_use]
     pub fn build(self) -> MemoryStore {
+        let state = State {
+            tokens: ExpiringTable::new(self.max_entries),
+            subjects: ExpiringTable::new(self.max_subjects),
+        };
         MemoryStore {
             inner: Arc::new(Inner {
-                config: self,
-                state: RwLock::new(State::default()),
-                families: families::Families::default(),
-                attempts: attempts::Attempts::default(),
+                state: RwLock::new(state),
+                families: families::Families::new(self.max_families),
+                attempts: attempts::Attempts::new(self.max_throttle_keys),
                 changes: tokio::sync::watch::Sender::new(()),
+                config: self,
             }),
         }
     }
@@ -594,12 +472,12 @@ mod tests {
     #[test]
     fn expired_entries_are_purged_once_the_table_grows() {
         let store = MemoryStore::new();
-        for i in 0..MIN_PURGE_LEN {
+        for i in 0..table::MIN_PURGE_LEN {
             store
                 .revoke_token_at(&format!("old-{i}"), t0() + SECOND, t0())
                 .unwrap();
         }
-        assert_eq!(store.len(), MIN_PURGE_LEN);
+        assert_eq!(store.len(), table::MIN_PURGE_LEN);
 
         store
             .revoke_token_at("new", t0() + HOUR, t0() + HOUR / 2)

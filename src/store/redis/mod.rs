@@ -127,7 +127,7 @@ impl RedisConfig {
             connect_timeout: Duration::from_millis(500),
             pool_size: 16,
             mirror: true,
-            subject_retention: Duration::from_secs(30 * 24 * 3600),
+            subject_retention: crate::policy::DEFAULT_SUBJECT_RETENTION,
             health_interval: Duration::from_secs(1),
             health_timeout: Duration::from_millis(500),
             resync_interval: Duration::from_secs(300),
