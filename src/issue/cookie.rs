@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 
-use super::RefreshToken;
+use super::secret::RefreshToken;
 use crate::error::{ConfigError, ConfigErrorKind};
 
 /// How the refresh token travels to a browser: an `HttpOnly` cookie that

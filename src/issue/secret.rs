@@ -11,7 +11,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{IssueError, IssueErrorKind};
+use super::error::{IssueError, IssueErrorKind};
 
 /// The longest refresh token read; longer input is refused before any work.
 const MAX_REFRESH_TOKEN_LEN: usize = 1024;
