@@ -3,10 +3,9 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::MemoryStore;
 use super::table::ExpiringTable;
-use crate::store::throttle::{Attempt, ThrottleStore};
-use crate::store::{BoxFuture, StoreError};
+use crate::store::StoreError;
+use crate::store::throttle::Attempt;
 
 pub(super) struct Attempts {
     /// Key -> attempts counted in its open window; the entry expires when the
@@ -25,17 +24,17 @@ impl Attempts {
         // Every update leaves the table consistent before anything can panic.
         self.windows.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl MemoryStore {
-    fn attempt_at(
+    /// Counts an attempt under `key` in its window, opening one of `window`
+    /// if none is open.
+    pub(super) fn attempt_at(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
         now: Instant,
     ) -> Result<Attempt, StoreError> {
-        let mut windows = self.inner.attempts.lock();
+        let mut windows = self.lock();
         let (count, closes_at) = match windows.get_mut(key, now) {
             Some(open) => {
                 open.value = open.value.saturating_add(1);
@@ -65,23 +64,10 @@ impl MemoryStore {
             }
         })
     }
-}
 
-impl ThrottleStore for MemoryStore {
-    fn attempt<'a>(
-        &'a self,
-        key: &'a str,
-        limit: u32,
-        window: Duration,
-    ) -> BoxFuture<'a, Result<Attempt, StoreError>> {
-        Box::pin(async move { self.attempt_at(key, limit, window, Instant::now()) })
-    }
-
-    fn reset<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.inner.attempts.lock().remove(key);
-            Ok(())
-        })
+    /// Forgets the window under `key`.
+    pub(super) fn reset(&self, key: &str) {
+        self.lock().remove(key);
     }
 }
 
@@ -92,54 +78,54 @@ mod tests {
 
     #[test]
     fn a_full_table_refuses_new_keys_until_a_window_closes() {
-        let store = MemoryStore::builder().max_throttle_keys(2).build();
+        let attempts = Attempts::new(2);
         let now = Instant::now();
         let window = Duration::from_secs(60);
-        store.attempt_at("a", 5, window, now).unwrap();
-        store
+        attempts.attempt_at("a", 5, window, now).unwrap();
+        attempts
             .attempt_at("b", 5, window, now + Duration::from_secs(30))
             .unwrap();
-        let refused = store.attempt_at("c", 5, window, now + Duration::from_secs(1));
+        let refused = attempts.attempt_at("c", 5, window, now + Duration::from_secs(1));
         assert_eq!(
             refused.unwrap_err().kind(),
             StoreErrorKind::CapacityExceeded
         );
         // Keys already counted still count.
         assert!(
-            store
+            attempts
                 .attempt_at("a", 5, window, now + Duration::from_secs(2))
                 .is_ok()
         );
         // Once "a" closes, there is room again.
-        assert!(store.attempt_at("c", 5, window, now + window).is_ok());
+        assert!(attempts.attempt_at("c", 5, window, now + window).is_ok());
     }
 
     #[test]
     fn the_window_blocks_after_the_limit_and_reopens_when_it_closes() {
-        let store = MemoryStore::new();
+        let attempts = Attempts::new(16);
         let now = Instant::now();
         let window = Duration::from_secs(900);
         for n in 1..=5 {
             assert_eq!(
-                store.attempt_at("k", 5, window, now).unwrap(),
+                attempts.attempt_at("k", 5, window, now).unwrap(),
                 Attempt::Allowed { remaining: 5 - n }
             );
         }
         let later = now + Duration::from_secs(100);
         assert_eq!(
-            store.attempt_at("k", 5, window, later).unwrap(),
+            attempts.attempt_at("k", 5, window, later).unwrap(),
             Attempt::Blocked {
                 retry_after: Duration::from_secs(800)
             }
         );
         // Another key is not affected.
         assert!(matches!(
-            store.attempt_at("other", 5, window, later).unwrap(),
+            attempts.attempt_at("other", 5, window, later).unwrap(),
             Attempt::Allowed { remaining: 4 }
         ));
         // Once the window has closed, a new one opens.
         assert!(matches!(
-            store.attempt_at("k", 5, window, now + window).unwrap(),
+            attempts.attempt_at("k", 5, window, now + window).unwrap(),
             Attempt::Allowed { remaining: 4 }
         ));
     }

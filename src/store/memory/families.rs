@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
-use super::MemoryStore;
+use super::revocations::Revocations;
 use super::table::ExpiringTable;
-use crate::store::refresh::{NewFamily, RefreshStore, Rotated, Rotation};
-use crate::store::{BoxFuture, StoreError};
+use crate::store::StoreError;
+use crate::store::refresh::{NewFamily, Rotated, Rotation};
 
 pub(super) struct Families {
     /// `(sub, family)` -> the family, kept until the family's `keep_until`.
@@ -47,24 +47,42 @@ impl Families {
     pub(super) fn len(&self) -> usize {
         self.lock().len()
     }
-}
 
-impl MemoryStore {
-    /// Revokes a family: revokes every access token issued from it, then
-    /// marks it. Runs under the families lock, so no rotation can slip in
-    /// between. When a revocation fails (the store is full) the family is
-    /// not marked, so that a retry revokes what is left.
-    fn kill(&self, family: &mut Family, now: SystemTime) -> Result<(), StoreError> {
-        for (jti, until) in &family.access {
-            self.revoke_token_at(jti, *until, now)?;
+    /// Opens the family of a new login.
+    pub(super) fn create(&self, new: &NewFamily<'_>, now: SystemTime) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let family = Family {
+            current: Box::from(new.token_hash),
+            issued_at: new.issued_at,
+            expires_at: new.expires_at,
+            previous: None,
+            replaced: HashSet::new(),
+            access: vec![(Box::from(new.access.jti), new.access.revoke_until)],
+            claims: Box::from(new.claims),
+            revoked: false,
+            issuer: Box::from(new.issuer),
+            rotations: 0,
+        };
+        let key = (Box::from(new.sub), Box::from(new.family));
+        let result = state.insert(key, family, Some(new.keep_until), now);
+        if result.is_err() {
+            tracing::warn!(
+                max_families = state.max(),
+                "memory store is full of live refresh families; refusing a new login"
+            );
         }
-        family.revoked = true;
-        Ok(())
+        result
     }
 
-    fn rotate_at(&self, rotation: &Rotation<'_>) -> Result<Rotated, StoreError> {
+    /// Rotates a family's refresh token. A reused token, or a family cut off
+    /// with its subject, revokes the family's access tokens in `revocations`.
+    pub(super) fn rotate(
+        &self,
+        rotation: &Rotation<'_>,
+        revocations: &Revocations,
+    ) -> Result<Rotated, StoreError> {
         let now = rotation.now;
-        let mut state = self.inner.families.lock();
+        let mut state = self.lock();
         let key = (Box::from(rotation.sub), Box::from(rotation.family));
         let Some(entry) = state
             .get_mut(&key, now)
@@ -91,16 +109,16 @@ impl MemoryStore {
             });
         if !is_current && !in_grace {
             if family.replaced.contains(presented) {
-                self.kill(family, now)?;
+                family.kill(revocations, now)?;
                 return Ok(Rotated::Reused);
             }
             return Ok(Rotated::Unknown);
         }
-        if self
+        if revocations
             .cutoff(rotation.sub)
             .is_some_and(|cutoff| family.issued_at < cutoff)
         {
-            self.kill(family, now)?;
+            family.kill(revocations, now)?;
             return Ok(Rotated::Revoked);
         }
         if (is_current && family.expires_at <= now) || family.rotations >= rotation.max_rotations {
@@ -124,65 +142,36 @@ impl MemoryStore {
         entry.extend_to(rotation.keep_until);
         Ok(Rotated::Rotated { claims })
     }
+
+    /// Revokes a family and its access tokens in `revocations`.
+    pub(super) fn revoke(
+        &self,
+        sub: &str,
+        family: &str,
+        revocations: &Revocations,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        // Expired but not yet purged counts too: its access tokens are
+        // revoked for as long as each of them still needs it.
+        match state.peek_mut(&(Box::from(sub), Box::from(family))) {
+            Some(entry) if !entry.value.revoked => entry.value.kill(revocations, now),
+            _ => Ok(()),
+        }
+    }
 }
 
-impl RefreshStore for MemoryStore {
-    fn create_family<'a>(
-        &'a self,
-        new: &'a NewFamily<'a>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let mut state = self.inner.families.lock();
-            let family = Family {
-                current: Box::from(new.token_hash),
-                issued_at: new.issued_at,
-                expires_at: new.expires_at,
-                previous: None,
-                replaced: HashSet::new(),
-                access: vec![(Box::from(new.access.jti), new.access.revoke_until)],
-                claims: Box::from(new.claims),
-                revoked: false,
-                issuer: Box::from(new.issuer),
-                rotations: 0,
-            };
-            let key = (Box::from(new.sub), Box::from(new.family));
-            let result = state.insert(key, family, Some(new.keep_until), SystemTime::now());
-            if result.is_err() {
-                tracing::warn!(
-                    max_families = state.max(),
-                    "memory store is full of live refresh families; refusing a new login"
-                );
-            }
-            result
-        })
-    }
-
-    fn rotate<'a>(
-        &'a self,
-        rotation: &'a Rotation<'a>,
-    ) -> BoxFuture<'a, Result<Rotated, StoreError>> {
-        Box::pin(async move { self.rotate_at(rotation) })
-    }
-
-    fn subject_retention(&self) -> Option<std::time::Duration> {
-        Some(self.inner.config.subject_retention)
-    }
-
-    fn revoke_family<'a>(
-        &'a self,
-        sub: &'a str,
-        family: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let now = SystemTime::now();
-            let mut state = self.inner.families.lock();
-            // Expired but not yet purged counts too: its access tokens are
-            // revoked for as long as each of them still needs it.
-            match state.peek_mut(&(Box::from(sub), Box::from(family))) {
-                Some(entry) if !entry.value.revoked => self.kill(&mut entry.value, now),
-                _ => Ok(()),
-            }
-        })
+impl Family {
+    /// Revokes a family: revokes every access token issued from it, then
+    /// marks it. Runs under the families lock, so no rotation can slip in
+    /// between. When a revocation fails (the store is full) the family is
+    /// not marked, so that a retry revokes what is left.
+    fn kill(&mut self, revocations: &Revocations, now: SystemTime) -> Result<(), StoreError> {
+        for (jti, until) in &self.access {
+            revocations.revoke_token_at(jti, *until, now)?;
+        }
+        self.revoked = true;
+        Ok(())
     }
 }
 
@@ -191,10 +180,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::store::StoreErrorKind;
     use crate::store::refresh::AccessRecord;
+    use crate::store::{StoreErrorKind, TokenRef, TokenStatus};
 
     const HOUR: Duration = Duration::from_secs(60 * 60);
+
+    fn revocations() -> Revocations {
+        Revocations::new(16, 16, HOUR)
+    }
 
     fn login<'a>(family: &'a str, now: SystemTime, keep_until: SystemTime) -> NewFamily<'a> {
         NewFamily {
@@ -231,58 +224,79 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_full_family_table_refuses_a_login_until_a_family_expires() {
-        let store = MemoryStore::builder().max_families(1).build();
+    #[test]
+    fn a_full_family_table_refuses_a_login_until_a_family_expires() {
+        let families = Families::new(1);
+        let revocations = revocations();
         let now = SystemTime::now();
-        store
-            .create_family(&login("old", now - HOUR, now - Duration::from_secs(1)))
-            .await
+        families
+            .create(&login("old", now - HOUR, now - Duration::from_secs(1)), now)
             .unwrap();
         // The expired family makes room.
-        store
-            .create_family(&login("live", now, now + HOUR))
-            .await
+        families
+            .create(&login("live", now, now + HOUR), now)
             .unwrap();
-        let refused = store.create_family(&login("more", now, now + HOUR)).await;
+        let refused = families.create(&login("more", now, now + HOUR), now);
         assert_eq!(
             refused.unwrap_err().kind(),
             StoreErrorKind::CapacityExceeded
         );
         // The live family was not forgotten for it.
         assert!(matches!(
-            store.rotate_at(&rotation("live", "hash-0", "hash-1", now)),
+            families.rotate(&rotation("live", "hash-0", "hash-1", now), &revocations),
             Ok(Rotated::Rotated { .. })
         ));
     }
 
-    #[tokio::test]
-    async fn a_rotation_keeps_its_family_until_the_later_keep_until() {
-        let store = MemoryStore::new();
+    #[test]
+    fn a_rotation_keeps_its_family_until_the_later_keep_until() {
+        let families = Families::new(16);
+        let revocations = revocations();
         let now = SystemTime::now();
-        store
-            .create_family(&login("f", now, now + HOUR))
-            .await
-            .unwrap();
+        families.create(&login("f", now, now + HOUR), now).unwrap();
         let later = now + HOUR / 2;
         assert!(matches!(
-            store.rotate_at(&rotation("f", "hash-0", "hash-1", later)),
+            families.rotate(&rotation("f", "hash-0", "hash-1", later), &revocations),
             Ok(Rotated::Rotated { .. })
         ));
 
         // Past the login's keep_until, inside the rotation's.
         let past_first = now + HOUR + Duration::from_secs(1);
         assert!(matches!(
-            store.rotate_at(&rotation("f", "hash-1", "hash-2", past_first)),
+            families.rotate(&rotation("f", "hash-1", "hash-2", past_first), &revocations),
             Ok(Rotated::Rotated { .. })
         ));
         // Past the last rotation's keep_until, the family is gone.
         let gone = past_first + HOUR;
         assert_eq!(
-            store
-                .rotate_at(&rotation("f", "hash-2", "hash-3", gone))
+            families
+                .rotate(&rotation("f", "hash-2", "hash-3", gone), &revocations)
                 .unwrap(),
             Rotated::Unknown
         );
+    }
+
+    #[test]
+    fn a_reused_token_revokes_the_familys_access_tokens() {
+        let families = Families::new(16);
+        let revocations = revocations();
+        let now = SystemTime::now();
+        families.create(&login("f", now, now + HOUR), now).unwrap();
+        families
+            .rotate(&rotation("f", "hash-0", "hash-1", now), &revocations)
+            .unwrap();
+        let access = |jti| TokenRef::new().with_jti(jti);
+        let status = |jti| revocations.check_at(&access(jti), || now);
+        assert_eq!(status("jti-0"), TokenStatus::Active);
+
+        assert_eq!(
+            families
+                .rotate(&rotation("f", "hash-0", "hash-2", now), &revocations)
+                .unwrap(),
+            Rotated::Reused
+        );
+        for jti in ["jti-0", "jti-n"] {
+            assert_eq!(status(jti), TokenStatus::Revoked, "{jti}");
+        }
     }
 }
