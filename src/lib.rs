@@ -176,6 +176,7 @@
 pub mod auth;
 pub mod body;
 pub mod claims;
+mod crypto;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;

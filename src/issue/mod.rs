@@ -460,10 +460,10 @@ impl IssuerBuilder {
             ));
         }
         let id =
-            crate::keys::sha256_b64url(format!("{}:{issuer}{audience}", issuer.len()).as_bytes())
+            crate::crypto::sha256_b64url(format!("{}:{issuer}{audience}", issuer.len()).as_bytes())
                 .map_err(|e| {
-                ConfigError::with_source(ConfigErrorKind::InvalidSetting, "hashing failed", e)
-            })?;
+                    ConfigError::with_source(ConfigErrorKind::InvalidSetting, "hashing failed", e)
+                })?;
         Ok(Issuer {
             inner: Arc::new(Inner {
                 keys: KeyRing::new(key)?,

@@ -404,7 +404,7 @@ fn derived_token_id(token: &str) -> String {
     // A digest cannot fail with either backend; were it to, every token
     // without `jti` would share one id, so revoking one revokes them all
     // (closed, never open).
-    let digest = crate::keys::sha256_b64url(signing_input.as_bytes()).unwrap_or_default();
+    let digest = crate::crypto::sha256_b64url(signing_input.as_bytes()).unwrap_or_default();
     format!("sha256:{digest}")
 }
 
