@@ -50,8 +50,8 @@ use reqwest::{Client, Url};
 use tokio::sync::{Notify, watch};
 
 use crate::error::{ConfigError, ConfigErrorKind};
+use crate::future::BoxFuture;
 use crate::keys::KeySet;
-use crate::store::BoxFuture;
 use crate::verify::{SharedKeys, UnknownKidHook, WeakSharedKeys};
 
 /// The default time between two fetches: 5 minutes.

@@ -180,6 +180,7 @@ mod crypto;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
+mod future;
 #[cfg(feature = "tonic")]
 pub mod grpc;
 pub mod guard;

@@ -20,8 +20,6 @@
 //! change whichever store is behind it.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::SystemTime;
 
 mod memory;
@@ -34,8 +32,7 @@ pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use refresh::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation};
 pub use throttle::{Attempt, ThrottleStore};
 
-/// A boxed, `Send` future, as returned by the [`RevocationStore`] methods.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::future::BoxFuture;
 
 impl crate::RegisteredClaims {
     /// What a [`RevocationStore`] is told about this token; its `jti` is

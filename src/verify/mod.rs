@@ -63,8 +63,8 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, ErrorContext};
+use crate::future::BoxFuture;
 use crate::keys::{Key, KeySet};
-use crate::store::BoxFuture;
 
 mod jws;
 mod shared;
