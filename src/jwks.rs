@@ -52,7 +52,7 @@ use tokio::sync::{Notify, watch};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::future::BoxFuture;
 use crate::keys::KeySet;
-use crate::verify::{SharedKeys, UnknownKidHook, WeakSharedKeys};
+use crate::keys::{SharedKeys, UnknownKidHook, WeakSharedKeys};
 
 /// The default time between two fetches: 5 minutes.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);

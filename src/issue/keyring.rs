@@ -6,8 +6,8 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use crate::error::{ConfigError, ConfigErrorKind};
+use crate::keys::SharedKeys;
 use crate::keys::{KeySet, SigningKey};
-use crate::verify::SharedKeys;
 
 /// The issuer's signing keys.
 ///

@@ -30,6 +30,7 @@ mod algorithm;
 mod check;
 mod jwk;
 mod set;
+mod shared;
 mod signing;
 mod verifying;
 
@@ -37,5 +38,8 @@ pub use algorithm::{Algorithm, KeyFamily};
 pub use check::{MIN_HMAC_SECRET_LEN, MIN_RSA_BITS};
 pub(crate) use set::KeyLookupError;
 pub use set::KeySet;
+pub use shared::SharedKeys;
+#[cfg_attr(not(feature = "jwks"), allow(unused_imports))]
+pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
 pub use signing::SigningKey;
 pub use verifying::Key;

@@ -67,12 +67,9 @@ use crate::future::BoxFuture;
 use crate::keys::{Key, KeySet};
 
 mod jws;
-mod shared;
 
+pub use crate::keys::SharedKeys;
 pub use jws::{Header, VerifiedJws};
-pub use shared::SharedKeys;
-#[cfg_attr(not(feature = "jwks"), allow(unused_imports))]
-pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;

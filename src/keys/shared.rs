@@ -7,7 +7,8 @@ use std::sync::{Arc, Weak};
 use arc_swap::{ArcSwapOption, Guard};
 
 use crate::future::BoxFuture;
-use crate::keys::KeySet;
+
+use super::KeySet;
 
 /// What a key source does when a token names a `kid` it does not know:
 /// perhaps start a refresh, and return a future that ends when the refresh
