@@ -132,7 +132,7 @@
 //!
 //! # Keys from an identity provider
 //!
-//! With the `jwks` feature, `jwks::RemoteJwks` keeps a provider's JWKS
+//! With the `jwks` feature, `keys::RemoteJwks` keeps a provider's JWKS
 //! current (start-up fetch, background refresh, one fetch per cooldown for an
 //! unknown `kid`, stale keys kept on errors) behind a lock-free [`SharedKeys`].
 //!
@@ -161,7 +161,7 @@
 //! | `redis` | yes | [`store::redis::RedisStore`]: Redis, Redis Cluster and Sentinel, mirrored locally |
 //! | `redis-tls` | no | `rediss://` URLs (rustls) |
 //! | `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |
-//! | `jwks` | no | [`jwks::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
+//! | `jwks` | no | [`keys::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
 //! | `metrics` | no | [`metrics`]: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |
 
 #![forbid(unsafe_code)]
@@ -186,8 +186,6 @@ pub mod grpc;
 pub mod guard;
 pub mod issue;
 mod json;
-#[cfg(feature = "jwks")]
-pub mod jwks;
 pub mod keys;
 pub mod layer;
 #[cfg(feature = "metrics")]
@@ -208,6 +206,64 @@ pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
 pub use keys::{Algorithm, Key, KeySet, SigningKey};
 pub use layer::JwtLayer;
 pub use verify::{SharedKeys, Validator, ValidatorBuilder, Verified};
+
+/// The remote JWKS source's 0.1 path: it is now [`keys::RemoteJwks`]
+/// (constants in [`keys::remote`]). These deprecated aliases keep 0.1 code
+/// building through 0.2.
+#[cfg(feature = "jwks")]
+#[deprecated(
+    since = "0.2.0",
+    note = "moved to jwt_guard::keys (RemoteJwks, RemoteJwksBuilder, JwksError, JwksErrorKind; constants in jwt_guard::keys::remote)"
+)]
+pub mod jwks {
+    use std::time::Duration;
+
+    use crate::keys::remote;
+
+    /// Deprecated: [`keys::RemoteJwks`](crate::keys::RemoteJwks).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::RemoteJwks")]
+    pub type RemoteJwks = remote::RemoteJwks;
+
+    /// Deprecated: [`keys::RemoteJwksBuilder`](crate::keys::RemoteJwksBuilder).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::RemoteJwksBuilder")]
+    pub type RemoteJwksBuilder = remote::RemoteJwksBuilder;
+
+    /// Deprecated: [`keys::JwksError`](crate::keys::JwksError).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::JwksError")]
+    pub type JwksError = remote::JwksError;
+
+    /// Deprecated: [`keys::JwksErrorKind`](crate::keys::JwksErrorKind).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::JwksErrorKind")]
+    pub type JwksErrorKind = remote::JwksErrorKind;
+
+    /// Deprecated: [`keys::remote::DEFAULT_REFRESH_INTERVAL`](remote::DEFAULT_REFRESH_INTERVAL).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_REFRESH_INTERVAL"
+    )]
+    pub const DEFAULT_REFRESH_INTERVAL: Duration = remote::DEFAULT_REFRESH_INTERVAL;
+
+    /// Deprecated: [`keys::remote::DEFAULT_COOLDOWN`](remote::DEFAULT_COOLDOWN).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_COOLDOWN"
+    )]
+    pub const DEFAULT_COOLDOWN: Duration = remote::DEFAULT_COOLDOWN;
+
+    /// Deprecated: [`keys::remote::DEFAULT_TIMEOUT`](remote::DEFAULT_TIMEOUT).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_TIMEOUT"
+    )]
+    pub const DEFAULT_TIMEOUT: Duration = remote::DEFAULT_TIMEOUT;
+
+    /// Deprecated: [`keys::remote::DEFAULT_MAX_BODY_BYTES`](remote::DEFAULT_MAX_BODY_BYTES).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_MAX_BODY_BYTES"
+    )]
+    pub const DEFAULT_MAX_BODY_BYTES: usize = remote::DEFAULT_MAX_BODY_BYTES;
+}
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_guard::jwks::{JwksError, JwksErrorKind, RemoteJwks};
+use jwt_guard::keys::{JwksError, JwksErrorKind, RemoteJwks};
 use jwt_guard::{
     AuthErrorKind, ConfigErrorKind, JwtLayer, Key, KeySet, SharedKeys, SigningKey, StandardClaims,
     Validator,

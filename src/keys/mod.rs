@@ -29,6 +29,8 @@
 mod algorithm;
 mod check;
 mod jwk;
+#[cfg(feature = "jwks")]
+pub mod remote;
 mod set;
 mod shared;
 mod signing;
@@ -36,10 +38,10 @@ mod verifying;
 
 pub use algorithm::{Algorithm, KeyFamily};
 pub use check::{MIN_HMAC_SECRET_LEN, MIN_RSA_BITS};
+#[cfg(feature = "jwks")]
+pub use remote::{JwksError, JwksErrorKind, RemoteJwks, RemoteJwksBuilder};
 pub(crate) use set::KeyLookupError;
 pub use set::KeySet;
 pub use shared::SharedKeys;
-#[cfg_attr(not(feature = "jwks"), allow(unused_imports))]
-pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
 pub use signing::SigningKey;
 pub use verifying::Key;

@@ -75,7 +75,7 @@ impl KeySet {
     /// sharing a `kid` are all dropped. One odd key must not freeze a remote
     /// set on its old keys. A set left empty is an error.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(crate) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
+    pub(super) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
         Self::new(jwk::read_jwks_lenient(json)?)
     }
 
