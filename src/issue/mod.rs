@@ -64,15 +64,14 @@ use serde_json::{Map, Value};
 
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::keys::SigningKey;
+use crate::keys::{KeyRing, SharedKeys, SigningKey};
 use crate::policy::{DEFAULT_LEEWAY, MAX_LEEWAY};
 use crate::store::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation, StoreError};
-use crate::verify::{SharedKeys, ValidatorBuilder};
+use crate::verify::ValidatorBuilder;
 
 mod cookie;
 mod duration;
 mod error;
-mod keyring;
 mod secret;
 mod throttle;
 
@@ -82,7 +81,6 @@ pub use error::{IssueError, IssueErrorKind};
 pub use secret::RefreshToken;
 pub use throttle::{LoginThrottle, Throttled};
 
-use keyring::KeyRing;
 use secret::{Presented, random_id};
 
 /// The `typ` of every access token: RFC 9068's `at+jwt`.

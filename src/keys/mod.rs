@@ -31,6 +31,7 @@ mod check;
 mod jwk;
 #[cfg(feature = "jwks")]
 pub mod remote;
+mod ring;
 mod set;
 mod shared;
 mod signing;
@@ -40,6 +41,7 @@ pub use algorithm::{Algorithm, KeyFamily};
 pub use check::{MIN_HMAC_SECRET_LEN, MIN_RSA_BITS};
 #[cfg(feature = "jwks")]
 pub use remote::{JwksError, JwksErrorKind, RemoteJwks, RemoteJwksBuilder};
+pub(crate) use ring::KeyRing;
 pub(crate) use set::KeyLookupError;
 pub use set::KeySet;
 pub use shared::SharedKeys;
