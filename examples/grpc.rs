@@ -19,7 +19,9 @@
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use jwt_guard::{Algorithm, JwtLayer, Key, RequireLayer, SigningKey, StandardClaims, Validator};
+use jwt_guard::{
+    Algorithm, JwtLayer, RequireLayer, SigningKey, StandardClaims, Validator, VerifyingKey,
+};
 use serde_json::json;
 use tonic::transport::Server;
 use tower::Layer;
@@ -52,7 +54,10 @@ impl Config {
 /// HS256 only, `iss` and `aud` required, 30 s leeway.
 fn validator(config: &Config) -> Result<Validator, jwt_guard::ConfigError> {
     Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
+        .key(VerifyingKey::hmac(
+            Algorithm::HS256,
+            config.secret.as_bytes(),
+        )?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))

@@ -26,7 +26,7 @@ use axum::{Json, Router};
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{MemoryStore, RevocationStore, Revoker};
 use jwt_guard::{
-    Algorithm, Claims, JwtLayer, Key, RequireRole, SigningKey, StandardClaims, Validator,
+    Algorithm, Claims, JwtLayer, RequireRole, SigningKey, StandardClaims, Validator, VerifyingKey,
 };
 use serde_json::{Value, json};
 
@@ -118,7 +118,10 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, jwt_guard::C
 /// HS256 only, `iss` and `aud` required, 30 s leeway.
 fn validator(config: &Config) -> Result<Validator, jwt_guard::ConfigError> {
     Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
+        .key(VerifyingKey::hmac(
+            Algorithm::HS256,
+            config.secret.as_bytes(),
+        )?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))

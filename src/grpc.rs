@@ -15,7 +15,7 @@
 //!   the per-service guard: `RequireLayer::new::<Ops>().layer(health)`.
 //!
 //! ```
-//! use jwt_guard::{Algorithm, JwtLayer, Key, RequireLayer, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, JwtLayer, RequireLayer, StandardClaims, Validator, VerifyingKey};
 //! use tonic::transport::Server;
 //! use tower::Layer;
 //!
@@ -23,7 +23,7 @@
 //!
 //! # fn main() -> Result<(), jwt_guard::ConfigError> {
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 //!     .issuer("https://auth.example")
 //!     .audience("orders-api")
 //!     .build()?;
@@ -108,12 +108,12 @@ mod sealed {
 ///     let admin: Claims<StandardClaims> = request.require_role::<Admin, _>()?; // or PERMISSION_DENIED
 ///     Ok(Response::new(format!("deleted by {}", admin.sub)))
 /// }
-/// # use jwt_guard::{Algorithm, JwtLayer, Key, SigningKey, Validator};
+/// # use jwt_guard::{Algorithm, JwtLayer, SigningKey, Validator, VerifyingKey};
 /// # use tower::{Layer, ServiceExt, service_fn};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let secret = b"a-secret-of-at-least-thirty-two-bytes!";
-/// # let validator = Validator::builder().key(Key::hmac(Algorithm::HS256, secret)?).build()?;
+/// # let validator = Validator::builder().key(VerifyingKey::hmac(Algorithm::HS256, secret)?).build()?;
 /// # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 /// # let claims = serde_json::json!({"sub": "bob", "roles": ["user"], "exp": now + 60});
 /// # let token = SigningKey::hmac(Algorithm::HS256, secret)?.sign("JWT", &claims)?;

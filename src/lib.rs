@@ -6,7 +6,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_guard::{Algorithm, Claims, JwtLayer, Key, RequireRole, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, StandardClaims, Validator, VerifyingKey};
 //!
 //! jwt_guard::role!(Admin = "admin");
 //!
@@ -20,7 +20,7 @@
 //!
 //! # fn main() -> Result<(), jwt_guard::ConfigError> {
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 //!     .issuer("https://auth.example")
 //!     .audience("orders-api")
 //!     .build()?;
@@ -54,13 +54,13 @@
 //! own, so both share the cache, the keys and the store:
 //!
 //! ```
-//! use jwt_guard::{Algorithm, Credential, JwtLayer, Key, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, Credential, JwtLayer, StandardClaims, Validator, VerifyingKey};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let secret = b"a-secret-of-at-least-thirty-two-bytes!";
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
 //!     .build()?;
 //! let layer = JwtLayer::<StandardClaims>::new(validator);
 //! let authenticator = layer.authenticator().clone();
@@ -203,9 +203,11 @@ pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{RequirePermission, RequireRole};
 pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
-pub use keys::{Algorithm, Key, KeySet, SigningKey};
+#[allow(deprecated)]
+pub use keys::Key;
+pub use keys::{Algorithm, KeySet, SharedKeys, SigningKey, VerifyingKey};
 pub use layer::JwtLayer;
-pub use verify::{SharedKeys, Validator, ValidatorBuilder, Verified};
+pub use verify::{Validator, ValidatorBuilder, Verified};
 
 /// The remote JWKS source's 0.1 path: it is now [`keys::RemoteJwks`]
 /// (constants in [`keys::remote`]). These deprecated aliases keep 0.1 code
@@ -269,3 +271,88 @@ pub mod jwks {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// 0.1 code, written against the names this release deprecates, still
+/// builds (the warnings are what its users will see).
+#[cfg(test)]
+#[allow(deprecated)]
+mod deprecated_paths {
+    use crate::{Algorithm, ConfigErrorKind, Key, KeySet, SigningKey, StandardClaims, Validator};
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn key_alias_builds_and_verifies_like_verifying_key() {
+        let key: Key = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a");
+        let same: crate::keys::Key = key.clone();
+        let renamed: &crate::VerifyingKey = &same;
+        assert_eq!(renamed.kid(), Some("a"));
+        assert_eq!(
+            Key::hmac(Algorithm::HS256, &SECRET[..31])
+                .unwrap_err()
+                .kind(),
+            ConfigErrorKind::WeakKey
+        );
+
+        let jwk =
+            r#"{"kty":"oct","alg":"HS256","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+        assert_eq!(Key::from_jwk(jwk).unwrap().algorithm(), Algorithm::HS256);
+        let oct = r#"{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+        assert!(Key::from_jwk_with_alg(oct, Algorithm::HS384).is_ok());
+
+        let signer = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
+        let verifying: Key = signer.verifying_key().unwrap();
+        let keys: Vec<Key> = vec![verifying];
+        let validator = Validator::builder()
+            .keys(KeySet::new(keys).unwrap())
+            .build()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({"sub": "alice", "exp": now + 300});
+        let token = signer.sign("JWT", &claims).unwrap();
+        assert_eq!(
+            validator
+                .validate::<StandardClaims>(&token)
+                .unwrap()
+                .claims()
+                .sub,
+            "alice"
+        );
+        assert!(KeySet::from(key).get("a").is_some());
+    }
+
+    #[test]
+    fn shared_keys_keeps_its_verify_path() {
+        let keys: crate::verify::SharedKeys = crate::keys::SharedKeys::empty();
+        assert!(keys.load().is_none());
+    }
+
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn jwks_module_aliases_still_build() {
+        use crate::jwks::{
+            DEFAULT_COOLDOWN, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_INTERVAL, DEFAULT_TIMEOUT,
+            JwksError, JwksErrorKind, RemoteJwks, RemoteJwksBuilder,
+        };
+
+        let builder: RemoteJwksBuilder = RemoteJwks::builder("https://auth.example/jwks.json")
+            .refresh_interval(DEFAULT_REFRESH_INTERVAL)
+            .cooldown(DEFAULT_COOLDOWN)
+            .timeout(DEFAULT_TIMEOUT)
+            .max_body_bytes(DEFAULT_MAX_BODY_BYTES);
+        // Outside a Tokio runtime: refused at build time, nothing fetched.
+        let built: Result<RemoteJwks, _> = builder.build();
+        assert_eq!(built.unwrap_err().kind(), ConfigErrorKind::InvalidSetting);
+
+        let kind: fn(&JwksError) -> JwksErrorKind = JwksError::kind;
+        let _ = kind;
+        assert!(matches!(
+            crate::keys::JwksErrorKind::NotReady,
+            JwksErrorKind::NotReady
+        ));
+        assert_eq!(DEFAULT_TIMEOUT, crate::keys::remote::DEFAULT_TIMEOUT);
+    }
+}

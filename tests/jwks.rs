@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_guard::keys::{JwksError, JwksErrorKind, RemoteJwks};
 use jwt_guard::{
-    AuthErrorKind, ConfigErrorKind, JwtLayer, Key, KeySet, SharedKeys, SigningKey, StandardClaims,
-    Validator,
+    AuthErrorKind, ConfigErrorKind, JwtLayer, KeySet, SharedKeys, SigningKey, StandardClaims,
+    Validator, VerifyingKey,
 };
 
 use common::{AUDIENCE, ISSUER, claims, keys::ed25519_key};
@@ -46,8 +46,8 @@ impl IdpKey {
         self.signer.sign("JWT", &claims(sub, &[])).unwrap()
     }
 
-    fn verifying_key(&self) -> Key {
-        Key::from_jwk(&self.jwk.to_string()).unwrap()
+    fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey::from_jwk(&self.jwk.to_string()).unwrap()
     }
 }
 

@@ -18,8 +18,8 @@ use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use jwt_guard::{
-    Algorithm, AuthError, AuthErrorKind, ConfigErrorKind, Key, SigningKey, StandardClaims,
-    Validator, Verified,
+    Algorithm, AuthError, AuthErrorKind, ConfigErrorKind, SigningKey, StandardClaims, Validator,
+    Verified, VerifyingKey,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
@@ -698,7 +698,7 @@ fn hs512_token_naming_an_hs256_key_by_kid_is_refused_with_algorithm_mismatch() {
 #[test]
 fn rs256_header_signed_with_hmac_over_the_public_key_is_refused() {
     let rsa = &rsa_keys()[0];
-    let v = validator_with(Key::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap());
     let claims = claims("alice", &[]);
     let genuine = SigningKey::from_rsa_pem(Algorithm::RS256, &rsa.private_pem)
         .unwrap()
@@ -723,7 +723,7 @@ fn rs256_header_signed_with_hmac_over_the_public_key_is_refused() {
 #[test]
 fn rs256_token_on_a_ps256_key_is_refused() {
     let rsa = &rsa_keys()[0];
-    let v = validator_with(Key::from_rsa_pem(Algorithm::PS256, &rsa.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_rsa_pem(Algorithm::PS256, &rsa.public_pem).unwrap());
     let claims = claims("alice", &[]);
     let rs256 = SigningKey::from_rsa_pem(Algorithm::RS256, &rsa.private_pem)
         .unwrap()
@@ -744,7 +744,11 @@ fn rs256_token_on_a_ps256_key_is_refused() {
 fn validator_with_kids(kids: &[&str]) -> Validator {
     kids.iter()
         .fold(Validator::builder(), |builder, kid| {
-            builder.key(Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid(*kid))
+            builder.key(
+                VerifyingKey::hmac(Algorithm::HS256, SECRET)
+                    .unwrap()
+                    .with_kid(*kid),
+            )
         })
         .issuer(ISSUER)
         .audience(AUDIENCE)
@@ -791,8 +795,16 @@ fn token_without_kid_is_accepted_when_one_key_fits_its_algorithm() {
     let one = validator_with_kids(&["k1"]);
     assert_jws_accepted(&one, &common::token("alice", &[]));
     let mixed = Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a"))
-        .key(Key::hmac(Algorithm::HS384, SECRET).unwrap().with_kid("b"))
+        .key(
+            VerifyingKey::hmac(Algorithm::HS256, SECRET)
+                .unwrap()
+                .with_kid("a"),
+        )
+        .key(
+            VerifyingKey::hmac(Algorithm::HS384, SECRET)
+                .unwrap()
+                .with_kid("b"),
+        )
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .build()
@@ -834,7 +846,8 @@ fn embedded_jwk_jku_and_x5u_headers_do_not_supply_a_key() {
 #[test]
 fn embedded_ec_jwk_of_the_attacker_does_not_supply_a_key() {
     let [trusted, attacker] = p256_keys();
-    let v = validator_with(Key::from_ec_pem(Algorithm::ES256, &trusted.public_pem).unwrap());
+    let v =
+        validator_with(VerifyingKey::from_ec_pem(Algorithm::ES256, &trusted.public_pem).unwrap());
     let point = &attacker.public_raw;
     let header = json!({"alg": "ES256", "typ": "JWT", "jwk": {
         "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]),
@@ -1269,7 +1282,7 @@ fn audience_array_with_a_non_string_member_is_refused_with_invalid_claim() {
 #[test]
 fn without_configured_issuer_and_audience_tokens_without_them_pass() {
     let v = Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+        .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
         .build()
         .unwrap();
     let bare = mint(&claims_with(|c| {
@@ -1524,7 +1537,7 @@ fn big_sub(a: &[u8], b: &[u8]) -> Vec<u8> {
 #[test]
 fn ecdsa_signature_twin_of_a_token_without_jti_gets_the_same_token_id_or_is_refused() {
     let [key, _] = p256_keys();
-    let v = validator_with(Key::from_ec_pem(Algorithm::ES256, &key.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_ec_pem(Algorithm::ES256, &key.public_pem).unwrap());
     let mut claims = claims("alice", &[]);
     claims.as_object_mut().unwrap().remove("jti");
     let token = SigningKey::from_ec_pem(Algorithm::ES256, &key.private_pem)
@@ -1560,7 +1573,7 @@ const ED25519_ORDER_LE: [u8; 32] = [
 #[test]
 fn eddsa_signature_with_non_canonical_s_is_refused() {
     let [key, _] = ed25519_keys();
-    let v = validator_with(Key::from_ed_pem(&key.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_ed_pem(&key.public_pem).unwrap());
     let signer = SigningKey::from_ed_pem(&key.private_pem).unwrap();
     // S + L fits in 32 bytes only when S is small enough; find such a token.
     for i in 0..1000 {
@@ -1691,7 +1704,7 @@ fn ed25519_keys() -> &'static [TestKey; 2] {
 fn check_asymmetric(
     alg: Algorithm,
     keys: &[TestKey; 2],
-    verifying: impl Fn(&str) -> Key,
+    verifying: impl Fn(&str) -> VerifyingKey,
     signing: impl Fn(&str) -> SigningKey,
 ) {
     let [trusted, other] = keys;
@@ -1725,7 +1738,7 @@ fn rs256_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::RS256,
         rsa_keys(),
-        |pem| Key::from_rsa_pem(Algorithm::RS256, pem).unwrap(),
+        |pem| VerifyingKey::from_rsa_pem(Algorithm::RS256, pem).unwrap(),
         |pem| SigningKey::from_rsa_pem(Algorithm::RS256, pem).unwrap(),
     );
 }
@@ -1735,7 +1748,7 @@ fn ps256_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::PS256,
         rsa_keys(),
-        |pem| Key::from_rsa_pem(Algorithm::PS256, pem).unwrap(),
+        |pem| VerifyingKey::from_rsa_pem(Algorithm::PS256, pem).unwrap(),
         |pem| SigningKey::from_rsa_pem(Algorithm::PS256, pem).unwrap(),
     );
 }
@@ -1745,7 +1758,7 @@ fn es256_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::ES256,
         p256_keys(),
-        |pem| Key::from_ec_pem(Algorithm::ES256, pem).unwrap(),
+        |pem| VerifyingKey::from_ec_pem(Algorithm::ES256, pem).unwrap(),
         |pem| SigningKey::from_ec_pem(Algorithm::ES256, pem).unwrap(),
     );
 }
@@ -1755,7 +1768,7 @@ fn es384_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::ES384,
         p384_keys(),
-        |pem| Key::from_ec_pem(Algorithm::ES384, pem).unwrap(),
+        |pem| VerifyingKey::from_ec_pem(Algorithm::ES384, pem).unwrap(),
         |pem| SigningKey::from_ec_pem(Algorithm::ES384, pem).unwrap(),
     );
 }
@@ -1765,14 +1778,16 @@ fn eddsa_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::EdDSA,
         ed25519_keys(),
-        |pem| Key::from_ed_pem(pem).unwrap(),
+        |pem| VerifyingKey::from_ed_pem(pem).unwrap(),
         |pem| SigningKey::from_ed_pem(pem).unwrap(),
     );
 }
 
 #[test]
 fn es256_token_on_an_es384_key_is_refused() {
-    let v = validator_with(Key::from_ec_pem(Algorithm::ES384, &p384_keys()[0].public_pem).unwrap());
+    let v = validator_with(
+        VerifyingKey::from_ec_pem(Algorithm::ES384, &p384_keys()[0].public_pem).unwrap(),
+    );
     let es256 = SigningKey::from_ec_pem(Algorithm::ES256, &p256_keys()[0].private_pem)
         .unwrap()
         .sign("JWT", &claims("alice", &[]))

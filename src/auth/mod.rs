@@ -23,13 +23,13 @@
 //! ```
 //! use jwt_guard::auth::{Authenticator, Credential};
 //! use jwt_guard::store::MemoryStore;
-//! use jwt_guard::{Algorithm, AuthErrorKind, Key, SigningKey, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, AuthErrorKind, SigningKey, StandardClaims, Validator, VerifyingKey};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let secret = b"a-secret-of-at-least-thirty-two-bytes!";
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
 //!     .issuer("https://auth.example")
 //!     .build()?;
 //! let store = MemoryStore::new();
@@ -410,14 +410,14 @@ mod tests {
 
     use super::*;
     use crate::error::AuthErrorKind;
-    use crate::keys::{Algorithm, Key, SigningKey};
+    use crate::keys::{Algorithm, SigningKey, VerifyingKey};
     use crate::store::{StoreErrorKind, TokenRef};
 
     const SECRET: &[u8] = b"a-secret-of-at-least-thirty-two-bytes!";
 
     fn validator() -> Validator {
         Validator::builder()
-            .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
             .build()
             .unwrap()
     }
@@ -589,7 +589,7 @@ mod tests {
     #[tokio::test]
     async fn an_expired_cached_token_is_refused_and_leaves_the_cache() {
         let validator = Validator::builder()
-            .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
             .leeway(Duration::ZERO)
             .build()
             .unwrap();

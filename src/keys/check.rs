@@ -103,15 +103,15 @@ pub(super) fn invalid_key(what: &str, source: jsonwebtoken::errors::Error) -> Co
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{Key, SigningKey};
+    use crate::keys::{SigningKey, VerifyingKey};
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     #[test]
     fn hmac_secret_under_32_bytes_is_refused() {
-        let err = Key::hmac(Algorithm::HS256, &SECRET[..31]).unwrap_err();
+        let err = VerifyingKey::hmac(Algorithm::HS256, &SECRET[..31]).unwrap_err();
         assert_eq!(err.kind(), ConfigErrorKind::WeakKey);
-        assert!(Key::hmac(Algorithm::HS256, SECRET).is_ok());
+        assert!(VerifyingKey::hmac(Algorithm::HS256, SECRET).is_ok());
         assert_eq!(
             SigningKey::hmac(Algorithm::HS256, &SECRET[..31])
                 .unwrap_err()

@@ -1,5 +1,5 @@
 //! JWK and JWKS documents (RFC 7517): the strict readers behind
-//! [`Key::from_jwk`] and [`KeySet::from_jwks`](super::KeySet::from_jwks), and
+//! [`VerifyingKey::from_jwk`] and [`KeySet::from_jwks`](super::KeySet::from_jwks), and
 //! the lenient one for a remote JWKS.
 
 use std::collections::HashMap;
@@ -12,10 +12,13 @@ use serde::Deserialize;
 
 use crate::error::{ConfigError, ConfigErrorKind};
 
-use super::{Algorithm, Key, KeyFamily};
+use super::{Algorithm, KeyFamily, VerifyingKey};
 
 /// One JWK as a key; `default_alg` for a JWK that may lack `alg`.
-pub(super) fn read_jwk(json: &str, default_alg: Option<Algorithm>) -> Result<Key, ConfigError> {
+pub(super) fn read_jwk(
+    json: &str,
+    default_alg: Option<Algorithm>,
+) -> Result<VerifyingKey, ConfigError> {
     let jwk: Jwk = serde_json::from_str(json)
         .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWK", e))?;
     jwk.into_key(default_alg)
@@ -23,7 +26,7 @@ pub(super) fn read_jwk(json: &str, default_alg: Option<Algorithm>) -> Result<Key
 
 /// The keys of a JWKS document that can verify signatures, read strictly: a
 /// usable-looking key that fails to build fails the document.
-pub(super) fn read_jwks(json: &str) -> Result<Vec<Key>, ConfigError> {
+pub(super) fn read_jwks(json: &str) -> Result<Vec<VerifyingKey>, ConfigError> {
     signing_jwks(json)?.map(|jwk| jwk.into_key(None)).collect()
 }
 
@@ -31,7 +34,7 @@ pub(super) fn read_jwks(json: &str) -> Result<Vec<Key>, ConfigError> {
 /// [`KeySet::from_jwks_lenient`](super::KeySet::from_jwks_lenient)): a key
 /// that fails to build is skipped with a warning, and keys sharing a `kid`
 /// are all dropped.
-pub(super) fn read_jwks_lenient(json: &str) -> Result<Vec<Key>, ConfigError> {
+pub(super) fn read_jwks_lenient(json: &str) -> Result<Vec<VerifyingKey>, ConfigError> {
     let mut keys = Vec::new();
     for jwk in signing_jwks(json)? {
         let kid = jwk.kid.clone();
@@ -144,7 +147,7 @@ impl Jwk {
         }
     }
 
-    fn into_key(self, default_alg: Option<Algorithm>) -> Result<Key, ConfigError> {
+    fn into_key(self, default_alg: Option<Algorithm>) -> Result<VerifyingKey, ConfigError> {
         if let Some(reason) = self.unusable_reason(default_alg) {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidKey,
@@ -199,7 +202,7 @@ impl Jwk {
             }
             KeyFamily::Ed => DecodingKey::from_ed_der(&decode_member("x", self.x.as_deref())?),
         };
-        let key = Key::checked(alg, material)?;
+        let key = VerifyingKey::checked(alg, material)?;
         Ok(match self.kid {
             Some(kid) => key.with_kid(kid),
             None => key,
@@ -235,14 +238,14 @@ mod tests {
         let k = URL_SAFE_NO_PAD.encode(SECRET);
         let enc = format!(r#"{{"kty":"oct","alg":"HS256","use":"enc","k":"{k}"}}"#);
         assert_eq!(
-            Key::from_jwk(&enc).unwrap_err().kind(),
+            VerifyingKey::from_jwk(&enc).unwrap_err().kind(),
             ConfigErrorKind::InvalidKey
         );
         let ops = format!(r#"{{"kty":"oct","alg":"HS256","key_ops":["sign"],"k":"{k}"}}"#);
-        assert!(Key::from_jwk(&ops).is_err());
+        assert!(VerifyingKey::from_jwk(&ops).is_err());
         let ok =
             format!(r#"{{"kty":"oct","alg":"HS256","key_ops":["verify"],"k":"{k}","kid":"x"}}"#);
-        assert_eq!(Key::from_jwk(&ok).unwrap().kid(), Some("x"));
+        assert_eq!(VerifyingKey::from_jwk(&ok).unwrap().kid(), Some("x"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Verification keys: algorithms, single keys, key sets and JWK/JWKS loading.
 //!
-//! Every [`Key`] is bound to exactly one [`Algorithm`]. A token whose `alg`
+//! Every [`VerifyingKey`] is bound to exactly one [`Algorithm`]. A token whose `alg`
 //! header names another algorithm than its key's is refused, whatever the key
 //! could technically verify: this is what stops algorithm-confusion attacks
 //! (an RSA public key used as an HMAC secret, HS512 on a key meant for HS256).
@@ -14,14 +14,14 @@
 //! [`ConfigError`](crate::ConfigError)s.
 //!
 //! ```
-//! use jwt_guard::{Algorithm, Key, KeySet};
+//! use jwt_guard::{Algorithm, KeySet, VerifyingKey};
 //!
-//! let key = Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?.with_kid("2024-1");
+//! let key = VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?.with_kid("2024-1");
 //! let keys = KeySet::new([key])?;
 //! assert_eq!(keys.len(), 1);
 //!
 //! // Too short: refused at build time, with a message that says why.
-//! let err = Key::hmac(Algorithm::HS256, b"short").unwrap_err();
+//! let err = VerifyingKey::hmac(Algorithm::HS256, b"short").unwrap_err();
 //! assert!(err.to_string().contains("at least 32 bytes"));
 //! # Ok::<(), jwt_guard::ConfigError>(())
 //! ```
@@ -46,4 +46,8 @@ pub(crate) use set::KeyLookupError;
 pub use set::KeySet;
 pub use shared::SharedKeys;
 pub use signing::SigningKey;
-pub use verifying::Key;
+pub use verifying::VerifyingKey;
+
+/// The 0.1 name of [`VerifyingKey`], kept as an alias through 0.2.
+#[deprecated(since = "0.2.0", note = "renamed to VerifyingKey")]
+pub type Key = VerifyingKey;

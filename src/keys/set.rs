@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{ConfigError, ConfigErrorKind};
 
-use super::{Algorithm, Key, jwk};
+use super::{Algorithm, VerifyingKey, jwk};
 
 /// The keys a validator trusts, found by `kid`.
 ///
@@ -14,7 +14,7 @@ use super::{Algorithm, Key, jwk};
 /// is refused as ambiguous rather than tried against every key.
 #[derive(Clone, Debug)]
 pub struct KeySet {
-    keys: Arc<[Key]>,
+    keys: Arc<[VerifyingKey]>,
     by_kid: Arc<HashMap<Arc<str>, usize>>,
 }
 
@@ -33,8 +33,8 @@ pub(crate) enum KeyLookupError {
 
 impl KeySet {
     /// A set of these keys. Refuses an empty set and duplicate `kid`s.
-    pub fn new(keys: impl IntoIterator<Item = Key>) -> Result<Self, ConfigError> {
-        let keys: Arc<[Key]> = keys.into_iter().collect();
+    pub fn new(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<Self, ConfigError> {
+        let keys: Arc<[VerifyingKey]> = keys.into_iter().collect();
         if keys.is_empty() {
             return Err(ConfigError::new(
                 ConfigErrorKind::NoKeys,
@@ -90,16 +90,20 @@ impl KeySet {
     }
 
     /// The keys, in the order given.
-    pub fn iter(&self) -> impl Iterator<Item = &Key> {
+    pub fn iter(&self) -> impl Iterator<Item = &VerifyingKey> {
         self.keys.iter()
     }
 
     /// The key named `kid`, if any.
-    pub fn get(&self, kid: &str) -> Option<&Key> {
+    pub fn get(&self, kid: &str) -> Option<&VerifyingKey> {
         self.by_kid.get(kid).map(|&index| &self.keys[index])
     }
 
-    pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Key, KeyLookupError> {
+    pub(crate) fn find(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&VerifyingKey, KeyLookupError> {
         match kid {
             Some(kid) => {
                 let key = self.get(kid).ok_or(KeyLookupError::UnknownKid)?;
@@ -121,8 +125,8 @@ impl KeySet {
     }
 }
 
-impl From<Key> for KeySet {
-    fn from(key: Key) -> Self {
+impl From<VerifyingKey> for KeySet {
+    fn from(key: VerifyingKey) -> Self {
         Self::new([key]).expect("one key is a valid set")
     }
 }
@@ -135,16 +139,24 @@ mod tests {
 
     #[test]
     fn duplicate_kids_are_refused() {
-        let a = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a");
+        let a = VerifyingKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .with_kid("a");
         let err = KeySet::new([a.clone(), a]).unwrap_err();
         assert_eq!(err.kind(), ConfigErrorKind::DuplicateKid);
     }
 
     #[test]
     fn token_without_kid_needs_exactly_one_key_of_its_algorithm() {
-        let a = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a");
-        let b = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("b");
-        let c = Key::hmac(Algorithm::HS384, SECRET).unwrap().with_kid("c");
+        let a = VerifyingKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .with_kid("a");
+        let b = VerifyingKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .with_kid("b");
+        let c = VerifyingKey::hmac(Algorithm::HS384, SECRET)
+            .unwrap()
+            .with_kid("c");
         let set = KeySet::new([a, b, c]).unwrap();
         assert_eq!(
             set.find(None, Algorithm::HS256).unwrap_err(),

@@ -11,12 +11,12 @@ use crate::crypto::{provider, sha256_b64url};
 use crate::error::{ConfigError, ConfigErrorKind};
 
 use super::check::{check_hmac_secret, check_rsa_modulus, expect_family, invalid_key};
-use super::{Algorithm, Key, KeyFamily};
+use super::{Algorithm, KeyFamily, VerifyingKey};
 
 /// A signing key: the private half used to mint tokens.
 ///
 /// Used by this crate's tests and examples, and by services that issue their
-/// own tokens. Like [`Key`], it is bound to one algorithm and refuses weak
+/// own tokens. Like [`VerifyingKey`], it is bound to one algorithm and refuses weak
 /// material when built. Its `Debug` output never shows key material.
 #[derive(Clone)]
 pub struct SigningKey {
@@ -152,10 +152,10 @@ impl SigningKey {
 
     /// The key that verifies this key's signatures: the public key, or for
     /// HMAC the same secret. Carries the same `kid`.
-    pub fn verifying_key(&self) -> Result<Key, ConfigError> {
+    pub fn verifying_key(&self) -> Result<VerifyingKey, ConfigError> {
         let key = match self.public_members()? {
-            None => Key::hmac(self.alg, self.material.as_bytes())?,
-            Some(jwk) => Key::from_jwk_with_alg(&jwk.to_string(), self.alg)?,
+            None => VerifyingKey::hmac(self.alg, self.material.as_bytes())?,
+            Some(jwk) => VerifyingKey::from_jwk_with_alg(&jwk.to_string(), self.alg)?,
         };
         Ok(match &self.kid {
             Some(kid) => key.with_kid(kid.as_ref()),

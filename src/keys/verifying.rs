@@ -1,4 +1,4 @@
-//! [`Key`]: a public key or shared secret that verifies signatures.
+//! [`VerifyingKey`]: a public key or shared secret that verifies signatures.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,22 +17,22 @@ use super::{Algorithm, KeyFamily, jwk};
 ///
 /// Its [`Debug`](fmt::Debug) output never shows key material.
 #[derive(Clone)]
-pub struct Key {
+pub struct VerifyingKey {
     pub(super) alg: Algorithm,
     pub(super) kid: Option<Arc<str>>,
     material: Arc<DecodingKey>,
 }
 
-impl fmt::Debug for Key {
+impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Key")
+        f.debug_struct("VerifyingKey")
             .field("alg", &self.alg)
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
 }
 
-impl Key {
+impl VerifyingKey {
     /// An HMAC key (`HS256`, `HS384` or `HS512`) from a raw secret.
     ///
     /// Refuses secrets under [`MIN_HMAC_SECRET_LEN`](super::MIN_HMAC_SECRET_LEN) bytes.
@@ -70,14 +70,14 @@ impl Key {
     ///
     /// The JWK's `alg` decides the algorithm. Without `alg`, EC and OKP keys
     /// take the algorithm of their curve, and RSA and `oct` keys are refused
-    /// (use [`Key::from_jwk_with_alg`]). A `use` other than `sig`, or
+    /// (use [`VerifyingKey::from_jwk_with_alg`]). A `use` other than `sig`, or
     /// `key_ops` without `verify`, is refused: such a key is not meant to
     /// verify signatures.
     pub fn from_jwk(json: &str) -> Result<Self, ConfigError> {
         jwk::read_jwk(json, None)
     }
 
-    /// As [`Key::from_jwk`], for a JWK that may lack `alg`; `alg` is then used.
+    /// As [`VerifyingKey::from_jwk`], for a JWK that may lack `alg`; `alg` is then used.
     /// When the JWK has an `alg`, it must equal `alg`.
     pub fn from_jwk_with_alg(json: &str, alg: Algorithm) -> Result<Self, ConfigError> {
         jwk::read_jwk(json, Some(alg))
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn hmac_key_refuses_a_non_hmac_algorithm() {
-        let err = Key::hmac(Algorithm::RS256, SECRET).unwrap_err();
+        let err = VerifyingKey::hmac(Algorithm::RS256, SECRET).unwrap_err();
         assert_eq!(err.kind(), ConfigErrorKind::AlgorithmMismatch);
     }
 }

@@ -26,12 +26,12 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_guard::{Algorithm, Claims, JwtLayer, Key, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, Claims, JwtLayer, StandardClaims, Validator, VerifyingKey};
 //! use jwt_guard::store::MemoryStore;
 //!
 //! # fn main() -> Result<(), jwt_guard::ConfigError> {
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 //!     .build()?;
 //! let store = MemoryStore::new();
 //!

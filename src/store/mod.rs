@@ -200,7 +200,7 @@ pub trait RevocationStore: Send + Sync + 'static {
 /// it, so handlers need not.
 ///
 /// ```
-/// # use jwt_guard::{Algorithm, Claims, JwtLayer, Key, StandardClaims, Validator};
+/// # use jwt_guard::{Algorithm, Claims, JwtLayer, StandardClaims, Validator, VerifyingKey};
 /// # use jwt_guard::store::Revoker;
 /// # use axum::{Router, extract::State, http::StatusCode, routing::post};
 /// async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) -> StatusCode {
@@ -211,7 +211,7 @@ pub trait RevocationStore: Send + Sync + 'static {
 /// }
 /// # fn main() -> Result<(), jwt_guard::ConfigError> {
 /// # let validator = Validator::builder()
-/// #     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+/// #     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 /// #     .build()?;
 /// let layer = JwtLayer::<StandardClaims>::new(validator);
 /// let app: Router = Router::new()

@@ -23,12 +23,12 @@
 //! | `crit` | refused unless [`understand_crit`](ValidatorBuilder::understand_crit) |
 //!
 //! ```
-//! use jwt_guard::{Algorithm, Key, SigningKey, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, SigningKey, StandardClaims, Validator, VerifyingKey};
 //! use std::time::{SystemTime, UNIX_EPOCH};
 //!
 //! let secret = b"a-secret-of-at-least-thirty-two-bytes!";
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
 //!     .issuer("https://auth.example")
 //!     .audience("orders-api")
 //!     .build()?;
@@ -47,7 +47,7 @@
 //!
 //! // The same token for another audience is refused.
 //! let other = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
 //!     .issuer("https://auth.example")
 //!     .audience("billing-api")
 //!     .build()?;
@@ -64,7 +64,7 @@ use serde::de::DeserializeOwned;
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, ErrorContext};
 use crate::future::BoxFuture;
-use crate::keys::{Key, KeySet};
+use crate::keys::{KeySet, VerifyingKey};
 
 mod jws;
 
@@ -437,7 +437,7 @@ pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) ->
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ValidatorBuilder {
-    keys: Vec<Key>,
+    keys: Vec<VerifyingKey>,
     shared_keys: Option<SharedKeys>,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -466,7 +466,7 @@ impl Default for ValidatorBuilder {
 
 impl ValidatorBuilder {
     /// Trusts `key`. May be called several times.
-    pub fn key(mut self, key: Key) -> Self {
+    pub fn key(mut self, key: VerifyingKey) -> Self {
         self.keys.push(key);
         self
     }
