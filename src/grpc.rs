@@ -113,7 +113,8 @@ mod sealed {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let secret = b"a-secret-of-at-least-thirty-two-bytes!";
-/// # let validator = Validator::builder().key(VerifyingKey::hmac(Algorithm::HS256, secret)?).build()?;
+/// # let key = VerifyingKey::hmac(Algorithm::HS256, secret)?;
+/// # let validator = Validator::builder().key(key).build()?;
 /// # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 /// # let claims = serde_json::json!({"sub": "bob", "roles": ["user"], "exp": now + 60});
 /// # let token = SigningKey::hmac(Algorithm::HS256, secret)?.sign("JWT", &claims)?;

@@ -6,7 +6,9 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, StandardClaims, Validator, VerifyingKey};
+//! use jwt_guard::{
+//!     Algorithm, Claims, JwtLayer, RequireRole, StandardClaims, Validator, VerifyingKey,
+//! };
 //!
 //! jwt_guard::role!(Admin = "admin");
 //!
@@ -42,6 +44,14 @@
 //! and, once configured, a missing or different `iss` or `aud`. Keys are never
 //! taken from the token (`jwk`, `jku`, `x5u` are ignored), HMAC secrets under
 //! 32 bytes and RSA keys under 2048 bits are refused at start-up.
+//!
+//! # Keys
+//!
+//! Key material lives in [`keys`]: [`VerifyingKey`]s (from a secret, PEM, JWK
+//! or JWKS) gathered in a [`KeySet`], [`SigningKey`]s that mint tokens, and
+//! [`SharedKeys`] for a set replaced at runtime (rotation, a remote JWKS).
+//! `Key`, the 0.1 name of [`VerifyingKey`], remains as a deprecated alias
+//! through 0.2.
 //!
 //! # Any transport: the pipeline
 //!

@@ -33,12 +33,14 @@ pub(super) type UnknownKidHook = dyn Fn() -> Option<BoxFuture<'static, ()>> + Se
 /// use jwt_guard::{Algorithm, KeySet, SharedKeys, Validator, VerifyingKey};
 ///
 /// # fn main() -> Result<(), jwt_guard::ConfigError> {
-/// let old = VerifyingKey::hmac(Algorithm::HS256, b"the-old-secret-of-at-least-32-bytes!")?.with_kid("2024");
+/// let old = VerifyingKey::hmac(Algorithm::HS256, b"the-old-secret-of-at-least-32-bytes!")?
+///     .with_kid("2024");
 /// let keys = SharedKeys::new(KeySet::new([old.clone()])?);
 /// let validator = Validator::builder().shared_keys(keys.clone()).build()?;
 ///
 /// // Later: rotate. Every validator sharing `keys` sees the new set at once.
-/// let new = VerifyingKey::hmac(Algorithm::HS256, b"the-new-secret-of-at-least-32-bytes!")?.with_kid("2025");
+/// let new = VerifyingKey::hmac(Algorithm::HS256, b"the-new-secret-of-at-least-32-bytes!")?
+///     .with_kid("2025");
 /// keys.replace(KeySet::new([old, new])?);
 /// assert_eq!(validator.keys().map(|k| k.len()), Some(2));
 /// # Ok(()) }

@@ -35,7 +35,8 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// An HMAC signing key. Refuses secrets under [`MIN_HMAC_SECRET_LEN`](super::MIN_HMAC_SECRET_LEN) bytes.
+    /// An HMAC signing key. Refuses secrets under
+    /// [`MIN_HMAC_SECRET_LEN`](super::MIN_HMAC_SECRET_LEN) bytes.
     pub fn hmac(alg: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         expect_family(alg, KeyFamily::Hmac)?;
         check_hmac_secret(secret.as_ref())?;
