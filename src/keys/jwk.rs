@@ -1,6 +1,5 @@
-//! JWK and JWKS documents (RFC 7517): the strict readers behind
-//! [`VerifyingKey::from_jwk`] and [`KeySet::from_jwks`](super::KeySet::from_jwks), and
-//! the lenient one for a remote JWKS.
+//! JWK and JWKS documents (RFC 7517): [`VerifyingKey::from_jwk`] and
+//! [`KeySet::from_jwks`], strict, and the lenient reader a remote JWKS uses.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,53 +11,80 @@ use serde::Deserialize;
 
 use crate::error::{ConfigError, ConfigErrorKind};
 
-use super::{Algorithm, KeyFamily, VerifyingKey};
+use super::{Algorithm, KeyFamily, KeySet, VerifyingKey};
 
-/// One JWK as a key; `default_alg` for a JWK that may lack `alg`.
-pub(super) fn read_jwk(
-    json: &str,
-    default_alg: Option<Algorithm>,
-) -> Result<VerifyingKey, ConfigError> {
+impl VerifyingKey {
+    /// A key from one JWK (RFC 7517) as JSON.
+    ///
+    /// The JWK's `alg` decides the algorithm. Without `alg`, EC and OKP keys
+    /// take the algorithm of their curve, and RSA and `oct` keys are refused
+    /// (use [`VerifyingKey::from_jwk_with_alg`]). A `use` other than `sig`, or
+    /// `key_ops` without `verify`, is refused: such a key is not meant to
+    /// verify signatures.
+    pub fn from_jwk(json: &str) -> Result<Self, ConfigError> {
+        read_jwk(json, None)
+    }
+
+    /// As [`VerifyingKey::from_jwk`], for a JWK that may lack `alg`; `alg` is then used.
+    /// When the JWK has an `alg`, it must equal `alg`.
+    pub fn from_jwk_with_alg(json: &str, alg: Algorithm) -> Result<Self, ConfigError> {
+        read_jwk(json, Some(alg))
+    }
+}
+
+impl KeySet {
+    /// A set from a JWKS document (`{"keys": [...]}`).
+    ///
+    /// Keys that cannot verify signatures (`use` other than `sig`, `key_ops`
+    /// without `verify`, key types or curves this crate does not support, or
+    /// RSA/`oct` keys without `alg`) are skipped, as an identity provider's
+    /// JWKS often lists encryption keys too. A usable-looking key that is
+    /// malformed or weak is an error. A set left empty is an error.
+    pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
+        let keys = signing_jwks(json)?
+            .map(|jwk| jwk.into_key(None))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::new(keys)
+    }
+
+    /// A set from an identity provider's JWKS, read leniently: a key that
+    /// cannot be used (malformed, weak, an `alg` its key does not fit) is
+    /// skipped with a warning instead of failing the document, and keys
+    /// sharing a `kid` are all dropped. One odd key must not freeze a remote
+    /// set on its old keys. A set left empty is an error.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(super) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
+        let mut keys = Vec::new();
+        for jwk in signing_jwks(json)? {
+            let kid = jwk.kid.clone();
+            match jwk.into_key(None) {
+                Ok(key) => keys.push(key),
+                Err(error) => {
+                    tracing::warn!(kid = kid.as_deref(), %error, "skipping an unusable JWKS key");
+                }
+            }
+        }
+        let mut seen: HashMap<Arc<str>, usize> = HashMap::new();
+        for key in &keys {
+            if let Some(kid) = &key.kid {
+                *seen.entry(kid.clone()).or_default() += 1;
+            }
+        }
+        keys.retain(|key| match &key.kid {
+            Some(kid) if seen[kid] > 1 => {
+                tracing::warn!(kid = %kid, "dropping JWKS keys that share a kid");
+                false
+            }
+            _ => true,
+        });
+        Self::new(keys)
+    }
+}
+
+fn read_jwk(json: &str, default_alg: Option<Algorithm>) -> Result<VerifyingKey, ConfigError> {
     let jwk: Jwk = serde_json::from_str(json)
         .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWK", e))?;
     jwk.into_key(default_alg)
-}
-
-/// The keys of a JWKS document that can verify signatures, read strictly: a
-/// usable-looking key that fails to build fails the document.
-pub(super) fn read_jwks(json: &str) -> Result<Vec<VerifyingKey>, ConfigError> {
-    signing_jwks(json)?.map(|jwk| jwk.into_key(None)).collect()
-}
-
-/// The usable keys of an identity provider's JWKS (see
-/// [`KeySet::from_jwks_lenient`](super::KeySet::from_jwks_lenient)): a key
-/// that fails to build is skipped with a warning, and keys sharing a `kid`
-/// are all dropped.
-pub(super) fn read_jwks_lenient(json: &str) -> Result<Vec<VerifyingKey>, ConfigError> {
-    let mut keys = Vec::new();
-    for jwk in signing_jwks(json)? {
-        let kid = jwk.kid.clone();
-        match jwk.into_key(None) {
-            Ok(key) => keys.push(key),
-            Err(error) => {
-                tracing::warn!(kid = kid.as_deref(), %error, "skipping an unusable JWKS key");
-            }
-        }
-    }
-    let mut seen: HashMap<Arc<str>, usize> = HashMap::new();
-    for key in &keys {
-        if let Some(kid) = &key.kid {
-            *seen.entry(kid.clone()).or_default() += 1;
-        }
-    }
-    keys.retain(|key| match &key.kid {
-        Some(kid) if seen[kid] > 1 => {
-            tracing::warn!(kid = %kid, "dropping JWKS keys that share a kid");
-            false
-        }
-        _ => true,
-    });
-    Ok(keys)
 }
 
 /// The keys of a JWKS document that can verify signatures; the others
@@ -229,7 +255,6 @@ fn decode_member(name: &str, value: Option<&str>) -> Result<Vec<u8>, ConfigError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeySet;
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 

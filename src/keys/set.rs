@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{ConfigError, ConfigErrorKind};
 
-use super::{Algorithm, VerifyingKey, jwk};
+use super::{Algorithm, VerifyingKey};
 
 /// The keys a validator trusts, found by `kid`.
 ///
@@ -56,27 +56,6 @@ impl KeySet {
             keys,
             by_kid: Arc::new(by_kid),
         })
-    }
-
-    /// A set from a JWKS document (`{"keys": [...]}`).
-    ///
-    /// Keys that cannot verify signatures (`use` other than `sig`, `key_ops`
-    /// without `verify`, key types or curves this crate does not support, or
-    /// RSA/`oct` keys without `alg`) are skipped, as an identity provider's
-    /// JWKS often lists encryption keys too. A usable-looking key that is
-    /// malformed or weak is an error. A set left empty is an error.
-    pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
-        Self::new(jwk::read_jwks(json)?)
-    }
-
-    /// A set from an identity provider's JWKS, read leniently: a key that
-    /// cannot be used (malformed, weak, an `alg` its key does not fit) is
-    /// skipped with a warning instead of failing the document, and keys
-    /// sharing a `kid` are all dropped. One odd key must not freeze a remote
-    /// set on its old keys. A set left empty is an error.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(super) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
-        Self::new(jwk::read_jwks_lenient(json)?)
     }
 
     /// The number of keys.

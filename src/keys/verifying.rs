@@ -11,7 +11,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use super::check::{
     check_hmac_secret, check_rsa_modulus, expect_family, invalid_key, public_point_is_valid,
 };
-use super::{Algorithm, KeyFamily, jwk};
+use super::{Algorithm, KeyFamily};
 
 /// A verification key, bound to one algorithm and optionally named by a `kid`.
 ///
@@ -64,23 +64,6 @@ impl VerifyingKey {
         let key =
             DecodingKey::from_ed_pem(pem.as_ref()).map_err(|e| invalid_key("Ed25519 PEM", e))?;
         Self::checked(Algorithm::EdDSA, key)
-    }
-
-    /// A key from one JWK (RFC 7517) as JSON.
-    ///
-    /// The JWK's `alg` decides the algorithm. Without `alg`, EC and OKP keys
-    /// take the algorithm of their curve, and RSA and `oct` keys are refused
-    /// (use [`VerifyingKey::from_jwk_with_alg`]). A `use` other than `sig`, or
-    /// `key_ops` without `verify`, is refused: such a key is not meant to
-    /// verify signatures.
-    pub fn from_jwk(json: &str) -> Result<Self, ConfigError> {
-        jwk::read_jwk(json, None)
-    }
-
-    /// As [`VerifyingKey::from_jwk`], for a JWK that may lack `alg`; `alg` is then used.
-    /// When the JWK has an `alg`, it must equal `alg`.
-    pub fn from_jwk_with_alg(json: &str, alg: Algorithm) -> Result<Self, ConfigError> {
-        jwk::read_jwk(json, Some(alg))
     }
 
     /// Names this key; tokens select it with their `kid` header.
