@@ -80,10 +80,3 @@ impl<B: Body<Data = Bytes>> Body for ResponseBody<B> {
         }
     }
 }
-
-/// Turns a rejection response into one with a [`ResponseBody`].
-pub(crate) fn rejection_response<B>(
-    response: http::Response<Bytes>,
-) -> http::Response<ResponseBody<B>> {
-    response.map(ResponseBody::rejection)
-}

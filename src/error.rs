@@ -1,11 +1,13 @@
 //! Errors: why a request was refused ([`AuthError`]), and why a configuration
 //! was refused ([`ConfigError`]).
 //!
-//! An [`AuthError`] is turned into an RFC 6750 response: a status, a
+//! An [`AuthError`] is a value: each transport renders it at its edge. HTTP
+//! gets an RFC 6750 response ([`AuthError::to_http_response`]): a status, a
 //! `WWW-Authenticate` challenge and a JSON body
 //! `{"error": "...", "error_description": "..."}`. gRPC requests get HTTP 200
-//! with a `grpc-status` instead. Neither the body, the headers nor the
-//! `Display` text ever contain the token, its signature or a key.
+//! with a `grpc-status` instead, and tonic handlers a `tonic::Status`.
+//! Neither the body, the headers nor the `Display` text ever contain the
+//! token, its signature or a key.
 //!
 //! | [`AuthErrorKind`] | status | `error` | gRPC |
 //! |---|---|---|---|
@@ -19,9 +21,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{Response, StatusCode};
+use http::StatusCode;
 
 /// Why a request was refused.
 ///
@@ -194,95 +194,6 @@ impl AuthError {
             _ => 16,
         }
     }
-
-    /// The `WWW-Authenticate` challenge of the default response, if it has one.
-    pub fn challenge(&self, realm: &str) -> Option<String> {
-        if matches!(
-            self.kind,
-            AuthErrorKind::StoreUnavailable | AuthErrorKind::MissingLayer
-        ) {
-            return None;
-        }
-        let mut challenge = format!("Bearer realm=\"{}\"", quote_escape(realm));
-        if let Some(code) = self.error_code() {
-            challenge.push_str(&format!(
-                ", error=\"{code}\", error_description=\"{}\"",
-                quote_escape(&self.description)
-            ));
-        }
-        if let Some(scope) = &self.scope {
-            challenge.push_str(&format!(", scope=\"{}\"", quote_escape(scope)));
-        }
-        Some(challenge)
-    }
-
-    /// The default HTTP response: status, `WWW-Authenticate`, `Retry-After`
-    /// for 503, and the JSON body.
-    pub fn to_http_response(&self, realm: &str) -> Response<Bytes> {
-        let body = serde_json::json!({
-            "error": self.error_code().unwrap_or("unauthorized"),
-            "error_description": self.description(),
-        });
-        let mut response = Response::new(Bytes::from(body.to_string()));
-        *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(value) = self
-            .challenge(realm)
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
-            headers.insert(WWW_AUTHENTICATE, value);
-        }
-        if self.kind == AuthErrorKind::StoreUnavailable {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        response.extensions_mut().insert(self.clone());
-        response
-    }
-
-    /// The default gRPC response: HTTP 200, trailers-only, with `grpc-status`
-    /// and a percent-encoded `grpc-message`.
-    pub fn to_grpc_response(&self, realm: &str) -> Response<Bytes> {
-        let mut response = Response::new(Bytes::new());
-        let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
-        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(&self.description)) {
-            headers.insert("grpc-message", message);
-        }
-        if let Some(value) = self
-            .challenge(realm)
-            .and_then(|c| HeaderValue::from_str(&c).ok())
-        {
-            headers.insert(WWW_AUTHENTICATE, value);
-        }
-        response.extensions_mut().insert(self.clone());
-        response
-    }
-
-    /// The default response for a request with these headers: the gRPC form
-    /// for `content-type: application/grpc*`, the HTTP form otherwise.
-    pub fn to_response(&self, realm: &str, request_headers: &http::HeaderMap) -> Response<Bytes> {
-        if is_grpc(request_headers) {
-            self.to_grpc_response(realm)
-        } else {
-            self.to_http_response(realm)
-        }
-    }
-
-    /// Emits the one debug event for this rejection: reason, and `kid`, `iss`
-    /// and `sub` where known. Never the token.
-    pub(crate) fn trace(&self) {
-        let context = self.context();
-        tracing::debug!(
-            reason = ?self.kind,
-            description = %self.description,
-            kid = context.and_then(|c| c.kid.as_deref()),
-            iss = context.and_then(|c| c.iss.as_deref()),
-            sub = context.and_then(|c| c.sub.as_deref()),
-            "jwt-guard rejected a request"
-        );
-    }
 }
 
 impl fmt::Display for AuthError {
@@ -292,48 +203,6 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
-
-/// Whether a request is gRPC (`content-type: application/grpc` or `application/grpc+…`).
-pub(crate) fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.strip_prefix("application/grpc").is_some_and(|rest| {
-                rest.is_empty() || rest.starts_with('+') || rest.starts_with(';')
-            })
-        })
-}
-
-fn quote_escape(value: &str) -> Cow<'_, str> {
-    let clean = |c: &char| c.is_ascii() && !c.is_ascii_control();
-    if value.contains(['"', '\\']) || !value.chars().all(|c| clean(&c)) {
-        Cow::Owned(
-            value
-                .chars()
-                .filter(clean)
-                .flat_map(|c| match c {
-                    '"' | '\\' => vec!['\\', c],
-                    c => vec![c],
-                })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(value)
-    }
-}
-
-fn grpc_percent_encode(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for byte in message.bytes() {
-        if (0x20..=0x7e).contains(&byte) && byte != b'%' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
 
 /// Why a key, validator or layer configuration was refused.
 ///
@@ -406,61 +275,5 @@ impl std::error::Error for ConfigError {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn missing_token_challenge_has_realm_and_no_error() {
-        let challenge = AuthError::missing_token().challenge("api").unwrap();
-        assert_eq!(challenge, r#"Bearer realm="api""#);
-    }
-
-    #[test]
-    fn insufficient_scope_is_403_with_scope_in_challenge() {
-        let error = AuthError::insufficient_scope("admin");
-        assert_eq!(error.status(), StatusCode::FORBIDDEN);
-        let challenge = error.challenge("api").unwrap();
-        assert!(challenge.contains(r#"error="insufficient_scope""#));
-        assert!(challenge.contains(r#"scope="admin""#));
-        assert_eq!(error.grpc_status(), 7);
-    }
-
-    #[test]
-    fn store_unavailable_is_503_with_retry_after() {
-        let error = AuthError::new(AuthErrorKind::StoreUnavailable, "down");
-        let response = error.to_http_response("api");
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[RETRY_AFTER], "1");
-        assert_eq!(error.grpc_status(), 14);
-    }
-
-    #[test]
-    fn grpc_content_types_are_recognised() {
-        let mut headers = http::HeaderMap::new();
-        for (ct, grpc) in [
-            ("application/grpc", true),
-            ("application/grpc+proto", true),
-            ("application/grpc-web", false),
-            ("application/json", false),
-        ] {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
-            assert_eq!(is_grpc(&headers), grpc, "{ct}");
-        }
-    }
-
-    #[test]
-    fn challenge_quotes_are_escaped() {
-        assert_eq!(quote_escape(r#"a"b\c"#), r#"a\"b\\c"#);
-    }
-
-    #[test]
-    fn control_characters_never_break_the_challenge_header() {
-        assert_eq!(quote_escape("a\nb"), "ab");
-        let challenge = AuthError::missing_token().challenge("a\r\nb").unwrap();
-        assert!(HeaderValue::from_str(&challenge).is_ok());
     }
 }

@@ -41,47 +41,49 @@ use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use http::HeaderMap;
 use http::request::Parts;
 
+use crate::auth::{Anonymous, Claims};
 use crate::claims::{HasRoles, StandardClaims};
 use crate::error::AuthError;
 use crate::guard::{Requirement, authorize, claims_from};
-use crate::layer::{Anonymous, Claims};
+use crate::rejection::Refusal;
 
-/// The rejection of jwt-guard's extractors: the response the layer would
-/// send (401, 403, or 500 when no layer ran for the route).
+/// The rejection of jwt-guard's extractors: why the request was refused,
+/// rendered as the layer renders its own (401, 403, or 500 when no layer
+/// ran for the route) when axum turns it into a response.
 pub struct Rejection {
-    response: http::Response<Bytes>,
+    refusal: Refusal,
+    headers: HeaderMap,
 }
 
 impl Rejection {
+    fn new(refusal: Refusal, parts: &Parts) -> Self {
+        Self {
+            refusal,
+            headers: parts.headers.clone(),
+        }
+    }
+
     /// Why the request was refused.
-    pub fn error(&self) -> Option<&AuthError> {
-        self.response.extensions().get::<AuthError>()
+    pub fn error(&self) -> &AuthError {
+        &self.refusal.error
     }
 }
 
 impl fmt::Debug for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rejection")
-            .field("status", &self.response.status())
-            .field("error", &self.error())
+            .field("status", &self.refusal.error.status())
+            .field("error", &self.refusal.error)
             .finish()
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        self.response.map(axum::body::Body::from)
-    }
-}
-
-impl From<Box<http::Response<Bytes>>> for Rejection {
-    fn from(response: Box<http::Response<Bytes>>) -> Self {
-        Self {
-            response: *response,
-        }
+        self.refusal.http(&self.headers).map(axum::body::Body::from)
     }
 }
 
@@ -93,7 +95,7 @@ where
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        claims_from(&parts.extensions, &parts.headers).map_err(Rejection::from)
+        claims_from(&parts.extensions).map_err(|refusal| Rejection::new(refusal, parts))
     }
 }
 
@@ -111,9 +113,9 @@ where
         if parts.extensions.get::<Anonymous>().is_some() {
             return Ok(None);
         }
-        claims_from(&parts.extensions, &parts.headers)
+        claims_from(&parts.extensions)
             .map(Some)
-            .map_err(Rejection::from)
+            .map_err(|refusal| Rejection::new(refusal, parts))
     }
 }
 
@@ -181,17 +183,12 @@ macro_rules! guard_extractor {
                 parts: &mut Parts,
                 _state: &S,
             ) -> Result<Self, Self::Rejection> {
-                authorize::<T, _>(
-                    &parts.extensions,
-                    &parts.headers,
-                    |claims| R::is_met(claims),
-                    R::scope,
-                )
-                .map(|claims| Self {
-                    claims,
-                    _requirement: PhantomData,
-                })
-                .map_err(Rejection::from)
+                authorize::<T, _>(&parts.extensions, |claims| R::is_met(claims), R::scope)
+                    .map(|claims| Self {
+                        claims,
+                        _requirement: PhantomData,
+                    })
+                    .map_err(|refusal| Rejection::new(refusal, parts))
             }
         }
     };

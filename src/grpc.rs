@@ -15,7 +15,7 @@
 //!   the per-service guard: `RequireLayer::new::<Ops>().layer(health)`.
 //!
 //! ```
-//! use jwt_guard::{Algorithm, JwtLayer, Key, RequireLayer, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, JwtLayer, RequireLayer, StandardClaims, Validator, VerifyingKey};
 //! use tonic::transport::Server;
 //! use tower::Layer;
 //!
@@ -23,7 +23,7 @@
 //!
 //! # fn main() -> Result<(), jwt_guard::ConfigError> {
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 //!     .issuer("https://auth.example")
 //!     .audience("orders-api")
 //!     .build()?;
@@ -57,30 +57,24 @@
 //! # assert_eq!(status.code(), tonic::Code::Internal); // no layer ran
 //! ```
 //!
-//! The helpers answer as the layer does (same realm and custom
-//! [`on_rejection`](crate::layer::JwtLayerBuilder::on_rejection) handler): a
-//! request the layer let through anonymously (optional authentication) gets
-//! UNAUTHENTICATED; claims without the role or permission get
-//! PERMISSION_DENIED; a request no [`JwtLayer`](crate::JwtLayer) saw gets
-//! INTERNAL with a message naming the fix, since that is the server's
-//! mistake. The [`AuthError`] is the status's
+//! The helpers render the [`tonic::Status`] from the refusal itself (with
+//! the layer's realm): a request the layer let through anonymously
+//! (optional authentication) gets UNAUTHENTICATED; claims without the role
+//! or permission get PERMISSION_DENIED; a request no
+//! [`JwtLayer`](crate::JwtLayer) saw gets INTERNAL with a message naming the
+//! fix, since that is the server's mistake. The message is the error's
+//! [`description`](crate::AuthError::description), the
+//! [`AuthError`](crate::AuthError) is the status's
 //! [`source`](std::error::Error::source), and the `WWW-Authenticate`
 //! challenge its metadata. No message or metadata contains the token.
 
-use std::borrow::Cow;
-use std::sync::Arc;
-
-use bytes::Bytes;
-use http::HeaderMap;
-use http::header::{CONTENT_TYPE, HeaderValue};
-use tonic::metadata::MetadataMap;
+use tonic::Status;
 use tonic::server::NamedService;
-use tonic::{Code, Status};
 
+use crate::auth::{Anonymous, Claims};
 use crate::claims::HasRoles;
-use crate::error::{AuthError, is_grpc};
 use crate::guard::{Require, Requirement, authorize, claims_from};
-use crate::layer::{Anonymous, Claims, JwtAuth};
+use crate::layer::JwtAuth;
 
 mod sealed {
     pub trait Sealed {}
@@ -114,12 +108,13 @@ mod sealed {
 ///     let admin: Claims<StandardClaims> = request.require_role::<Admin, _>()?; // or PERMISSION_DENIED
 ///     Ok(Response::new(format!("deleted by {}", admin.sub)))
 /// }
-/// # use jwt_guard::{Algorithm, JwtLayer, Key, SigningKey, Validator};
+/// # use jwt_guard::{Algorithm, JwtLayer, SigningKey, Validator, VerifyingKey};
 /// # use tower::{Layer, ServiceExt, service_fn};
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let secret = b"a-secret-of-at-least-thirty-two-bytes!";
-/// # let validator = Validator::builder().key(Key::hmac(Algorithm::HS256, secret)?).build()?;
+/// # let key = VerifyingKey::hmac(Algorithm::HS256, secret)?;
+/// # let validator = Validator::builder().key(key).build()?;
 /// # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
 /// # let claims = serde_json::json!({"sub": "bob", "roles": ["user"], "exp": now + 60});
 /// # let token = SigningKey::hmac(Algorithm::HS256, secret)?.sign("JWT", &claims)?;
@@ -191,8 +186,7 @@ impl<B> RequestClaimsExt for tonic::Request<B> {
     where
         T: Send + Sync + 'static,
     {
-        claims_from(self.extensions(), &grpc_headers(self.metadata()))
-            .map_err(|response| into_status(&response))
+        claims_from(self.extensions()).map_err(|refusal| refusal.status())
     }
 
     fn optional_claims<T>(&self) -> Result<Option<Claims<T>>, Status>
@@ -210,13 +204,8 @@ impl<B> RequestClaimsExt for tonic::Request<B> {
         R: Requirement,
         T: HasRoles + Send + Sync + 'static,
     {
-        authorize::<T, _>(
-            self.extensions(),
-            &grpc_headers(self.metadata()),
-            |claims| R::is_met(claims),
-            R::scope,
-        )
-        .map_err(|response| into_status(&response))
+        authorize::<T, _>(self.extensions(), |claims| R::is_met(claims), R::scope)
+            .map_err(|refusal| refusal.status())
     }
 
     fn require_permission<P, T>(&self) -> Result<Claims<T>, Status>
@@ -226,73 +215,6 @@ impl<B> RequestClaimsExt for tonic::Request<B> {
     {
         self.require_role::<P, T>()
     }
-}
-
-/// The headers a rejection is built for: the request's own, which carry
-/// `content-type: application/grpc` on a server, so nothing is copied there.
-/// A request built by hand (a test) is marked gRPC, so that the answer is the
-/// gRPC form whatever the metadata.
-fn grpc_headers(metadata: &MetadataMap) -> Cow<'_, HeaderMap> {
-    let headers = metadata.as_ref();
-    if is_grpc(headers) {
-        Cow::Borrowed(headers)
-    } else {
-        let mut headers = headers.clone();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        Cow::Owned(headers)
-    }
-}
-
-/// The rejection the layer would have sent, as a [`Status`]: its
-/// `grpc-status` and `grpc-message`, its other headers as metadata, and the
-/// [`AuthError`] as source.
-fn into_status(response: &http::Response<Bytes>) -> Status {
-    let error = response.extensions().get::<AuthError>().cloned();
-    let mut headers = response.headers().clone();
-    headers.remove(CONTENT_TYPE);
-    // tonic writes this header from the status's own details (none here); a
-    // custom handler's copy in the metadata would be sent twice.
-    headers.remove("grpc-status-details-bin");
-    let code = headers
-        .remove("grpc-status")
-        .map(|code| Code::from_bytes(code.as_bytes()))
-        .or_else(|| {
-            error
-                .as_ref()
-                .map(|e| Code::from(i32::from(e.grpc_status())))
-        })
-        .unwrap_or(Code::Unauthenticated);
-    let message = headers
-        .remove("grpc-message")
-        .map(|message| percent_decode(message.as_bytes()))
-        .or_else(|| error.as_ref().map(|e| e.description().to_owned()))
-        .unwrap_or_default();
-    let mut status = Status::with_metadata(code, message, MetadataMap::from_headers(headers));
-    if let Some(error) = error {
-        status.set_source(Arc::new(error));
-    }
-    status
-}
-
-/// Decodes a `grpc-message` (percent-encoding, gRPC over HTTP/2 spec).
-fn percent_decode(encoded: &[u8]) -> String {
-    let hex = |b: u8| char::from(b).to_digit(16);
-    let mut decoded = Vec::with_capacity(encoded.len());
-    let mut rest = encoded;
-    while let Some((&byte, tail)) = rest.split_first() {
-        if byte == b'%'
-            && let [hi, lo, after @ ..] = tail
-            && let (Some(hi), Some(lo)) = (hex(*hi), hex(*lo))
-        {
-            // Two hex digits: at most 0xFF.
-            decoded.push((hi * 16 + lo) as u8);
-            rest = after;
-        } else {
-            decoded.push(byte);
-            rest = tail;
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// A service behind [`JwtLayer`](crate::JwtLayer) keeps its gRPC name, so
@@ -310,14 +232,7 @@ impl<S: NamedService, T> NamedService for Require<S, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grpc_messages_are_percent_decoded() {
-        assert_eq!(percent_decode(b"a%20b%25c"), "a b%c");
-        assert_eq!(percent_decode(b"caf%C3%A9"), "café");
-        assert_eq!(percent_decode(b"100%"), "100%");
-        assert_eq!(percent_decode(b"%zz"), "%zz");
-    }
+    use tonic::Code;
 
     #[test]
     fn a_request_no_layer_saw_is_internal_and_names_the_fix() {

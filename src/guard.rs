@@ -24,18 +24,24 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use http::{Request, Response};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::auth::{Anonymous, Claims};
 use crate::body::ResponseBody;
 use crate::claims::{HasRoles, StandardClaims};
 use crate::error::AuthError;
-use crate::layer::{Anonymous, Claims, ResponseFuture};
+use crate::observe;
+use crate::rejection::{Refusal, Rejecter};
 
 /// Something the claims must grant: a role, a permission, or a combination.
 ///
@@ -134,43 +140,46 @@ impl_combinators!(A, B, C, D, E, F);
 impl_combinators!(A, B, C, D, E, F, G);
 impl_combinators!(A, B, C, D, E, F, G, H);
 
-/// Checks claims against a requirement; what both the extractors and the
-/// guard layer call, so the three paths answer alike.
+/// Checks claims against a requirement; what the extractors, the gRPC
+/// helpers and the guard layer call, so that they all answer alike. A
+/// refusal is recorded here, once.
 pub(crate) fn authorize<T, F>(
     extensions: &http::Extensions,
-    headers: &http::HeaderMap,
     is_met: F,
     scope: impl FnOnce() -> String,
-) -> Result<Claims<T>, Box<Response<bytes::Bytes>>>
+) -> Result<Claims<T>, Refusal>
 where
     T: Send + Sync + 'static,
     F: FnOnce(&T) -> bool,
 {
-    let claims = claims_from(extensions, headers)?;
+    let claims = claims_from(extensions)?;
     if is_met(&claims) {
         Ok(claims)
     } else {
-        let error =
-            AuthError::insufficient_scope(scope()).with_context(claims.verified.error_context());
-        Err(Box::new(claims.reject(&error, headers)))
+        let refusal = claims.refuse(AuthError::insufficient_scope(scope()));
+        observe::refused(&refusal.error);
+        Err(refusal)
     }
 }
 
-/// The request's [`Claims`]: 401 for an anonymous request, 500 when no layer ran.
+/// The request's [`Claims`]: refused as `MissingToken` (401) for an
+/// anonymous request, and `MissingLayer` (500) when no layer ran. A refusal
+/// is recorded here, once.
 pub(crate) fn claims_from<T: Send + Sync + 'static>(
     extensions: &http::Extensions,
-    headers: &http::HeaderMap,
-) -> Result<Claims<T>, Box<Response<bytes::Bytes>>> {
+) -> Result<Claims<T>, Refusal> {
     if let Some(claims) = extensions.get::<Claims<T>>() {
         return Ok(claims.clone());
     }
-    Err(Box::new(match extensions.get::<Anonymous>() {
-        Some(anonymous) => anonymous.reject(&AuthError::missing_token(), headers),
-        None => crate::layer::Responder::default_shared().respond(
-            &AuthError::missing_layer(std::any::type_name::<T>()),
-            headers,
-        ),
-    }))
+    let refusal = match extensions.get::<Anonymous>() {
+        Some(anonymous) => anonymous.refuse(AuthError::missing_token()),
+        None => Refusal {
+            error: AuthError::missing_layer(std::any::type_name::<T>()),
+            rejecter: Rejecter::default_shared(),
+        },
+    };
+    observe::refused(&refusal.error);
+    Err(refusal)
 }
 
 type Check<T> = dyn Fn(&T) -> bool + Send + Sync;
@@ -328,7 +337,7 @@ where
 {
     type Response = Response<ResponseBody<ResB>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, S, ReqB>;
+    type Future = RequireFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -336,14 +345,67 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let guard = &self.guard;
-        match authorize::<T, _>(
+        let state = match authorize::<T, _>(
             request.extensions(),
-            request.headers(),
             |claims| (guard.check)(claims),
             || guard.scope.to_string(),
         ) {
-            Ok(_) => ResponseFuture::inner(self.inner.call(request), None),
-            Err(response) => ResponseFuture::reject(*response),
+            Ok(_) => State::Calling {
+                future: self.inner.call(request),
+            },
+            Err(refusal) => State::Refused {
+                response: Some(Box::new(refusal.http(request.headers()))),
+            },
+        };
+        RequireFuture { state }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Require`]: the inner call, or a refusal.
+    pub struct RequireFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Calling {
+            #[pin]
+            future: F,
+        },
+        Refused {
+            response: Option<Box<Response<Bytes>>>,
+        },
+    }
+}
+
+impl<F> fmt::Debug for RequireFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequireFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, ResB, E> Future for RequireFuture<F>
+where
+    F: Future<Output = Result<Response<ResB>, E>>,
+{
+    type Output = Result<Response<ResponseBody<ResB>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Calling { future } => {
+                let response = ready!(future.poll(cx))?;
+                Poll::Ready(Ok(response.map(ResponseBody::inner)))
+            }
+            StateProj::Refused { response } => {
+                let response = response
+                    .take()
+                    .expect("RequireFuture polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
+            }
         }
     }
 }

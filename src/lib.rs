@@ -6,7 +6,9 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use jwt_guard::{Algorithm, Claims, JwtLayer, Key, RequireRole, StandardClaims, Validator};
+//! use jwt_guard::{
+//!     Algorithm, Claims, JwtLayer, RequireRole, StandardClaims, Validator, VerifyingKey,
+//! };
 //!
 //! jwt_guard::role!(Admin = "admin");
 //!
@@ -20,7 +22,7 @@
 //!
 //! # fn main() -> Result<(), jwt_guard::ConfigError> {
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 //!     .issuer("https://auth.example")
 //!     .audience("orders-api")
 //!     .build()?;
@@ -42,6 +44,48 @@
 //! and, once configured, a missing or different `iss` or `aud`. Keys are never
 //! taken from the token (`jwk`, `jku`, `x5u` are ignored), HMAC secrets under
 //! 32 bytes and RSA keys under 2048 bits are refused at start-up.
+//!
+//! # Keys
+//!
+//! Key material lives in [`keys`]: [`VerifyingKey`]s (from a secret, PEM, JWK
+//! or JWKS) gathered in a [`KeySet`], [`SigningKey`]s that mint tokens, and
+//! [`SharedKeys`] for a set replaced at runtime (rotation, a remote JWKS).
+//! `Key`, the 0.1 name of [`VerifyingKey`], remains as a deprecated alias
+//! through 0.2.
+//!
+//! # Any transport: the pipeline
+//!
+//! The layer is one transport over [`auth::Authenticator`], the pipeline
+//! that takes a token from text to verified claims: the length rule, the
+//! cache of verified tokens, the signature and claim rules, one wait for a
+//! key refresh on an unknown `kid`, the revocation check, and the outcome
+//! recorded once. Call it directly for anything that is not an HTTP request
+//! (a WebSocket message, a Socket.IO handshake, a queue); take the layer's
+//! own, so both share the cache, the keys and the store:
+//!
+//! ```
+//! use jwt_guard::{Algorithm, Credential, JwtLayer, StandardClaims, Validator, VerifyingKey};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let secret = b"a-secret-of-at-least-thirty-two-bytes!";
+//! let validator = Validator::builder()
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
+//!     .build()?;
+//! let layer = JwtLayer::<StandardClaims>::new(validator);
+//! let authenticator = layer.authenticator().clone();
+//!
+//! # let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! # let token = jwt_guard::SigningKey::hmac(Algorithm::HS256, secret)?
+//! #     .sign("JWT", &serde_json::json!({"sub": "alice", "exp": now + 60}))?;
+//! // A token that came in a message rather than a header:
+//! match authenticator.authenticate(Credential::bearer(&token)).await {
+//!     Ok(claims) => assert_eq!(claims.sub, "alice"),
+//!     // Render it your transport's way: `error_code()` is the RFC 6750 code.
+//!     Err(error) => println!("refused: {} ({:?})", error, error.error_code()),
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! # Revocation
 //!
@@ -98,7 +142,7 @@
 //!
 //! # Keys from an identity provider
 //!
-//! With the `jwks` feature, `jwks::RemoteJwks` keeps a provider's JWKS
+//! With the `jwks` feature, `keys::RemoteJwks` keeps a provider's JWKS
 //! current (start-up fetch, background refresh, one fetch per cooldown for an
 //! unknown `kid`, stale keys kept on errors) behind a lock-free [`SharedKeys`].
 //!
@@ -127,7 +171,7 @@
 //! | `redis` | yes | [`store::redis::RedisStore`]: Redis, Redis Cluster and Sentinel, mirrored locally |
 //! | `redis-tls` | no | `rediss://` URLs (rustls) |
 //! | `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |
-//! | `jwks` | no | [`jwks::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
+//! | `jwks` | no | [`keys::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
 //! | `metrics` | no | [`metrics`]: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |
 
 #![forbid(unsafe_code)]
@@ -139,36 +183,186 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 pub mod body;
 pub mod claims;
+mod crypto;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
+mod future;
 #[cfg(feature = "tonic")]
 pub mod grpc;
 pub mod guard;
 pub mod issue;
-#[cfg(feature = "jwks")]
-pub mod jwks;
+mod json;
 pub mod keys;
 pub mod layer;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 mod observe;
+mod policy;
+mod rejection;
 pub mod store;
 pub mod verify;
 pub mod watch;
 
+pub use auth::{Anonymous, Authenticator, Claims, Credential};
 pub use claims::{Audience, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{RequirePermission, RequireRole};
 pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
-pub use keys::{Algorithm, Key, KeySet, SigningKey};
-pub use layer::{Anonymous, Claims, JwtLayer};
-pub use verify::{SharedKeys, Validator, ValidatorBuilder, Verified};
+#[allow(deprecated)]
+pub use keys::Key;
+pub use keys::{Algorithm, KeySet, SharedKeys, SigningKey, VerifyingKey};
+pub use layer::JwtLayer;
+pub use verify::{Validator, ValidatorBuilder, Verified};
+
+/// The remote JWKS source's 0.1 path: it is now [`keys::RemoteJwks`]
+/// (constants in [`keys::remote`]). These deprecated aliases keep 0.1 code
+/// building through 0.2.
+#[cfg(feature = "jwks")]
+#[deprecated(
+    since = "0.2.0",
+    note = "moved to jwt_guard::keys (RemoteJwks, RemoteJwksBuilder, JwksError, JwksErrorKind; constants in jwt_guard::keys::remote)"
+)]
+pub mod jwks {
+    use std::time::Duration;
+
+    use crate::keys::remote;
+
+    /// Deprecated: [`keys::RemoteJwks`](crate::keys::RemoteJwks).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::RemoteJwks")]
+    pub type RemoteJwks = remote::RemoteJwks;
+
+    /// Deprecated: [`keys::RemoteJwksBuilder`](crate::keys::RemoteJwksBuilder).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::RemoteJwksBuilder")]
+    pub type RemoteJwksBuilder = remote::RemoteJwksBuilder;
+
+    /// Deprecated: [`keys::JwksError`](crate::keys::JwksError).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::JwksError")]
+    pub type JwksError = remote::JwksError;
+
+    /// Deprecated: [`keys::JwksErrorKind`](crate::keys::JwksErrorKind).
+    #[deprecated(since = "0.2.0", note = "moved to jwt_guard::keys::JwksErrorKind")]
+    pub type JwksErrorKind = remote::JwksErrorKind;
+
+    /// Deprecated: [`keys::remote::DEFAULT_REFRESH_INTERVAL`](remote::DEFAULT_REFRESH_INTERVAL).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_REFRESH_INTERVAL"
+    )]
+    pub const DEFAULT_REFRESH_INTERVAL: Duration = remote::DEFAULT_REFRESH_INTERVAL;
+
+    /// Deprecated: [`keys::remote::DEFAULT_COOLDOWN`](remote::DEFAULT_COOLDOWN).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_COOLDOWN"
+    )]
+    pub const DEFAULT_COOLDOWN: Duration = remote::DEFAULT_COOLDOWN;
+
+    /// Deprecated: [`keys::remote::DEFAULT_TIMEOUT`](remote::DEFAULT_TIMEOUT).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_TIMEOUT"
+    )]
+    pub const DEFAULT_TIMEOUT: Duration = remote::DEFAULT_TIMEOUT;
+
+    /// Deprecated: [`keys::remote::DEFAULT_MAX_BODY_BYTES`](remote::DEFAULT_MAX_BODY_BYTES).
+    #[deprecated(
+        since = "0.2.0",
+        note = "moved to jwt_guard::keys::remote::DEFAULT_MAX_BODY_BYTES"
+    )]
+    pub const DEFAULT_MAX_BODY_BYTES: usize = remote::DEFAULT_MAX_BODY_BYTES;
+}
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// 0.1 code, written against the names this release deprecates, still
+/// builds (the warnings are what its users will see).
+#[cfg(test)]
+#[allow(deprecated)]
+mod deprecated_paths {
+    use crate::{Algorithm, ConfigErrorKind, Key, KeySet, SigningKey, StandardClaims, Validator};
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn key_alias_builds_and_verifies_like_verifying_key() {
+        let key: Key = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a");
+        let same: crate::keys::Key = key.clone();
+        let renamed: &crate::VerifyingKey = &same;
+        assert_eq!(renamed.kid(), Some("a"));
+        assert_eq!(
+            Key::hmac(Algorithm::HS256, &SECRET[..31])
+                .unwrap_err()
+                .kind(),
+            ConfigErrorKind::WeakKey
+        );
+
+        let jwk =
+            r#"{"kty":"oct","alg":"HS256","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+        assert_eq!(Key::from_jwk(jwk).unwrap().algorithm(), Algorithm::HS256);
+        let oct = r#"{"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+        assert!(Key::from_jwk_with_alg(oct, Algorithm::HS384).is_ok());
+
+        let signer = SigningKey::hmac(Algorithm::HS256, SECRET).unwrap();
+        let verifying: Key = signer.verifying_key().unwrap();
+        let keys: Vec<Key> = vec![verifying];
+        let validator = Validator::builder()
+            .keys(KeySet::new(keys).unwrap())
+            .build()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({"sub": "alice", "exp": now + 300});
+        let token = signer.sign("JWT", &claims).unwrap();
+        assert_eq!(
+            validator
+                .validate::<StandardClaims>(&token)
+                .unwrap()
+                .claims()
+                .sub,
+            "alice"
+        );
+        assert!(KeySet::from(key).get("a").is_some());
+    }
+
+    #[test]
+    fn shared_keys_keeps_its_verify_path() {
+        let keys: crate::verify::SharedKeys = crate::keys::SharedKeys::empty();
+        assert!(keys.load().is_none());
+    }
+
+    #[cfg(feature = "jwks")]
+    #[test]
+    fn jwks_module_aliases_still_build() {
+        use crate::jwks::{
+            DEFAULT_COOLDOWN, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_INTERVAL, DEFAULT_TIMEOUT,
+            JwksError, JwksErrorKind, RemoteJwks, RemoteJwksBuilder,
+        };
+
+        let builder: RemoteJwksBuilder = RemoteJwks::builder("https://auth.example/jwks.json")
+            .refresh_interval(DEFAULT_REFRESH_INTERVAL)
+            .cooldown(DEFAULT_COOLDOWN)
+            .timeout(DEFAULT_TIMEOUT)
+            .max_body_bytes(DEFAULT_MAX_BODY_BYTES);
+        // Outside a Tokio runtime: refused at build time, nothing fetched.
+        let built: Result<RemoteJwks, _> = builder.build();
+        assert_eq!(built.unwrap_err().kind(), ConfigErrorKind::InvalidSetting);
+
+        let kind: fn(&JwksError) -> JwksErrorKind = JwksError::kind;
+        let _ = kind;
+        assert!(matches!(
+            crate::keys::JwksErrorKind::NotReady,
+            JwksErrorKind::NotReady
+        ));
+        assert_eq!(DEFAULT_TIMEOUT, crate::keys::remote::DEFAULT_TIMEOUT);
+    }
+}

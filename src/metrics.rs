@@ -9,7 +9,7 @@
 //! | `jwt_guard_requests_rejected_total` | counter | `reason` | refused requests: by the layer, a guard or an extractor |
 //! | `jwt_guard_store_errors_total` | counter | `kind` | revocation lookups of the layer that failed |
 //! | `jwt_guard_mirror_resyncs_total` | counter | | completed full reloads of the Redis mirror (the first load included) |
-//! | `jwt_guard_jwks_refreshes_total` | counter | `result` | JWKS fetches of `jwks::RemoteJwks`: `success` or `failure` |
+//! | `jwt_guard_jwks_refreshes_total` | counter | `result` | JWKS fetches of `keys::RemoteJwks`: `success` or `failure` |
 //! | `jwt_guard_auth_duration_seconds` | histogram | `outcome` | the layer's work per request, from its arrival to the decision, store lookup and key refresh included: `accepted`, `rejected` or `anonymous` |
 //!
 //! Label values come from fixed sets, never from the request:

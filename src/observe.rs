@@ -3,18 +3,21 @@
 //! [`Timer`] has no field, so nothing is measured and nothing is left in the
 //! hot path.
 
+use crate::error::AuthError;
+#[cfg(feature = "metrics")]
 use crate::error::AuthErrorKind;
-use crate::store::StoreErrorKind;
 
-/// How the layer decided on a request.
+/// How the pipeline decided on a request.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Outcome {
+enum Outcome {
     Accepted,
     Rejected,
     Anonymous,
 }
 
-/// When the layer started on a request.
+/// When the pipeline started on a request: every decision ends it once,
+/// with [`accepted`](Self::accepted), [`refused`](Self::refused) or
+/// [`anonymous`](Self::anonymous).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timer {
     #[cfg(feature = "metrics")]
@@ -30,11 +33,27 @@ impl Timer {
         }
     }
 
-    /// Records the layer's decision: its latency, and an accepted request.
-    /// Rejections are counted where their response is built (`rejected`),
-    /// so that guards' refusals are counted too.
+    /// A token accepted: counted, and its latency recorded.
     #[inline]
-    pub(crate) fn decided(self, outcome: Outcome) {
+    pub(crate) fn accepted(self) {
+        self.decided(Outcome::Accepted);
+    }
+
+    /// A request refused: its debug event, its count by reason, its latency.
+    #[inline]
+    pub(crate) fn refused(self, error: &AuthError) {
+        refused(error);
+        self.decided(Outcome::Rejected);
+    }
+
+    /// A request without a token let through by optional authentication.
+    #[inline]
+    pub(crate) fn anonymous(self) {
+        self.decided(Outcome::Anonymous);
+    }
+
+    #[inline]
+    fn decided(self, outcome: Outcome) {
         #[cfg(feature = "metrics")]
         {
             use crate::metrics::{AUTH_DURATION, REQUESTS_ACCEPTED};
@@ -54,20 +73,30 @@ impl Timer {
     }
 }
 
-/// A refused request.
-#[inline]
-pub(crate) fn rejected(kind: AuthErrorKind) {
+/// A refused request, by the pipeline or by a guard behind it: one debug
+/// event (reason, and `kid`, `iss` and `sub` where known; never the token)
+/// and one count.
+pub(crate) fn refused(error: &AuthError) {
+    let context = error.context();
+    tracing::debug!(
+        reason = ?error.kind(),
+        description = %error.description(),
+        kid = context.and_then(|c| c.kid.as_deref()),
+        iss = context.and_then(|c| c.iss.as_deref()),
+        sub = context.and_then(|c| c.sub.as_deref()),
+        "jwt-guard rejected a request"
+    );
     #[cfg(feature = "metrics")]
-    ::metrics::counter!(crate::metrics::REQUESTS_REJECTED, "reason" => reason(kind)).increment(1);
-    #[cfg(not(feature = "metrics"))]
-    let _ = kind;
+    ::metrics::counter!(crate::metrics::REQUESTS_REJECTED, "reason" => reason(error.kind()))
+        .increment(1);
 }
 
-/// A revocation lookup of the layer that failed.
+/// A revocation lookup of the pipeline that failed, by the snake-case name
+/// of its `StoreErrorKind`.
 #[inline]
-pub(crate) fn store_error(kind: StoreErrorKind) {
+pub(crate) fn store_error(kind: &'static str) {
     #[cfg(feature = "metrics")]
-    ::metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => store_kind(kind)).increment(1);
+    ::metrics::counter!(crate::metrics::STORE_ERRORS, "kind" => kind).increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = kind;
 }
@@ -122,17 +151,5 @@ fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::InsufficientScope => "insufficient_scope",
         AuthErrorKind::StoreUnavailable => "store_unavailable",
         AuthErrorKind::MissingLayer => "missing_layer",
-    }
-}
-
-/// The `kind` label of a store error.
-#[cfg(feature = "metrics")]
-fn store_kind(kind: StoreErrorKind) -> &'static str {
-    match kind {
-        StoreErrorKind::Unavailable => "unavailable",
-        StoreErrorKind::Timeout => "timeout",
-        StoreErrorKind::NotSynchronized => "not_synchronized",
-        StoreErrorKind::CapacityExceeded => "capacity_exceeded",
-        StoreErrorKind::Protocol => "protocol",
     }
 }

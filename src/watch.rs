@@ -40,7 +40,9 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::store::{Lookup, RevocationStore, TokenRef, TokenStatus};
+use crate::auth::RevocationCheck;
+use crate::claims::RegisteredClaims;
+use crate::store::{RevocationStore, Revoker, TokenRef, TokenStatus};
 
 /// Why a watched token stopped being valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,9 +75,19 @@ impl fmt::Display for WatchEnd {
     }
 }
 
+// Here rather than beside `Revoker`: the store sits below the watch.
+impl Revoker {
+    /// Watches a verified token until it is revoked or expires: for a
+    /// WebSocket or any connection that outlives its request. See
+    /// [`TokenWatch`].
+    pub fn watch(&self, token: &RegisteredClaims) -> TokenWatch {
+        TokenWatch::new(self.store().clone(), &token.token_ref())
+    }
+}
+
 /// Watches one token until it stops being valid. See the [module docs](self).
 pub struct TokenWatch {
-    store: Arc<dyn RevocationStore>,
+    revocation: RevocationCheck,
     jti: Option<Box<str>>,
     sub: Option<Box<str>>,
     issued_at: Option<SystemTime>,
@@ -107,7 +119,8 @@ impl TokenWatch {
             issued_at: token.issued_at,
             expires_at: token.expires_at,
             changes,
-            store,
+            // Never fail-open: a watch that cannot check ends instead.
+            revocation: RevocationCheck::new(store, false),
             poll_interval: Duration::from_millis(250),
             unverifiable_after: Duration::from_secs(5),
         }
@@ -141,11 +154,7 @@ impl TokenWatch {
         token.sub = self.sub.as_deref();
         token.issued_at = self.issued_at;
         token.expires_at = self.expires_at;
-        let result = match self.store.check(&token) {
-            Lookup::Ready(result) => result,
-            Lookup::Pending(future) => future.await,
-        };
-        match result {
+        match self.revocation.status(&token).await {
             Ok(status) => Some(status),
             Err(error) => {
                 tracing::debug!(%error, "a token watch could not check its token");
@@ -257,8 +266,8 @@ mod tests {
     struct Silent;
 
     impl RevocationStore for Silent {
-        fn check(&self, _: &TokenRef<'_>) -> Lookup {
-            Lookup::Ready(Err(crate::store::StoreError::new(
+        fn check(&self, _: &TokenRef<'_>) -> crate::store::Lookup {
+            crate::store::Lookup::Ready(Err(crate::store::StoreError::new(
                 crate::store::StoreErrorKind::Unavailable,
             )))
         }

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_guard::{Key, Validator};
+use jwt_guard::{Validator, VerifyingKey};
 use serde::Deserialize;
 
 const VECTOR_FILE: &str = "json_web_signature_test.json";
@@ -191,7 +191,7 @@ fn wycheproof_jws_cases_are_accepted_or_refused_as_the_vectors_require() {
         }
         let jwk = serde_json::Value::Object(group.jwk().clone()).to_string();
         // A key that fails to load refuses every case of its group.
-        let validator = Key::from_jwk(&jwk).ok().map(|key| {
+        let validator = VerifyingKey::from_jwk(&jwk).ok().map(|key| {
             Validator::builder()
                 .key(key)
                 .require_exp(false)

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use jwt_guard::{Algorithm, ConfigError, JwtLayer, Key, RequireLayer, StandardClaims, Validator};
+use jwt_guard::{
+    Algorithm, ConfigError, JwtLayer, RequireLayer, StandardClaims, Validator, VerifyingKey,
+};
 use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tower::Layer;
@@ -41,7 +43,10 @@ pub async fn app(config: &Config) -> Result<GrpcServer, ConfigError> {
 /// HS256 only, `iss` and `aud` required, 30 s leeway.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
     Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
+        .key(VerifyingKey::hmac(
+            Algorithm::HS256,
+            config.secret.as_bytes(),
+        )?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{MemoryStore, RevocationStore, Revoker};
 use jwt_guard::{
-    Algorithm, Claims, ConfigError, JwtLayer, Key, RequireRole, StandardClaims, Validator,
+    Algorithm, Claims, ConfigError, JwtLayer, RequireRole, StandardClaims, Validator, VerifyingKey,
 };
 use serde_json::{Value, json};
 
@@ -88,7 +88,10 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, ConfigError>
 /// HS256 only, `iss` and `aud` required, 30 s leeway.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
     Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, config.secret.as_bytes())?)
+        .key(VerifyingKey::hmac(
+            Algorithm::HS256,
+            config.secret.as_bytes(),
+        )?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))

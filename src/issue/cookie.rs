@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 
-use super::RefreshToken;
+use super::secret::RefreshToken;
 use crate::error::{ConfigError, ConfigErrorKind};
 
 /// How the refresh token travels to a browser: an `HttpOnly` cookie that
@@ -131,9 +131,7 @@ impl RefreshCookie {
     /// The refresh token the browser sent, if any. Several different
     /// cookies of that name count as none.
     pub fn get<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
-        crate::layer::source::cookie(headers, &self.name)
-            .ok()
-            .flatten()
+        crate::auth::cookie(headers, &self.name).ok().flatten()
     }
 }
 

@@ -64,22 +64,23 @@ use serde_json::{Map, Value};
 
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::keys::SigningKey;
+use crate::keys::{KeyRing, SharedKeys, SigningKey};
+use crate::policy::{DEFAULT_LEEWAY, MAX_LEEWAY};
 use crate::store::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation, StoreError};
-use crate::verify::{DEFAULT_LEEWAY, SharedKeys, ValidatorBuilder};
+use crate::verify::ValidatorBuilder;
 
 mod cookie;
 mod duration;
-mod keyring;
+mod error;
 mod secret;
 mod throttle;
 
 pub use cookie::RefreshCookie;
 pub use duration::parse_duration;
+pub use error::{IssueError, IssueErrorKind};
 pub use secret::RefreshToken;
 pub use throttle::{LoginThrottle, Throttled};
 
-use keyring::KeyRing;
 use secret::{Presented, random_id};
 
 /// The `typ` of every access token: RFC 9068's `at+jwt`.
@@ -270,132 +271,6 @@ pub struct TokenResponse<'a> {
     pub expires_in: u64,
 }
 
-/// Why a token could not be issued or refreshed.
-///
-/// Opaque: inspect it with [`kind`](Self::kind) or
-/// [`is_invalid_grant`](Self::is_invalid_grant). It never carries a token.
-/// With the `axum` feature it is a response: `401 {"error": "invalid_grant"}`
-/// for a refused refresh token (the token endpoint's answer in the seed
-/// systems; RFC 6749 would use 400), `503 {"error": "temporarily_unavailable"}`
-/// when the store fails, `500 {"error": "server_error"}` otherwise.
-#[derive(Debug)]
-pub struct IssueError {
-    kind: IssueErrorKind,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-/// The kinds of [`IssueError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum IssueErrorKind {
-    /// The refresh token is not one this issuer could have made.
-    MalformedGrant,
-    /// No such refresh token (never issued, or forgotten).
-    UnknownGrant,
-    /// The refresh token has expired.
-    ExpiredGrant,
-    /// The refresh token's family was revoked (logout, reuse, or logout everywhere).
-    RevokedGrant,
-    /// The refresh token had already been used: its family is now revoked.
-    ReusedGrant,
-    /// The store failed; nothing was issued.
-    Store,
-    /// The grant's claims cannot be issued (an empty subject, a reserved name,
-    /// claims that are not a JSON object).
-    InvalidClaims,
-    /// Signing or randomness failed.
-    Internal,
-}
-
-impl IssueError {
-    fn new(kind: IssueErrorKind) -> Self {
-        Self { kind, source: None }
-    }
-
-    fn with_source(
-        kind: IssueErrorKind,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
-        Self {
-            kind,
-            source: Some(source.into()),
-        }
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> IssueErrorKind {
-        self.kind
-    }
-
-    /// Whether the refresh token was refused (OAuth's `invalid_grant`).
-    pub fn is_invalid_grant(&self) -> bool {
-        matches!(
-            self.kind,
-            IssueErrorKind::MalformedGrant
-                | IssueErrorKind::UnknownGrant
-                | IssueErrorKind::ExpiredGrant
-                | IssueErrorKind::RevokedGrant
-                | IssueErrorKind::ReusedGrant
-        )
-    }
-}
-
-impl fmt::Display for IssueError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.kind {
-            IssueErrorKind::MalformedGrant => "the refresh token is malformed",
-            IssueErrorKind::UnknownGrant => "the refresh token is unknown",
-            IssueErrorKind::ExpiredGrant => "the refresh token has expired",
-            IssueErrorKind::RevokedGrant => "the refresh token's session was revoked",
-            IssueErrorKind::ReusedGrant => {
-                "the refresh token was already used; its session is revoked"
-            }
-            IssueErrorKind::Store => "the token store failed",
-            IssueErrorKind::InvalidClaims => "the grant's claims cannot be issued",
-            IssueErrorKind::Internal => "the token could not be made",
-        })
-    }
-}
-
-impl std::error::Error for IssueError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
-    }
-}
-
-impl From<StoreError> for IssueError {
-    fn from(error: StoreError) -> Self {
-        Self::with_source(IssueErrorKind::Store, error)
-    }
-}
-
-#[cfg(feature = "axum")]
-impl axum::response::IntoResponse for IssueError {
-    fn into_response(self) -> axum::response::Response {
-        let (status, error) = if self.is_invalid_grant() {
-            (http::StatusCode::UNAUTHORIZED, "invalid_grant")
-        } else if self.kind == IssueErrorKind::Store {
-            (
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-            )
-        } else {
-            (http::StatusCode::INTERNAL_SERVER_ERROR, "server_error")
-        };
-        (
-            status,
-            [
-                (http::header::CONTENT_TYPE, "application/json"),
-                (http::header::CACHE_CONTROL, "no-store"),
-            ],
-            format!(r#"{{"error":"{error}"}}"#),
-        )
-            .into_response()
-    }
-}
-
 /// Issues, refreshes and revokes tokens. Built with [`Issuer::builder`];
 /// cheap to clone. See the [module docs](self).
 #[derive(Clone)]
@@ -559,7 +434,7 @@ impl IssuerBuilder {
         if self.grace > MAX_GRACE {
             return Err(invalid("the reuse grace is over a minute"));
         }
-        if self.leeway > Duration::from_secs(600) {
+        if self.leeway > MAX_LEEWAY {
             return Err(invalid("the leeway is over 10 minutes"));
         }
         if self.max_rotations == 0 {
@@ -583,10 +458,10 @@ impl IssuerBuilder {
             ));
         }
         let id =
-            crate::keys::sha256_b64url(format!("{}:{issuer}{audience}", issuer.len()).as_bytes())
+            crate::crypto::sha256_b64url(format!("{}:{issuer}{audience}", issuer.len()).as_bytes())
                 .map_err(|e| {
-                ConfigError::with_source(ConfigErrorKind::InvalidSetting, "hashing failed", e)
-            })?;
+                    ConfigError::with_source(ConfigErrorKind::InvalidSetting, "hashing failed", e)
+                })?;
         Ok(Issuer {
             inner: Arc::new(Inner {
                 keys: KeyRing::new(key)?,

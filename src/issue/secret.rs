@@ -11,7 +11,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{IssueError, IssueErrorKind};
+use super::error::{IssueError, IssueErrorKind};
 
 /// The longest refresh token read; longer input is refused before any work.
 const MAX_REFRESH_TOKEN_LEN: usize = 1024;
@@ -22,15 +22,13 @@ const SECRET_LEN: usize = 43;
 
 /// `N` random bytes, base64url: ids and secrets.
 pub(crate) fn random_id<const N: usize>() -> Result<String, IssueError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| IssueError::with_source(IssueErrorKind::Internal, e))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    crate::crypto::random_b64url::<N>()
+        .map_err(|e| IssueError::with_source(IssueErrorKind::Internal, e))
 }
 
 /// SHA-256, base64url: what stores keep instead of a token or a name.
 pub(crate) fn digest(input: &[u8]) -> Result<String, IssueError> {
-    crate::keys::sha256_b64url(input)
+    crate::crypto::sha256_b64url(input)
         .map_err(|e| IssueError::with_source(IssueErrorKind::Internal, e))
 }
 

@@ -107,7 +107,7 @@ fn key(username: &str, client: IpAddr) -> Result<String, StoreError> {
         },
         v4 => v4,
     };
-    crate::keys::sha256_b64url(format!("{}:{username}|{client}", username.len()).as_bytes())
+    crate::crypto::sha256_b64url(format!("{}:{username}|{client}", username.len()).as_bytes())
         .map_err(|e| StoreError::with_source(crate::store::StoreErrorKind::Protocol, e))
 }
 

@@ -8,168 +8,117 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::Responder;
-use super::service::decide;
-use super::span::{AuthSpan, MakeSpan};
-use crate::body::{ResponseBody, rejection_response};
-use crate::error::{AuthError, ErrorContext};
-use crate::observe::{Outcome, Timer};
-use crate::store::{BoxFuture, StoreError, TokenStatus};
+use super::span::{AuthSpan, auth_span};
+use crate::auth::Claims;
+use crate::body::ResponseBody;
+use crate::error::AuthError;
+use crate::rejection::Rejecter;
+use crate::store::BoxFuture;
 
 pin_project! {
-    /// The response future of [`JwtAuth`](super::JwtAuth): a rejection, a
-    /// pending revocation lookup followed by the inner call, a wait for a key
-    /// refresh followed by a second check, or the inner call (in the
-    /// request's `jwt_guard.auth` span when a subscriber wants it).
-    pub struct ResponseFuture<F, S, ReqB> {
+    /// The response future of [`JwtAuth`](super::JwtAuth): waiting for the
+    /// authentication pipeline (a store round trip or a key refresh), then
+    /// calling the inner service (in the request's `jwt_guard.auth` span when
+    /// a subscriber wants it), or refusing.
+    pub struct ResponseFuture<F, S, ReqB, T> {
         #[pin]
-        state: State<F, S, ReqB>,
+        state: State<F, S, ReqB, T>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, S, ReqB> {
-        // Rejections and store round trips are boxed: the common case, a
-        // call of the inner service, then moves a small future.
-        Reject {
-            response: Option<Box<Response<Bytes>>>,
+    enum State<F, S, ReqB, T> {
+        // Boxed: the common case, a call of the inner service, then moves a
+        // small future.
+        Authenticating {
+            pending: BoxFuture<'static, Result<Claims<T>, AuthError>>,
+            call: Option<Box<Deferred<S, ReqB>>>,
         },
-        Check {
-            lookup: BoxFuture<'static, Result<TokenStatus, StoreError>>,
-            pending: Option<Box<Pending<S, ReqB>>>,
-        },
-        Retry {
-            check: BoxFuture<'static, Result<http::Extensions, AuthError>>,
-            pending: Option<Box<Retrying<S, ReqB>>>,
-        },
-        Inner {
+        Calling {
             #[pin]
             future: F,
             span: AuthSpan,
         },
+        Refused {
+            response: Option<Box<Response<Bytes>>>,
+        },
     }
 }
 
-struct Retrying<S, ReqB> {
+/// The call to make once the pipeline has decided.
+struct Deferred<S, ReqB> {
     inner: S,
     request: Request<ReqB>,
-    responder: Arc<Responder>,
-    observer: Observer,
+    rejecter: Arc<Rejecter>,
 }
 
-struct Pending<S, ReqB> {
-    inner: S,
-    request: Request<ReqB>,
-    responder: Arc<Responder>,
-    fail_open: bool,
-    context: ErrorContext,
-    observer: Observer,
-}
-
-/// What the layer reports once a deferred decision is made: its latency and
-/// outcome, and for an accepted request the span to call the inner service in.
-pub(crate) struct Observer {
-    pub(crate) timer: Timer,
-    pub(crate) make_span: MakeSpan,
-}
-
-impl Observer {
-    fn accepted(self, extensions: &http::Extensions) -> AuthSpan {
-        self.timer.decided(Outcome::Accepted);
-        (self.make_span)(extensions)
-    }
-
-    fn rejected(self) {
-        self.timer.decided(Outcome::Rejected);
-    }
-}
-
-/// Calls the inner service inside `span`, if any: routing and whatever the
-/// inner service does before returning its future belong to the request too.
-pub(crate) fn call_in<S: Service<Request<ReqB>>, ReqB>(
-    inner: &mut S,
-    request: Request<ReqB>,
-    span: &AuthSpan,
-) -> S::Future {
-    let _entered = span.as_deref().map(tracing::Span::enter);
-    inner.call(request)
-}
-
-impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
-    pub(crate) fn reject(response: Response<Bytes>) -> Self {
+impl<F, S, ReqB, T> ResponseFuture<F, S, ReqB, T>
+where
+    S: Service<Request<ReqB>, Future = F>,
+    T: Send + Sync + 'static,
+{
+    /// Calls `inner` with `claims` in the request, inside the request's
+    /// span: routing and whatever the inner service does before returning
+    /// its future belong to the request too.
+    pub(crate) fn accepted(inner: &mut S, mut request: Request<ReqB>, claims: Claims<T>) -> Self {
+        let span = auth_span(claims.verified());
+        request.extensions_mut().insert(claims);
+        let future = {
+            let _entered = span.as_deref().map(tracing::Span::enter);
+            inner.call(request)
+        };
         Self {
-            state: State::Reject {
+            state: State::Calling { future, span },
+        }
+    }
+
+    pub(crate) fn anonymous(future: F) -> Self {
+        Self {
+            state: State::Calling { future, span: None },
+        }
+    }
+
+    pub(crate) fn refused(response: Response<Bytes>) -> Self {
+        Self {
+            state: State::Refused {
                 response: Some(Box::new(response)),
             },
         }
     }
 
-    pub(crate) fn inner(future: F, span: AuthSpan) -> Self {
-        Self {
-            state: State::Inner { future, span },
-        }
-    }
-
-    pub(crate) fn check(
-        lookup: BoxFuture<'static, Result<TokenStatus, StoreError>>,
+    /// Waits for the pipeline, then calls `inner` (the service that was
+    /// polled ready) or refuses.
+    pub(crate) fn authenticating(
+        pending: BoxFuture<'static, Result<Claims<T>, AuthError>>,
         inner: S,
         request: Request<ReqB>,
-        responder: Arc<Responder>,
-        fail_open: bool,
-        context: ErrorContext,
-        observer: Observer,
+        rejecter: Arc<Rejecter>,
     ) -> Self {
         Self {
-            state: State::Check {
-                lookup,
-                pending: Some(Box::new(Pending {
+            state: State::Authenticating {
+                pending,
+                call: Some(Box::new(Deferred {
                     inner,
                     request,
-                    responder,
-                    fail_open,
-                    context,
-                    observer,
+                    rejecter,
                 })),
             },
         }
     }
 }
 
-impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
-    /// Waits for `check` (a key refresh, then the whole check again), then
-    /// calls `inner` with the extensions it yields, or rejects.
-    pub(crate) fn retry(
-        check: BoxFuture<'static, Result<http::Extensions, AuthError>>,
-        inner: S,
-        request: Request<ReqB>,
-        responder: Arc<Responder>,
-        observer: Observer,
-    ) -> Self {
-        Self {
-            state: State::Retry {
-                check,
-                pending: Some(Box::new(Retrying {
-                    inner,
-                    request,
-                    responder,
-                    observer,
-                })),
-            },
-        }
-    }
-}
-
-impl<F, S, ReqB> std::fmt::Debug for ResponseFuture<F, S, ReqB> {
+impl<F, S, ReqB, T> std::fmt::Debug for ResponseFuture<F, S, ReqB, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, S, ReqB, ResB, E> Future for ResponseFuture<F, S, ReqB>
+impl<F, S, ReqB, ResB, E, T> Future for ResponseFuture<F, S, ReqB, T>
 where
     F: Future<Output = Result<Response<ResB>, E>>,
     S: Service<Request<ReqB>, Response = Response<ResB>, Error = E, Future = F>,
+    T: Send + Sync + 'static,
 {
     type Output = Result<Response<ResponseBody<ResB>>, E>;
 
@@ -177,72 +126,29 @@ where
         loop {
             let mut state = self.as_mut().project().state;
             match state.as_mut().project() {
-                StateProj::Reject { response } => {
-                    let response = response
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(rejection_response(*response)));
-                }
-                StateProj::Check { lookup, pending } => {
-                    let status = ready!(lookup.as_mut().poll(cx));
-                    let Pending {
+                StateProj::Authenticating { pending, call } => {
+                    let decision = ready!(pending.as_mut().poll(cx));
+                    let Deferred {
                         mut inner,
                         request,
-                        responder,
-                        fail_open,
-                        context,
-                        observer,
-                    } = *pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    match decide(status, fail_open) {
-                        Ok(()) => {
-                            let span = observer.accepted(request.extensions());
-                            let future = call_in(&mut inner, request, &span);
-                            state.set(State::Inner { future, span });
-                        }
-                        Err(error) => {
-                            observer.rejected();
-                            state.set(State::Reject {
-                                response: Some(Box::new(
-                                    responder
-                                        .respond(&error.with_context(context), request.headers()),
-                                )),
-                            });
-                        }
-                    }
+                        rejecter,
+                    } = *call.take().expect("ResponseFuture polled after completion");
+                    let next = match decision {
+                        Ok(claims) => Self::accepted(&mut inner, request, claims),
+                        Err(error) => Self::refused(rejecter.http(&error, request.headers())),
+                    };
+                    state.set(next.state);
                 }
-                StateProj::Retry { check, pending } => {
-                    let outcome = ready!(check.as_mut().poll(cx));
-                    let Retrying {
-                        mut inner,
-                        mut request,
-                        responder,
-                        observer,
-                    } = *pending
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    match outcome {
-                        Ok(extensions) => {
-                            request.extensions_mut().extend(extensions);
-                            let span = observer.accepted(request.extensions());
-                            let future = call_in(&mut inner, request, &span);
-                            state.set(State::Inner { future, span });
-                        }
-                        Err(error) => {
-                            observer.rejected();
-                            state.set(State::Reject {
-                                response: Some(Box::new(
-                                    responder.respond(&error, request.headers()),
-                                )),
-                            });
-                        }
-                    }
-                }
-                StateProj::Inner { future, span } => {
+                StateProj::Calling { future, span } => {
                     let _entered = span.as_deref().map(tracing::Span::enter);
                     let response = ready!(future.poll(cx))?;
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Refused { response } => {
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
             }
         }

@@ -1,5 +1,4 @@
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -7,13 +6,12 @@ use http::{HeaderMap, Response};
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
-use super::cache::{DEFAULT_CACHE_BYTES, TokenCache};
-use super::service::JwtAuth;
-use super::source::TokenSources;
-use super::{DEFAULT_REALM, RejectionHandler, Responder};
+use super::service::{JwtAuth, Shared};
+use crate::auth::{Authenticator, AuthenticatorBuilder, TokenSources};
 use crate::claims::StandardClaims;
 use crate::error::AuthError;
-use crate::store::{MemoryStore, RevocationStore};
+use crate::rejection::{DEFAULT_REALM, Rejecter, RejectionHandler};
+use crate::store::{RevocationStore, Revoker};
 use crate::verify::Validator;
 
 /// A Tower layer that authenticates requests with JWTs. See the
@@ -23,7 +21,7 @@ use crate::verify::Validator;
 /// Cloning is cheap: the configuration is built once and shared.
 #[must_use]
 pub struct JwtLayer<T = StandardClaims> {
-    pub(crate) shared: Arc<Shared<T>>,
+    shared: Arc<Shared<T>>,
 }
 
 impl<T> Clone for JwtLayer<T> {
@@ -40,30 +38,6 @@ impl<T> fmt::Debug for JwtLayer<T> {
     }
 }
 
-/// Everything the service needs, built once.
-pub(crate) struct Shared<T> {
-    pub(crate) validator: Validator,
-    pub(crate) store: Arc<dyn RevocationStore>,
-    pub(crate) sources: TokenSources,
-    pub(crate) optional: bool,
-    pub(crate) fail_open: bool,
-    pub(crate) responder: Arc<Responder>,
-    pub(crate) cache: Option<TokenCache<T>>,
-}
-
-impl<T> fmt::Debug for Shared<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtLayer")
-            .field("validator", &self.validator)
-            .field("sources", &self.sources)
-            .field("optional", &self.optional)
-            .field("fail_open", &self.fail_open)
-            .field("responder", &self.responder)
-            .field("cache", &self.cache.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
 impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayer<T> {
     /// A layer with the default settings: token required, in-memory
     /// revocation store, token cache on.
@@ -74,34 +48,37 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayer<T> {
     /// Starts configuring a layer.
     pub fn builder(validator: Validator) -> JwtLayerBuilder<T> {
         JwtLayerBuilder {
-            validator,
-            store: None,
+            authenticator: Authenticator::builder(validator),
             sources: TokenSources::default(),
             optional: false,
-            fail_open: false,
             realm: DEFAULT_REALM.to_owned(),
             custom: None,
-            cache_bytes: DEFAULT_CACHE_BYTES,
-            _claims: PhantomData,
         }
     }
 }
 
 impl<T> JwtLayer<T> {
+    /// The layer's authentication pipeline, to authenticate tokens that
+    /// arrive some other way (a WebSocket message, a Socket.IO handshake)
+    /// with the same cache, keys and store, and to record the outcome alike.
+    pub fn authenticator(&self) -> &Authenticator<T> {
+        &self.shared.authenticator
+    }
+
     /// The revocation store the layer consults, to revoke through.
     pub fn store(&self) -> &Arc<dyn RevocationStore> {
-        &self.shared.store
+        self.shared.authenticator.store()
     }
 
     /// A handle to revoke tokens through the layer's store, with expiries
     /// that cover the validator's leeway.
-    pub fn revoker(&self) -> crate::store::Revoker {
-        crate::store::Revoker::new(self.shared.store.clone(), self.shared.validator.leeway())
+    pub fn revoker(&self) -> Revoker {
+        self.shared.authenticator.revoker()
     }
 
     /// The layer's validator.
     pub fn validator(&self) -> &Validator {
-        &self.shared.validator
+        self.shared.authenticator.validator()
     }
 }
 
@@ -116,45 +93,40 @@ impl<S, T> Layer<S> for JwtLayer<T> {
 /// Configures a [`JwtLayer`].
 #[must_use]
 pub struct JwtLayerBuilder<T> {
-    validator: Validator,
-    store: Option<Arc<dyn RevocationStore>>,
+    authenticator: AuthenticatorBuilder<T>,
     sources: TokenSources,
     optional: bool,
-    fail_open: bool,
     realm: String,
     custom: Option<Arc<RejectionHandler>>,
-    cache_bytes: usize,
-    _claims: PhantomData<fn() -> T>,
 }
 
 impl<T> fmt::Debug for JwtLayerBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtLayerBuilder")
-            .field("validator", &self.validator)
+            .field("authenticator", &self.authenticator)
             .field("sources", &self.sources)
             .field("optional", &self.optional)
-            .field("fail_open", &self.fail_open)
             .field("realm", &self.realm)
-            .field("cache_bytes", &self.cache_bytes)
             .finish_non_exhaustive()
     }
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
     /// The revocation store to consult after a token verifies (default: a
-    /// new [`MemoryStore`], reachable through [`JwtLayer::store`]).
+    /// new [`MemoryStore`](crate::store::MemoryStore), reachable through
+    /// [`JwtLayer::store`]).
     ///
     /// Each layer built without a store gets its own: layers that must agree
     /// on revocations (a required and an optional one, say) need the same
     /// store, given here or with [`shared_store`](Self::shared_store).
     pub fn store(mut self, store: impl RevocationStore) -> Self {
-        self.store = Some(Arc::new(store));
+        self.authenticator = self.authenticator.store(store);
         self
     }
 
     /// As [`store`](Self::store), for a store already shared behind an `Arc`.
     pub fn shared_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.store = Some(store);
+        self.authenticator = self.authenticator.shared_store(store);
         self
     }
 
@@ -189,12 +161,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
     /// When the revocation store cannot answer, let verified tokens through
     /// (logged at warn) instead of answering 503. Off by default: fail-closed.
     pub fn fail_open(mut self, fail_open: bool) -> Self {
-        self.fail_open = fail_open;
+        self.authenticator = self.authenticator.fail_open(fail_open);
         self
     }
 
-    /// Replaces the rejection responses. The handler gets the error and the
-    /// request headers; the error is added to the response extensions.
+    /// Replaces the HTTP rejection responses of the layer and of the guards
+    /// and extractors behind it. The handler gets the error and the request
+    /// headers; the error is added to the response extensions. (The gRPC
+    /// helpers' `tonic::Status` is rendered from the error itself.)
     pub fn on_rejection<F>(mut self, handler: F) -> Self
     where
         F: Fn(&AuthError, &HeaderMap) -> Response<Bytes> + Send + Sync + 'static,
@@ -208,30 +182,18 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
     /// the parse, but the time claims and revocation are checked on every
     /// request all the same.
     pub fn token_cache_bytes(mut self, bytes: usize) -> Self {
-        self.cache_bytes = bytes;
+        self.authenticator = self.authenticator.token_cache_bytes(bytes);
         self
     }
 
     /// Builds the layer.
     pub fn build(self) -> JwtLayer<T> {
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
-        if self.fail_open {
-            tracing::warn!(
-                "jwt-guard layer is fail-open: tokens pass when the revocation store cannot answer"
-            );
-        }
+        let rejecter = Arc::new(Rejecter::new(self.realm, self.custom));
         JwtLayer {
             shared: Arc::new(Shared {
-                validator: self.validator,
-                store,
+                authenticator: self.authenticator.build_with(rejecter),
                 sources: self.sources,
                 optional: self.optional,
-                fail_open: self.fail_open,
-                responder: Arc::new(Responder {
-                    realm: self.realm,
-                    custom: self.custom,
-                }),
-                cache: (self.cache_bytes > 0).then(|| TokenCache::new(self.cache_bytes)),
             }),
         }
     }

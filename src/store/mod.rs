@@ -20,8 +20,6 @@
 //! change whichever store is behind it.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::SystemTime;
 
 mod memory;
@@ -34,8 +32,20 @@ pub use memory::{MemoryStore, MemoryStoreBuilder};
 pub use refresh::{AccessRecord, NewFamily, RefreshStore, Rotated, Rotation};
 pub use throttle::{Attempt, ThrottleStore};
 
-/// A boxed, `Send` future, as returned by the [`RevocationStore`] methods.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::future::BoxFuture;
+
+impl crate::RegisteredClaims {
+    /// What a [`RevocationStore`] is told about this token; its `jti` is
+    /// [`token_id`](crate::RegisteredClaims::token_id).
+    pub fn token_ref(&self) -> TokenRef<'_> {
+        TokenRef {
+            jti: Some(self.token_id()).filter(|id| !id.is_empty()),
+            sub: self.sub(),
+            issued_at: self.issued_at().map(crate::NumericDate::to_system_time),
+            expires_at: self.expires_at().map(crate::NumericDate::to_system_time),
+        }
+    }
+}
 
 /// What a revocation store is told about a token that passed verification.
 ///
@@ -44,7 +54,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[non_exhaustive]
 pub struct TokenRef<'a> {
     /// The token's id: its `jti` claim, or for a token without `jti` an id
-    /// derived from its signature (see
+    /// derived from its signed header and payload (see
     /// [`RegisteredClaims::token_id`](crate::RegisteredClaims::token_id)).
     pub jti: Option<&'a str>,
     /// The token's `sub` claim, if it has one.
@@ -190,7 +200,7 @@ pub trait RevocationStore: Send + Sync + 'static {
 /// it, so handlers need not.
 ///
 /// ```
-/// # use jwt_guard::{Algorithm, Claims, JwtLayer, Key, StandardClaims, Validator};
+/// # use jwt_guard::{Algorithm, Claims, JwtLayer, StandardClaims, Validator, VerifyingKey};
 /// # use jwt_guard::store::Revoker;
 /// # use axum::{Router, extract::State, http::StatusCode, routing::post};
 /// async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) -> StatusCode {
@@ -201,7 +211,7 @@ pub trait RevocationStore: Send + Sync + 'static {
 /// }
 /// # fn main() -> Result<(), jwt_guard::ConfigError> {
 /// # let validator = Validator::builder()
-/// #     .key(Key::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
+/// #     .key(VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!")?)
 /// #     .build()?;
 /// let layer = JwtLayer::<StandardClaims>::new(validator);
 /// let app: Router = Router::new()
@@ -224,9 +234,7 @@ impl fmt::Debug for Revoker {
     }
 }
 
-/// How long a token without `exp` stays revoked: such a token never
-/// expires, so its revocation can only be bounded by policy.
-pub const NO_EXP_REVOCATION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+pub use crate::policy::NO_EXP_REVOCATION;
 
 impl Revoker {
     pub(crate) fn new(
@@ -252,13 +260,6 @@ impl Revoker {
     /// Revokes every token of `sub` issued before now ("log out everywhere").
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), StoreError> {
         self.store.revoke_subject(sub, SystemTime::now()).await
-    }
-
-    /// Watches a verified token until it is revoked or expires: for a
-    /// WebSocket or any connection that outlives its request. See
-    /// [`TokenWatch`](crate::watch::TokenWatch).
-    pub fn watch(&self, token: &crate::RegisteredClaims) -> crate::watch::TokenWatch {
-        crate::watch::TokenWatch::new(self.store.clone(), &token.token_ref())
     }
 
     /// The store behind this handle.
@@ -290,6 +291,20 @@ pub enum StoreErrorKind {
     CapacityExceeded,
     /// The store answered something it should not have (a wrong reply type, an ACL error).
     Protocol,
+}
+
+impl StoreErrorKind {
+    /// The kind in snake case, as metrics label it: stable, and exhaustive
+    /// on purpose, so that a new kind cannot be added without its name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::NotSynchronized => "not_synchronized",
+            Self::CapacityExceeded => "capacity_exceeded",
+            Self::Protocol => "protocol",
+        }
+    }
 }
 
 impl StoreError {

@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use crate::error::{AuthError, AuthErrorKind, ErrorContext};
+use crate::json::{MemberName, SeenKeys, json_text};
 use crate::keys::{Algorithm, KeyLookupError, KeySet};
-use crate::verify::unique::SeenKeys;
 
 /// A JWS whose signature verified: its header and decoded payload.
 ///
@@ -177,7 +177,7 @@ pub(crate) fn decode_part(part: &str) -> Result<Vec<u8>, AuthError> {
 }
 
 fn parse_header(bytes: &[u8]) -> Result<Header, AuthError> {
-    let text = crate::verify::unique::json_text(bytes).map_err(malformed)?;
+    let text = json_text(bytes).map_err(malformed)?;
     let mut de = serde_json::Deserializer::from_str(text);
     let raw = RawHeader::deserialize(&mut de).and_then(|h| de.end().map(|()| h));
     let raw = match raw {
@@ -243,7 +243,7 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
         let mut header = RawHeader::default();
         let mut seen = SeenKeys::default();
-        while let Some(name) = map.next_key::<crate::verify::unique::MemberName<'de>>()? {
+        while let Some(name) = map.next_key::<MemberName<'de>>()? {
             let name: Cow<'de, str> = name.0;
             if !seen.insert(name.clone()) {
                 return Err(de::Error::custom("duplicate header member"));

@@ -23,12 +23,12 @@
 //! | `crit` | refused unless [`understand_crit`](ValidatorBuilder::understand_crit) |
 //!
 //! ```
-//! use jwt_guard::{Algorithm, Key, SigningKey, StandardClaims, Validator};
+//! use jwt_guard::{Algorithm, SigningKey, StandardClaims, Validator, VerifyingKey};
 //! use std::time::{SystemTime, UNIX_EPOCH};
 //!
 //! let secret = b"a-secret-of-at-least-thirty-two-bytes!";
 //! let validator = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
 //!     .issuer("https://auth.example")
 //!     .audience("orders-api")
 //!     .build()?;
@@ -47,7 +47,7 @@
 //!
 //! // The same token for another audience is refused.
 //! let other = Validator::builder()
-//!     .key(Key::hmac(Algorithm::HS256, secret)?)
+//!     .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
 //!     .issuer("https://auth.example")
 //!     .audience("billing-api")
 //!     .build()?;
@@ -63,25 +63,18 @@ use serde::de::DeserializeOwned;
 
 use crate::claims::{NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, ErrorContext};
-use crate::keys::{Key, KeySet};
-use crate::store::BoxFuture;
+use crate::future::BoxFuture;
+use crate::keys::{KeySet, VerifyingKey};
 
 mod jws;
-mod shared;
-mod tee;
-mod unique;
 
+pub use crate::keys::SharedKeys;
 pub use jws::{Header, VerifiedJws};
-pub use shared::SharedKeys;
-#[cfg_attr(not(feature = "jwks"), allow(unused_imports))]
-pub(crate) use shared::{UnknownKidHook, WeakSharedKeys};
-pub(crate) use unique::MemberName;
 
 /// The default maximum token length: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
-/// The default leeway for `exp`, `nbf` and `iat`: 30 seconds.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+pub use crate::policy::DEFAULT_LEEWAY;
 
 /// Verifies tokens: a key set plus the rules tokens must meet.
 ///
@@ -136,12 +129,12 @@ impl fmt::Debug for TrustedKeys {
 
 /// A refused token, and for an unknown `kid` of a shared key set whose
 /// source refreshes, a future that ends when that refresh is over.
-pub(crate) struct Refusal {
+pub(crate) struct Unverified {
     pub(crate) error: AuthError,
     pub(crate) refresh: Option<BoxFuture<'static, ()>>,
 }
 
-impl From<AuthError> for Refusal {
+impl From<AuthError> for Unverified {
     fn from(error: AuthError) -> Self {
         Self {
             error,
@@ -198,13 +191,13 @@ impl Validator {
     /// applied; the payload need not even be JSON.
     ///
     /// With [shared keys](ValidatorBuilder::shared_keys) whose source
-    /// refreshes (a [`RemoteJwks`](crate::jwks::RemoteJwks)), an unknown `kid`
+    /// refreshes (a [`RemoteJwks`](crate::keys::RemoteJwks)), an unknown `kid`
     /// also asks the source for a refresh, within its cooldown.
     pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, AuthError> {
         self.verify_jws(token).map_err(|refusal| refusal.error)
     }
 
-    fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Refusal> {
+    fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Unverified> {
         let rules = &*self.rules;
         let result = match &rules.keys {
             TrustedKeys::Static(keys) => jws::verify(
@@ -231,7 +224,7 @@ impl Validator {
                 }
                 _ => None,
             };
-            Refusal { error, refresh }
+            Unverified { error, refresh }
         })
     }
 
@@ -249,20 +242,15 @@ impl Validator {
     pub(crate) fn validate_or_refresh<T: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<Verified<T>, Refusal> {
+    ) -> Result<Verified<T>, Unverified> {
         // Read before the keys: a replacement in between makes the result
         // look older than it is (re-verified later), never newer.
         let key_generation = self.key_generation();
         let jws = self.verify_jws(token)?;
         self.check_type(&jws.header)?;
-        let (claims, mut registered) = tee::parse_claims::<T>(&jws.payload)
+        let (claims, mut registered) = crate::claims::parse_claims::<T>(&jws.payload)
             .map_err(|e| e.with_context(context(&jws.header, None)))?;
-        // An empty `jti` identifies nothing: such a token gets a derived id
-        // too, or it could never be revoked on its own.
-        if registered.jti.as_deref().is_none_or(str::is_empty) {
-            registered.jti = None;
-            registered.derived_id = Some(derived_token_id(token));
-        }
+        registered.identify_unless_jti(|| derived_token_id(token));
         self.check_claims(&registered, NumericDate::now())
             .map_err(|e| e.with_context(context(&jws.header, Some(&registered))))?;
         Ok(Verified {
@@ -321,9 +309,9 @@ impl Validator {
         let rules = &*self.rules;
         self.check_time(registered, now)?;
         if !rules.issuers.is_empty() {
-            match &registered.iss {
+            match registered.issuer() {
                 None => return Err(missing("iss")),
-                Some(iss) if !rules.issuers.contains(iss) => {
+                Some(iss) if !rules.issuers.iter().any(|accepted| accepted == iss) => {
                     return Err(AuthError::new(
                         AuthErrorKind::InvalidIssuer,
                         "the token's issuer is not accepted",
@@ -333,11 +321,11 @@ impl Validator {
             }
         }
         if !rules.audiences.is_empty() {
-            if registered.aud.is_empty() {
+            if registered.audience().is_empty() {
                 return Err(missing("aud"));
             }
             if !registered
-                .aud
+                .audience()
                 .iter()
                 .any(|aud| rules.audiences.contains(aud))
             {
@@ -357,7 +345,7 @@ impl Validator {
         now: NumericDate,
     ) -> Result<(), AuthError> {
         let leeway = self.rules.leeway;
-        match registered.exp {
+        match registered.expires_at() {
             Some(exp) if now >= exp.saturating_add(leeway) => {
                 return Err(AuthError::new(
                     AuthErrorKind::Expired,
@@ -368,7 +356,7 @@ impl Validator {
             _ => {}
         }
         if registered
-            .nbf
+            .not_before()
             .is_some_and(|nbf| nbf > now.saturating_add(leeway))
         {
             return Err(AuthError::new(
@@ -377,7 +365,7 @@ impl Validator {
             ));
         }
         if registered
-            .iat
+            .issued_at()
             .is_some_and(|iat| iat > now.saturating_add(leeway))
         {
             return Err(AuthError::new(
@@ -413,7 +401,7 @@ fn derived_token_id(token: &str) -> String {
     // A digest cannot fail with either backend; were it to, every token
     // without `jti` would share one id, so revoking one revokes them all
     // (closed, never open).
-    let digest = crate::keys::sha256_b64url(signing_input.as_bytes()).unwrap_or_default();
+    let digest = crate::crypto::sha256_b64url(signing_input.as_bytes()).unwrap_or_default();
     format!("sha256:{digest}")
 }
 
@@ -439,8 +427,8 @@ fn missing(claim: &'static str) -> AuthError {
 pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) -> ErrorContext {
     ErrorContext {
         kid: header.kid.clone(),
-        iss: registered.and_then(|r| r.iss.clone()),
-        sub: registered.and_then(|r| r.sub.clone()),
+        iss: registered.and_then(|r| r.issuer().map(str::to_owned)),
+        sub: registered.and_then(|r| r.sub().map(str::to_owned)),
     }
 }
 
@@ -449,7 +437,7 @@ pub(crate) fn context(header: &Header, registered: Option<&RegisteredClaims>) ->
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ValidatorBuilder {
-    keys: Vec<Key>,
+    keys: Vec<VerifyingKey>,
     shared_keys: Option<SharedKeys>,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -476,12 +464,9 @@ impl Default for ValidatorBuilder {
     }
 }
 
-/// The largest leeway accepted: more than this defeats short-lived tokens.
-const MAX_LEEWAY: Duration = Duration::from_secs(600);
-
 impl ValidatorBuilder {
     /// Trusts `key`. May be called several times.
-    pub fn key(mut self, key: Key) -> Self {
+    pub fn key(mut self, key: VerifyingKey) -> Self {
         self.keys.push(key);
         self
     }
@@ -496,7 +481,7 @@ impl ValidatorBuilder {
     /// Trusts the keys of a [`SharedKeys`] set, whatever it holds when a
     /// token arrives: for keys that rotate at runtime, such as an identity
     /// provider's JWKS kept current by
-    /// [`RemoteJwks`](crate::jwks::RemoteJwks).
+    /// [`RemoteJwks`](crate::keys::RemoteJwks).
     ///
     /// Exclusive with [`key`](Self::key) and [`keys`](Self::keys):
     /// [`build`](Self::build) refuses both, so that each token's key is
@@ -567,7 +552,7 @@ impl ValidatorBuilder {
             Some(shared) => TrustedKeys::Shared(shared),
             None => TrustedKeys::Static(Arc::new(KeySet::new(self.keys)?)),
         };
-        if self.leeway > MAX_LEEWAY {
+        if self.leeway > crate::policy::MAX_LEEWAY {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidSetting,
                 "the leeway is over 10 minutes",

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_guard::jwks::{JwksError, JwksErrorKind, RemoteJwks};
+use jwt_guard::keys::{JwksError, JwksErrorKind, RemoteJwks};
 use jwt_guard::{
-    AuthErrorKind, ConfigErrorKind, JwtLayer, Key, KeySet, SharedKeys, SigningKey, StandardClaims,
-    Validator,
+    AuthErrorKind, ConfigErrorKind, JwtLayer, KeySet, SharedKeys, SigningKey, StandardClaims,
+    Validator, VerifyingKey,
 };
 
 use crate::support::{self, AUDIENCE, ISSUER, claims, eventually, keys::ed25519_key};
@@ -44,8 +44,8 @@ impl IdpKey {
         self.signer.sign("JWT", &claims(sub, &[])).unwrap()
     }
 
-    fn verifying_key(&self) -> Key {
-        Key::from_jwk(&self.jwk.to_string()).unwrap()
+    fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey::from_jwk(&self.jwk.to_string()).unwrap()
     }
 }
 

@@ -11,7 +11,9 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use jwt_guard::{Algorithm, ConfigError, ConfigErrorKind, Key, KeySet, SigningKey, Validator};
+use jwt_guard::{
+    Algorithm, ConfigError, ConfigErrorKind, KeySet, SigningKey, Validator, VerifyingKey,
+};
 use serde_json::{Value, json};
 
 use crate::support::keys::{self as test_keys, TestKey, ec_key, pem};
@@ -59,7 +61,7 @@ fn modulus(len: usize) -> Vec<u8> {
 }
 
 #[track_caller]
-fn assert_verifies(key: Key, signer: &SigningKey) {
+fn assert_verifies(key: VerifyingKey, signer: &SigningKey) {
     let token = signer.sign("JWT", &claims("alice", &[])).unwrap();
     let verified = validator_with(key)
         .validate::<Value>(&token)
@@ -167,14 +169,14 @@ const E: [u8; 3] = [0x01, 0x00, 0x01];
 fn hmac_secret_of_31_bytes_is_refused_as_weak_and_says_at_least_32_bytes() {
     for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
         for err in [
-            Key::hmac(alg, &SECRET[..31]).unwrap_err(),
+            VerifyingKey::hmac(alg, &SECRET[..31]).unwrap_err(),
             SigningKey::hmac(alg, &SECRET[..31]).unwrap_err(),
         ] {
             assert_eq!(err.kind(), ConfigErrorKind::WeakKey, "{alg}");
             assert!(err.to_string().contains("at least 32 bytes"), "{err}");
         }
-        assert_config_error(Key::hmac(alg, b""), ConfigErrorKind::WeakKey);
-        assert!(Key::hmac(alg, &SECRET[..32]).is_ok());
+        assert_config_error(VerifyingKey::hmac(alg, b""), ConfigErrorKind::WeakKey);
+        assert!(VerifyingKey::hmac(alg, &SECRET[..32]).is_ok());
         assert!(SigningKey::hmac(alg, &SECRET[..32]).is_ok());
     }
 }
@@ -182,12 +184,12 @@ fn hmac_secret_of_31_bytes_is_refused_as_weak_and_says_at_least_32_bytes() {
 #[test]
 fn oct_jwk_with_a_31_byte_secret_is_refused_as_weak() {
     let weak = jwk(&oct_jwk(&SECRET[..31]), json!({"alg": "HS256"}));
-    let err = Key::from_jwk(&weak).unwrap_err();
+    let err = VerifyingKey::from_jwk(&weak).unwrap_err();
     assert_eq!(err.kind(), ConfigErrorKind::WeakKey);
     assert!(err.to_string().contains("at least 32 bytes"), "{err}");
     let strong = jwk(&oct_jwk(&SECRET[..32]), json!({"alg": "HS256"}));
     assert_verifies(
-        Key::from_jwk(&strong).unwrap(),
+        VerifyingKey::from_jwk(&strong).unwrap(),
         &SigningKey::hmac(Algorithm::HS256, &SECRET[..32]).unwrap(),
     );
 }
@@ -195,25 +197,25 @@ fn oct_jwk_with_a_31_byte_secret_is_refused_as_weak() {
 #[test]
 fn rsa_jwk_with_a_modulus_under_2048_bits_is_refused_as_weak() {
     let with_rs256 = |n: &[u8]| jwk(&rsa_jwk(n, &E), json!({"alg": "RS256"}));
-    let err = Key::from_jwk(&with_rs256(&modulus(128))).unwrap_err();
+    let err = VerifyingKey::from_jwk(&with_rs256(&modulus(128))).unwrap_err();
     assert_eq!(err.kind(), ConfigErrorKind::WeakKey, "{err}");
     assert!(err.to_string().contains("2048"), "{err}");
     // 2047 bits: 256 bytes whose top bit is clear.
     let mut n_2047 = modulus(256);
     n_2047[0] &= 0x7f;
     assert_config_error(
-        Key::from_jwk(&with_rs256(&n_2047)),
+        VerifyingKey::from_jwk(&with_rs256(&n_2047)),
         ConfigErrorKind::WeakKey,
     );
     // Leading zero bytes do not count.
     let mut padded_1024 = vec![0; 128];
     padded_1024.extend(modulus(128));
     assert_config_error(
-        Key::from_jwk(&with_rs256(&padded_1024)),
+        VerifyingKey::from_jwk(&with_rs256(&padded_1024)),
         ConfigErrorKind::WeakKey,
     );
     // The same construction at 2048 bits is accepted.
-    let key = Key::from_jwk(&with_rs256(&modulus(256))).unwrap();
+    let key = VerifyingKey::from_jwk(&with_rs256(&modulus(256))).unwrap();
     assert_eq!(key.algorithm(), Algorithm::RS256);
 }
 
@@ -226,13 +228,13 @@ fn rsa_pem_with_a_modulus_under_2048_bits_is_refused_as_weak() {
         ]
     };
     for (tag, der) in encodings(&modulus(128)) {
-        let err = Key::from_rsa_pem(Algorithm::RS256, pem(tag, &der)).unwrap_err();
+        let err = VerifyingKey::from_rsa_pem(Algorithm::RS256, pem(tag, &der)).unwrap_err();
         assert_eq!(err.kind(), ConfigErrorKind::WeakKey, "{tag}: {err}");
         assert!(err.to_string().contains("2048"), "{err}");
     }
     // The same hand-made encodings of a 2048-bit modulus are accepted.
     for (tag, der) in encodings(&modulus(256)) {
-        let key = Key::from_rsa_pem(Algorithm::RS256, pem(tag, &der));
+        let key = VerifyingKey::from_rsa_pem(Algorithm::RS256, pem(tag, &der));
         assert!(key.is_ok(), "{tag}: {key:?}");
     }
 }
@@ -252,7 +254,7 @@ fn rsa_jwk_of_2048_bits_is_accepted_and_verifies_its_tokens() {
         &rsa_jwk(&components.n, &components.e),
         json!({"alg": "RS256", "use": "sig", "kid": "rsa-1"}),
     );
-    let from_jwk = Key::from_jwk(&jwk).unwrap();
+    let from_jwk = VerifyingKey::from_jwk(&jwk).unwrap();
     assert_eq!(from_jwk.algorithm(), Algorithm::RS256);
     assert_eq!(from_jwk.kid(), Some("rsa-1"));
     let signer = SigningKey::from_rsa_pem(Algorithm::RS256, &key.private_pem)
@@ -260,7 +262,7 @@ fn rsa_jwk_of_2048_bits_is_accepted_and_verifies_its_tokens() {
         .with_kid("rsa-1");
     assert_verifies(from_jwk, &signer);
     assert_verifies(
-        Key::from_rsa_pem(Algorithm::RS256, &key.public_pem).unwrap(),
+        VerifyingKey::from_rsa_pem(Algorithm::RS256, &key.public_pem).unwrap(),
         &SigningKey::from_rsa_pem(Algorithm::RS256, &key.private_pem).unwrap(),
     );
 }
@@ -273,31 +275,31 @@ fn rsa_jwk_of_2048_bits_is_accepted_and_verifies_its_tokens() {
 fn ec_jwk_with_a_curve_not_matching_its_alg_is_refused() {
     let p384 = ec_jwk(p384_key(), "P-384");
     assert_config_error(
-        Key::from_jwk(&jwk(&p384, json!({"alg": "ES256"}))),
+        VerifyingKey::from_jwk(&jwk(&p384, json!({"alg": "ES256"}))),
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
-        Key::from_jwk_with_alg(&p384.to_string(), Algorithm::ES256),
+        VerifyingKey::from_jwk_with_alg(&p384.to_string(), Algorithm::ES256),
         ConfigErrorKind::AlgorithmMismatch,
     );
     let p256 = ec_jwk(p256_key(), "P-256");
     assert_config_error(
-        Key::from_jwk(&jwk(&p256, json!({"alg": "ES384"}))),
+        VerifyingKey::from_jwk(&jwk(&p256, json!({"alg": "ES384"}))),
         ConfigErrorKind::AlgorithmMismatch,
     );
     // Claiming P-256 for a P-384 point is refused too.
     assert_config_error(
-        Key::from_jwk(&jwk(&p384, json!({"alg": "ES256", "crv": "P-256"}))),
+        VerifyingKey::from_jwk(&jwk(&p384, json!({"alg": "ES256", "crv": "P-256"}))),
         ConfigErrorKind::InvalidKey,
     );
     assert_eq!(
-        Key::from_jwk(&jwk(&p384, json!({"alg": "ES384"})))
+        VerifyingKey::from_jwk(&jwk(&p384, json!({"alg": "ES384"})))
             .unwrap()
             .algorithm(),
         Algorithm::ES384
     );
     assert_eq!(
-        Key::from_jwk(&jwk(&p256, json!({"alg": "ES256"})))
+        VerifyingKey::from_jwk(&jwk(&p256, json!({"alg": "ES256"})))
             .unwrap()
             .algorithm(),
         Algorithm::ES256
@@ -309,25 +311,25 @@ fn jwk_with_a_key_type_not_matching_its_alg_is_refused() {
     let (_, components) = rsa_key();
     let rsa = rsa_jwk(&components.n, &components.e);
     assert_config_error(
-        Key::from_jwk(&jwk(&rsa, json!({"alg": "HS256"}))),
+        VerifyingKey::from_jwk(&jwk(&rsa, json!({"alg": "HS256"}))),
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
-        Key::from_jwk(&jwk(&oct_jwk(SECRET), json!({"alg": "RS256"}))),
+        VerifyingKey::from_jwk(&jwk(&oct_jwk(SECRET), json!({"alg": "RS256"}))),
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
-        Key::from_jwk(&jwk(&ed_jwk(ed25519_key()), json!({"alg": "ES256"}))),
+        VerifyingKey::from_jwk(&jwk(&ed_jwk(ed25519_key()), json!({"alg": "ES256"}))),
         ConfigErrorKind::AlgorithmMismatch,
     );
-    assert!(Key::from_jwk(&jwk(&rsa, json!({"alg": "RS256"}))).is_ok());
+    assert!(VerifyingKey::from_jwk(&jwk(&rsa, json!({"alg": "RS256"}))).is_ok());
 }
 
 #[test]
 fn es256_key_from_the_pem_of_a_p384_key_is_refused() {
     let (p256, p384) = (p256_key(), p384_key());
     assert_config_error(
-        Key::from_ec_pem(Algorithm::ES256, &p384.public_pem),
+        VerifyingKey::from_ec_pem(Algorithm::ES256, &p384.public_pem),
         ConfigErrorKind::InvalidKey,
     );
     assert_config_error(
@@ -335,7 +337,7 @@ fn es256_key_from_the_pem_of_a_p384_key_is_refused() {
         ConfigErrorKind::InvalidKey,
     );
     assert_config_error(
-        Key::from_ec_pem(Algorithm::ES384, &p256.public_pem),
+        VerifyingKey::from_ec_pem(Algorithm::ES384, &p256.public_pem),
         ConfigErrorKind::InvalidKey,
     );
     assert_config_error(
@@ -343,11 +345,11 @@ fn es256_key_from_the_pem_of_a_p384_key_is_refused() {
         ConfigErrorKind::InvalidKey,
     );
     assert_verifies(
-        Key::from_ec_pem(Algorithm::ES384, &p384.public_pem).unwrap(),
+        VerifyingKey::from_ec_pem(Algorithm::ES384, &p384.public_pem).unwrap(),
         &SigningKey::from_ec_pem(Algorithm::ES384, &p384.private_pem).unwrap(),
     );
     assert_verifies(
-        Key::from_ec_pem(Algorithm::ES256, &p256.public_pem).unwrap(),
+        VerifyingKey::from_ec_pem(Algorithm::ES256, &p256.public_pem).unwrap(),
         &SigningKey::from_ec_pem(Algorithm::ES256, &p256.private_pem).unwrap(),
     );
 }
@@ -357,7 +359,7 @@ fn key_constructor_of_another_family_is_refused() {
     let (rsa, _) = rsa_key();
     let p256 = p256_key();
     assert_config_error(
-        Key::hmac(Algorithm::RS256, SECRET),
+        VerifyingKey::hmac(Algorithm::RS256, SECRET),
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
@@ -365,11 +367,11 @@ fn key_constructor_of_another_family_is_refused() {
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
-        Key::from_rsa_pem(Algorithm::ES256, &rsa.public_pem),
+        VerifyingKey::from_rsa_pem(Algorithm::ES256, &rsa.public_pem),
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
-        Key::from_ec_pem(Algorithm::RS256, &p256.public_pem),
+        VerifyingKey::from_ec_pem(Algorithm::RS256, &p256.public_pem),
         ConfigErrorKind::AlgorithmMismatch,
     );
     assert_config_error(
@@ -378,18 +380,18 @@ fn key_constructor_of_another_family_is_refused() {
     );
     // The right family, the wrong material.
     assert_config_error(
-        Key::from_rsa_pem(Algorithm::RS256, &p256.public_pem),
+        VerifyingKey::from_rsa_pem(Algorithm::RS256, &p256.public_pem),
         ConfigErrorKind::InvalidKey,
     );
     assert_config_error(
-        Key::from_ec_pem(Algorithm::ES256, &rsa.public_pem),
+        VerifyingKey::from_ec_pem(Algorithm::ES256, &rsa.public_pem),
         ConfigErrorKind::InvalidKey,
     );
     assert_config_error(
-        Key::from_ed_pem(&p256.public_pem),
+        VerifyingKey::from_ed_pem(&p256.public_pem),
         ConfigErrorKind::InvalidKey,
     );
-    assert!(Key::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).is_ok());
+    assert!(VerifyingKey::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).is_ok());
 }
 
 // A point off the curve would refuse every token with InvalidSignature; it
@@ -400,8 +402,11 @@ fn ec_jwk_with_a_point_off_the_curve_is_refused() {
     let mut y = key.public_raw[33..].to_vec();
     y[31] ^= 0x01;
     let off_curve = jwk(&ec_jwk(key, "P-256"), json!({"alg": "ES256", "y": b64(&y)}));
-    assert!(Key::from_jwk(&jwk(&ec_jwk(key, "P-256"), json!({"alg": "ES256"}))).is_ok());
-    assert_config_error(Key::from_jwk(&off_curve), ConfigErrorKind::InvalidKey);
+    assert!(VerifyingKey::from_jwk(&jwk(&ec_jwk(key, "P-256"), json!({"alg": "ES256"}))).is_ok());
+    assert_config_error(
+        VerifyingKey::from_jwk(&off_curve),
+        ConfigErrorKind::InvalidKey,
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -429,7 +434,7 @@ fn jwk_without_alg_takes_the_algorithm_of_its_curve() {
         ),
     ];
     for (jwk, alg, signer) in cases {
-        let key = Key::from_jwk(&jwk.to_string()).unwrap();
+        let key = VerifyingKey::from_jwk(&jwk.to_string()).unwrap();
         assert_eq!(key.algorithm(), alg);
         assert_verifies(key, &signer.unwrap());
     }
@@ -440,18 +445,18 @@ fn rsa_and_oct_jwk_without_alg_are_refused_unless_an_algorithm_is_given() {
     let (key, components) = rsa_key();
     let rsa = rsa_jwk(&components.n, &components.e).to_string();
     let oct = oct_jwk(SECRET).to_string();
-    assert_config_error(Key::from_jwk(&rsa), ConfigErrorKind::InvalidKey);
-    assert_config_error(Key::from_jwk(&oct), ConfigErrorKind::InvalidKey);
+    assert_config_error(VerifyingKey::from_jwk(&rsa), ConfigErrorKind::InvalidKey);
+    assert_config_error(VerifyingKey::from_jwk(&oct), ConfigErrorKind::InvalidKey);
 
     for alg in [Algorithm::RS256, Algorithm::PS256] {
-        let key_with_alg = Key::from_jwk_with_alg(&rsa, alg).unwrap();
+        let key_with_alg = VerifyingKey::from_jwk_with_alg(&rsa, alg).unwrap();
         assert_eq!(key_with_alg.algorithm(), alg);
         assert_verifies(
             key_with_alg,
             &SigningKey::from_rsa_pem(alg, &key.private_pem).unwrap(),
         );
     }
-    let hs384 = Key::from_jwk_with_alg(&oct, Algorithm::HS384).unwrap();
+    let hs384 = VerifyingKey::from_jwk_with_alg(&oct, Algorithm::HS384).unwrap();
     assert_eq!(hs384.algorithm(), Algorithm::HS384);
     assert_verifies(hs384, &SigningKey::hmac(Algorithm::HS384, SECRET).unwrap());
 }
@@ -460,11 +465,11 @@ fn rsa_and_oct_jwk_without_alg_are_refused_unless_an_algorithm_is_given() {
 fn jwk_whose_alg_differs_from_the_one_asked_for_is_refused() {
     let oct = jwk(&oct_jwk(SECRET), json!({"alg": "HS256"}));
     assert_config_error(
-        Key::from_jwk_with_alg(&oct, Algorithm::HS512),
+        VerifyingKey::from_jwk_with_alg(&oct, Algorithm::HS512),
         ConfigErrorKind::InvalidKey,
     );
     assert_eq!(
-        Key::from_jwk_with_alg(&oct, Algorithm::HS256)
+        VerifyingKey::from_jwk_with_alg(&oct, Algorithm::HS256)
             .unwrap()
             .algorithm(),
         Algorithm::HS256
@@ -481,7 +486,7 @@ fn jwk_with_unsupported_alg_or_curve_is_refused() {
         jwk(&ed_jwk(ed25519_key()), json!({"crv": "X25519"})),
         json!({"kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA"}).to_string(),
     ] {
-        assert_config_error(Key::from_jwk(&bad), ConfigErrorKind::InvalidKey);
+        assert_config_error(VerifyingKey::from_jwk(&bad), ConfigErrorKind::InvalidKey);
     }
 }
 
@@ -497,7 +502,7 @@ fn jwk_for_encryption_or_without_the_verify_op_is_refused() {
         json!({"key_ops": []}),
         json!({"use": "enc", "key_ops": ["verify"]}),
     ] {
-        let err = Key::from_jwk(&jwk(&base, bad.clone())).unwrap_err();
+        let err = VerifyingKey::from_jwk(&jwk(&base, bad.clone())).unwrap_err();
         assert_eq!(err.kind(), ConfigErrorKind::InvalidKey, "{bad}: {err}");
     }
     for good in [
@@ -507,14 +512,17 @@ fn jwk_for_encryption_or_without_the_verify_op_is_refused() {
         json!({"key_ops": ["sign", "verify"]}),
         json!({"use": "sig", "key_ops": ["verify"]}),
     ] {
-        assert!(Key::from_jwk(&jwk(&base, good.clone())).is_ok(), "{good}");
+        assert!(
+            VerifyingKey::from_jwk(&jwk(&base, good.clone())).is_ok(),
+            "{good}"
+        );
     }
 }
 
 #[test]
 fn malformed_jwk_is_refused_with_invalid_key() {
     let good = jwk(&oct_jwk(SECRET), json!({"alg": "HS256"}));
-    assert!(Key::from_jwk(&good).is_ok());
+    assert!(VerifyingKey::from_jwk(&good).is_ok());
     let padded_k = STANDARD.encode(&SECRET[..32]);
     assert!(padded_k.ends_with('='));
     for bad in [
@@ -527,7 +535,7 @@ fn malformed_jwk_is_refused_with_invalid_key() {
         json!({"kty": "EC", "alg": "ES256", "crv": "P-256", "x": b64([1; 32])}).to_string(),
         json!({"kty": "RSA", "alg": "RS256", "e": "AQAB"}).to_string(),
     ] {
-        assert_config_error(Key::from_jwk(&bad), ConfigErrorKind::InvalidKey);
+        assert_config_error(VerifyingKey::from_jwk(&bad), ConfigErrorKind::InvalidKey);
     }
 }
 
@@ -585,7 +593,11 @@ fn jwks_with_a_weak_signing_key_is_refused_rather_than_skipped() {
 
 #[test]
 fn duplicate_kid_is_refused() {
-    let hmac = |kid: &str| Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid(kid);
+    let hmac = |kid: &str| {
+        VerifyingKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .with_kid(kid)
+    };
     assert_config_error(
         KeySet::new([hmac("a"), hmac("a")]),
         ConfigErrorKind::DuplicateKid,
@@ -593,7 +605,7 @@ fn duplicate_kid_is_refused() {
     assert_eq!(KeySet::new([hmac("a"), hmac("b")]).unwrap().len(), 2);
 
     // Across families too: a kid names one key.
-    let ec = Key::from_ec_pem(Algorithm::ES256, &p256_key().public_pem)
+    let ec = VerifyingKey::from_ec_pem(Algorithm::ES256, &p256_key().public_pem)
         .unwrap()
         .with_kid("a");
     assert_config_error(KeySet::new([hmac("a"), ec]), ConfigErrorKind::DuplicateKid);
@@ -625,16 +637,19 @@ fn duplicate_kid_is_refused() {
 
 #[test]
 fn keys_without_kid_may_share_a_set() {
-    let hmac = || Key::hmac(Algorithm::HS256, SECRET).unwrap();
+    let hmac = || VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap();
     assert_eq!(KeySet::new([hmac(), hmac()]).unwrap().len(), 2);
 }
 
 #[test]
 fn empty_key_set_is_refused() {
-    assert_config_error(KeySet::new(Vec::<Key>::new()), ConfigErrorKind::NoKeys);
+    assert_config_error(
+        KeySet::new(Vec::<VerifyingKey>::new()),
+        ConfigErrorKind::NoKeys,
+    );
     assert_config_error(Validator::builder().build(), ConfigErrorKind::NoKeys);
     assert_config_error(KeySet::from_jwks(r#"{"keys":[]}"#), ConfigErrorKind::NoKeys);
-    let one = Key::hmac(Algorithm::HS256, SECRET).unwrap();
+    let one = VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap();
     assert_eq!(KeySet::new([one.clone()]).unwrap().len(), 1);
     assert!(Validator::builder().key(one).build().is_ok());
 }
@@ -689,26 +704,28 @@ fn assert_shows_none(debug: &str, fragments: &[String]) {
 #[test]
 fn key_debug_output_never_shows_key_material() {
     let secret_fragments = renderings(SECRET);
-    let hmac = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("k1");
+    let hmac = VerifyingKey::hmac(Algorithm::HS256, SECRET)
+        .unwrap()
+        .with_kid("k1");
     let debug = format!("{hmac:?} {hmac:#?}");
     assert!(debug.contains("HS256") && debug.contains("k1"), "{debug}");
     assert_shows_none(&debug, &secret_fragments);
 
-    let from_jwk = Key::from_jwk(&jwk(&oct_jwk(SECRET), json!({"alg": "HS256"}))).unwrap();
+    let from_jwk = VerifyingKey::from_jwk(&jwk(&oct_jwk(SECRET), json!({"alg": "HS256"}))).unwrap();
     assert_shows_none(&format!("{from_jwk:?}"), &secret_fragments);
 
     let (rsa, _) = rsa_key();
     let (p256, ed) = (p256_key(), ed25519_key());
     for (key, public) in [
         (
-            Key::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap(),
+            VerifyingKey::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap(),
             rsa,
         ),
         (
-            Key::from_ec_pem(Algorithm::ES256, &p256.public_pem).unwrap(),
+            VerifyingKey::from_ec_pem(Algorithm::ES256, &p256.public_pem).unwrap(),
             p256,
         ),
-        (Key::from_ed_pem(&ed.public_pem).unwrap(), ed),
+        (VerifyingKey::from_ed_pem(&ed.public_pem).unwrap(), ed),
     ] {
         let debug = format!("{key:?} {key:#?}");
         assert_shows_none(
@@ -762,12 +779,12 @@ fn ed25519_keys_off_the_curve_or_of_small_order_are_refused() {
     ] {
         let jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"{x}"}}"#);
         assert_eq!(
-            jwt_guard::Key::from_jwk(&jwk).unwrap_err().kind(),
+            jwt_guard::VerifyingKey::from_jwk(&jwk).unwrap_err().kind(),
             jwt_guard::ConfigErrorKind::InvalidKey,
             "{x}"
         );
     }
     // A real key passes.
     let good = test_keys::ed25519_key();
-    assert!(jwt_guard::Key::from_ed_pem(&good.public_pem).is_ok());
+    assert!(jwt_guard::VerifyingKey::from_ed_pem(&good.public_pem).is_ok());
 }

@@ -17,7 +17,7 @@ use jwt_guard::metrics::{
 };
 use jwt_guard::store::MemoryStore;
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
-use jwt_guard::{Algorithm, Claims, JwtLayer, Key, RequireRole, StandardClaims};
+use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, StandardClaims, VerifyingKey};
 use metrics_util::CompositeKey;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use serde_json::json;
@@ -257,7 +257,9 @@ fn accepted_requests_run_in_a_span_with_sub_and_kid_but_never_the_token() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
-    let key = Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("k1");
+    let key = VerifyingKey::hmac(Algorithm::HS256, SECRET)
+        .unwrap()
+        .with_kid("k1");
     let token = mint_raw(
         r#"{"alg":"HS256","typ":"JWT","kid":"k1"}"#,
         &claims("alice", &[]).to_string(),

@@ -359,12 +359,12 @@ fn bare_router() -> axum::Router {
 
 fn jwt_guard_hs256_validator() -> jwt_guard::Validator {
     jwt_guard_validator(
-        jwt_guard::Key::hmac(jwt_guard::Algorithm::HS256, SECRET.as_bytes())
+        jwt_guard::VerifyingKey::hmac(jwt_guard::Algorithm::HS256, SECRET.as_bytes())
             .expect("jwt-guard hmac key"),
     )
 }
 
-fn jwt_guard_validator(key: jwt_guard::Key) -> jwt_guard::Validator {
+fn jwt_guard_validator(key: jwt_guard::VerifyingKey) -> jwt_guard::Validator {
     jwt_guard::Validator::builder()
         .key(key)
         .issuer(ISSUER)
@@ -921,15 +921,15 @@ fn verify(c: &mut Criterion) {
         // jwt-guard
         let key = match m.alg {
             jsonwebtoken::Algorithm::HS256 => {
-                jwt_guard::Key::hmac(jwt_guard::Algorithm::HS256, &m.verify_key)
+                jwt_guard::VerifyingKey::hmac(jwt_guard::Algorithm::HS256, &m.verify_key)
             }
             jsonwebtoken::Algorithm::RS256 => {
-                jwt_guard::Key::from_rsa_pem(jwt_guard::Algorithm::RS256, &m.verify_key)
+                jwt_guard::VerifyingKey::from_rsa_pem(jwt_guard::Algorithm::RS256, &m.verify_key)
             }
             jsonwebtoken::Algorithm::ES256 => {
-                jwt_guard::Key::from_ec_pem(jwt_guard::Algorithm::ES256, &m.verify_key)
+                jwt_guard::VerifyingKey::from_ec_pem(jwt_guard::Algorithm::ES256, &m.verify_key)
             }
-            jsonwebtoken::Algorithm::EdDSA => jwt_guard::Key::from_ed_pem(&m.verify_key),
+            jsonwebtoken::Algorithm::EdDSA => jwt_guard::VerifyingKey::from_ed_pem(&m.verify_key),
             other => unreachable!("no bench key for {other:?}"),
         }
         .expect("jwt-guard key");

@@ -1,26 +1,31 @@
 //! The embedded, in-process revocation store.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{
-    BoxFuture, Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
+    Attempt, BoxFuture, Lookup, NewFamily, RefreshStore, RevocationStore, Rotated, Rotation,
+    StoreError, ThrottleStore, TokenRef,
 };
+use crate::policy::DEFAULT_SUBJECT_RETENTION;
+// Named in the docs, and in the tests.
+#[cfg(any(doc, test))]
+use super::{StoreErrorKind, TokenStatus};
 
 mod attempts;
 mod families;
+mod revocations;
+mod table;
+
+use attempts::Attempts;
+use families::Families;
+use revocations::Revocations;
 
 const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 const DEFAULT_MAX_SUBJECTS: usize = 100_000;
 const DEFAULT_MAX_FAMILIES: usize = 1_000_000;
 const DEFAULT_MAX_THROTTLE_KEYS: usize = 100_000;
-const DEFAULT_SUBJECT_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
-
-/// Below this size a table is never scanned for expired entries unless it is
-/// full: scanning a small table buys nothing.
-const MIN_PURGE_LEN: usize = 1024;
 
 /// An in-process [`RevocationStore`], bounded in size.
 ///
@@ -104,132 +109,9 @@ pub struct MemoryStoreBuilder {
 
 struct Inner {
     config: MemoryStoreBuilder,
-    state: RwLock<State>,
-    families: families::Families,
-    attempts: attempts::Attempts,
-    changes: tokio::sync::watch::Sender<()>,
-}
-
-#[derive(Default)]
-struct State {
-    /// `jti` -> the instant the revocation stops mattering (the token's `exp`).
-    tokens: ExpiringMap<SystemTime>,
-    subjects: ExpiringMap<SubjectCutoff>,
-}
-
-#[derive(Clone, Copy)]
-struct SubjectCutoff {
-    issued_before: SystemTime,
-    /// `None` when `issued_before + retention` does not fit in a `SystemTime`:
-    /// such a cut-off is never forgotten.
-    forget_at: Option<SystemTime>,
-}
-
-/// Entries that stop mattering at some instant, with what is needed to purge
-/// them in amortised constant time.
-struct ExpiringMap<V> {
-    entries: HashMap<Box<str>, V>,
-    /// No entry expires before this instant (a lower bound, not always exact).
-    /// While `now` is before it, a purge would find nothing, so none is tried.
-    earliest_expiry: Option<SystemTime>,
-    /// Below capacity, the table is scanned only once it reaches this size,
-    /// which doubles with what survives each scan.
-    next_purge_len: usize,
-}
-
-trait Expiring: Copy {
-    /// `None`: never expires.
-    fn expires_at(&self) -> Option<SystemTime>;
-
-    fn is_live(&self, now: SystemTime) -> bool {
-        self.expires_at().is_none_or(|at| now < at)
-    }
-}
-
-impl Expiring for SystemTime {
-    fn expires_at(&self) -> Option<SystemTime> {
-        Some(*self)
-    }
-}
-
-impl Expiring for SubjectCutoff {
-    fn expires_at(&self) -> Option<SystemTime> {
-        self.forget_at
-    }
-}
-
-impl<V> Default for ExpiringMap<V> {
-    fn default() -> Self {
-        Self {
-            entries: HashMap::new(),
-            earliest_expiry: None,
-            next_purge_len: MIN_PURGE_LEN,
-        }
-    }
-}
-
-impl<V: Expiring> ExpiringMap<V> {
-    fn live(&self, key: &str, now: impl FnOnce() -> SystemTime) -> Option<V> {
-        let value = *self.entries.get(key)?;
-        // The clock is read only on a hit, so the common miss stays two lookups.
-        value.is_live(now()).then_some(value)
-    }
-
-    /// Inserts or updates the entry for `key`. `merge` receives the existing
-    /// live entry, if any, and returns the value to keep.
-    ///
-    /// Fails, changing nothing, when `key` is new and every one of `max` slots
-    /// holds a live entry.
-    fn upsert(
-        &mut self,
-        key: &str,
-        value: V,
-        merge: impl FnOnce(V) -> V,
-        max: usize,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        if let Some(existing) = self.entries.get_mut(key) {
-            *existing = if existing.is_live(now) {
-                merge(*existing)
-            } else {
-                value
-            };
-            let kept = *existing;
-            self.note_expiry(kept);
-            return Ok(());
-        }
-
-        let full = self.entries.len() >= max;
-        if full || self.entries.len() >= self.next_purge_len {
-            self.purge_expired(now);
-        }
-        if self.entries.len() >= max {
-            return Err(StoreError::new(StoreErrorKind::CapacityExceeded));
-        }
-        self.entries.insert(key.into(), value);
-        self.note_expiry(value);
-        Ok(())
-    }
-
-    fn note_expiry(&mut self, value: V) {
-        if let Some(at) = value.expires_at() {
-            self.earliest_expiry =
-                Some(self.earliest_expiry.map_or(at, |earliest| earliest.min(at)));
-        }
-    }
-
-    fn purge_expired(&mut self, now: SystemTime) {
-        if self.earliest_expiry.is_none_or(|earliest| now < earliest) {
-            return;
-        }
-        self.entries.retain(|_, value| value.is_live(now));
-        self.earliest_expiry = self.entries.values().filter_map(Expiring::expires_at).min();
-        self.next_purge_len = self.entries.len().saturating_mul(2).max(MIN_PURGE_LEN);
-        // Give back the memory of a burst that has since expired.
-        if self.entries.capacity() > self.next_purge_len.saturating_mul(2) {
-            self.entries.shrink_to(self.next_purge_len);
-        }
-    }
+    revocations: Revocations,
+    families: Families,
+    attempts: Attempts,
 }
 
 impl MemoryStore {
@@ -253,129 +135,13 @@ impl MemoryStore {
     /// answer [`TokenStatus::Revoked`]. Subject cut-offs are not counted.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.read().tokens.entries.len()
+        self.inner.revocations.len()
     }
 
     /// Whether the store holds no revoked `jti` (see [`len`](Self::len)).
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, State> {
-        // Every update leaves the state consistent before anything can panic,
-        // so a poisoned lock still guards valid data.
-        self.inner
-            .state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, State> {
-        self.inner
-            .state
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The subject's live cut-off, if any.
-    fn cutoff(&self, sub: &str) -> Option<SystemTime> {
-        let now = SystemTime::now();
-        self.read()
-            .subjects
-            .live(sub, || now)
-            .map(|cutoff| cutoff.issued_before)
-    }
-
-    fn check_at(&self, token: &TokenRef<'_>, now: impl Fn() -> SystemTime) -> TokenStatus {
-        let state = self.read();
-        if let Some(jti) = token.jti
-            && state.tokens.live(jti, &now).is_some()
-        {
-            return TokenStatus::Revoked;
-        }
-        if let Some(sub) = token.sub
-            && let Some(cutoff) = state.subjects.live(sub, &now)
-        {
-            // Without `iat` nothing proves the token came after the cut-off.
-            let before_cutoff = token
-                .issued_at
-                .is_none_or(|issued_at| issued_at < cutoff.issued_before);
-            if before_cutoff {
-                return TokenStatus::Revoked;
-            }
-        }
-        TokenStatus::Active
-    }
-
-    fn revoke_token_at(
-        &self,
-        jti: &str,
-        expires_at: SystemTime,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        if expires_at <= now {
-            // The token is refused for having expired; nothing to remember.
-            return Ok(());
-        }
-        let max = self.inner.config.max_entries;
-        let result = self.write().tokens.upsert(
-            jti,
-            expires_at,
-            |existing| existing.max(expires_at),
-            max,
-            now,
-        );
-        if result.is_ok() {
-            self.inner.changes.send_replace(());
-        }
-        if result.is_err() {
-            tracing::warn!(
-                max_entries = max,
-                "memory revocation store is full of live revoked tokens; refusing a new revocation"
-            );
-        }
-        result
-    }
-
-    fn revoke_subject_at(
-        &self,
-        sub: &str,
-        issued_before: SystemTime,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        let cutoff = SubjectCutoff {
-            issued_before,
-            forget_at: issued_before.checked_add(self.inner.config.subject_retention),
-        };
-        if !cutoff.is_live(now) {
-            // Every token it could revoke has outlived the retention.
-            return Ok(());
-        }
-        let max = self.inner.config.max_subjects;
-        let result = self.write().subjects.upsert(
-            sub,
-            cutoff,
-            |existing| {
-                if cutoff.issued_before > existing.issued_before {
-                    cutoff
-                } else {
-                    existing
-                }
-            },
-            max,
-            now,
-        );
-        if result.is_ok() {
-            self.inner.changes.send_replace(());
-        }
-        if result.is_err() {
-            tracing::warn!(
-                max_subjects = max,
-                "memory revocation store is full of live subject cut-offs; refusing a new one"
-            );
-        }
-        result
     }
 }
 
@@ -387,7 +153,7 @@ impl Default for MemoryStore {
 
 impl RevocationStore for MemoryStore {
     fn check(&self, token: &TokenRef<'_>) -> Lookup {
-        Lookup::Ready(Ok(self.check_at(token, SystemTime::now)))
+        Lookup::Ready(Ok(self.inner.revocations.check_at(token, SystemTime::now)))
     }
 
     fn revoke_token<'a>(
@@ -396,7 +162,11 @@ impl RevocationStore for MemoryStore {
         _sub: Option<&'a str>,
         expires_at: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.revoke_token_at(jti, expires_at, SystemTime::now()) })
+        Box::pin(async move {
+            self.inner
+                .revocations
+                .revoke_token_at(jti, expires_at, SystemTime::now())
+        })
     }
 
     fn revoke_subject<'a>(
@@ -404,23 +174,87 @@ impl RevocationStore for MemoryStore {
         sub: &'a str,
         issued_before: SystemTime,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { self.revoke_subject_at(sub, issued_before, SystemTime::now()) })
+        Box::pin(async move {
+            self.inner
+                .revocations
+                .revoke_subject_at(sub, issued_before, SystemTime::now())
+        })
     }
 
     fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
-        Some(self.inner.changes.subscribe())
+        Some(self.inner.revocations.subscribe())
+    }
+}
+
+impl RefreshStore for MemoryStore {
+    fn create_family<'a>(
+        &'a self,
+        new: &'a NewFamily<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.inner.families.create(new, SystemTime::now()) })
+    }
+
+    fn rotate<'a>(
+        &'a self,
+        rotation: &'a Rotation<'a>,
+    ) -> BoxFuture<'a, Result<Rotated, StoreError>> {
+        Box::pin(async move {
+            self.inner
+                .families
+                .rotate(rotation, &self.inner.revocations)
+        })
+    }
+
+    fn subject_retention(&self) -> Option<Duration> {
+        Some(self.inner.config.subject_retention)
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        sub: &'a str,
+        family: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let now = SystemTime::now();
+            self.inner
+                .families
+                .revoke(sub, family, &self.inner.revocations, now)
+        })
+    }
+}
+
+impl ThrottleStore for MemoryStore {
+    fn attempt<'a>(
+        &'a self,
+        key: &'a str,
+        limit: u32,
+        window: Duration,
+    ) -> BoxFuture<'a, Result<Attempt, StoreError>> {
+        Box::pin(async move {
+            self.inner
+                .attempts
+                .attempt_at(key, limit, window, Instant::now())
+        })
+    }
+
+    fn reset<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.inner.attempts.reset(key);
+            Ok(())
+        })
     }
 }
 
 impl fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The families lock first and alone: revoking a family holds it and
-        // then takes the state lock, so the reverse order could deadlock.
+        // then takes the revocations lock, so the reverse order could
+        // deadlock.
         let families = self.inner.families.len();
-        let state = self.read();
+        let (revoked_tokens, subject_cutoffs) = self.inner.revocations.counts();
         f.debug_struct("MemoryStore")
-            .field("revoked_tokens", &state.tokens.entries.len())
-            .field("subject_cutoffs", &state.subjects.entries.len())
+            .field("revoked_tokens", &revoked_tokens)
+            .field("subject_cutoffs", &subject_cutoffs)
             .field("refresh_families", &families)
             .field("max_entries", &self.inner.config.max_entries)
             .field("max_subjects", &self.inner.config.max_subjects)
@@ -498,11 +332,14 @@ impl MemoryStoreBuilder {
     pub fn build(self) -> MemoryStore {
         MemoryStore {
             inner: Arc::new(Inner {
+                revocations: Revocations::new(
+                    self.max_entries,
+                    self.max_subjects,
+                    self.subject_retention,
+                ),
+                families: Families::new(self.max_families),
+                attempts: Attempts::new(self.max_throttle_keys),
                 config: self,
-                state: RwLock::new(State::default()),
-                families: families::Families::default(),
-                attempts: attempts::Attempts::default(),
-                changes: tokio::sync::watch::Sender::new(()),
             }),
         }
     }
@@ -517,17 +354,9 @@ impl Default for MemoryStoreBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::AccessRecord;
 
-    const SECOND: Duration = Duration::from_secs(1);
     const HOUR: Duration = Duration::from_secs(60 * 60);
-
-    fn t0() -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
-    }
-
-    fn status_at(store: &MemoryStore, token: &TokenRef<'_>, now: SystemTime) -> TokenStatus {
-        store.check_at(token, || now)
-    }
 
     fn jti(jti: &str) -> TokenRef<'_> {
         TokenRef::new().with_jti(jti)
@@ -544,268 +373,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn revoked_jti_is_reported_revoked() {
-        let store = MemoryStore::new();
-        store.revoke_token_at("a", t0() + HOUR, t0()).unwrap();
-
-        assert_eq!(status_at(&store, &jti("a"), t0()), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &jti("b"), t0()), TokenStatus::Active);
-        assert_eq!(store.len(), 1);
-    }
-
-    #[test]
-    fn token_without_jti_or_sub_is_active() {
-        let store = MemoryStore::new();
-        store.revoke_token_at("a", t0() + HOUR, t0()).unwrap();
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-
-        assert_eq!(
-            status_at(&store, &TokenRef::new(), t0()),
-            TokenStatus::Active
-        );
-    }
-
-    #[test]
-    fn entry_is_forgotten_after_token_expiry() {
-        let store = MemoryStore::builder().max_entries(1).build();
-        store.revoke_token_at("a", t0() + SECOND, t0()).unwrap();
-
-        let just_before = t0() + SECOND - Duration::from_micros(1);
-        assert_eq!(
-            status_at(&store, &jti("a"), just_before),
-            TokenStatus::Revoked
-        );
-        assert_eq!(
-            status_at(&store, &jti("a"), t0() + SECOND),
-            TokenStatus::Active
-        );
-
-        // The expired entry makes room instead of filling the store.
-        store
-            .revoke_token_at("b", t0() + HOUR, t0() + SECOND)
-            .unwrap();
-        assert_eq!(store.len(), 1);
-        let later = t0() + 2 * SECOND;
-        assert_eq!(status_at(&store, &jti("a"), later), TokenStatus::Active);
-        assert_eq!(status_at(&store, &jti("b"), later), TokenStatus::Revoked);
-    }
-
-    #[test]
-    fn expired_entries_are_purged_once_the_table_grows() {
-        let store = MemoryStore::new();
-        for i in 0..MIN_PURGE_LEN {
-            store
-                .revoke_token_at(&format!("old-{i}"), t0() + SECOND, t0())
-                .unwrap();
+    fn login(family: &str, now: SystemTime) -> NewFamily<'_> {
+        NewFamily {
+            sub: "alice",
+            family,
+            token_hash: "hash-0",
+            issued_at: now,
+            expires_at: now + HOUR,
+            access: AccessRecord::new(family, now + HOUR),
+            claims: "{}",
+            keep_until: now + HOUR,
+            issuer: "issuer",
         }
-        assert_eq!(store.len(), MIN_PURGE_LEN);
-
-        store
-            .revoke_token_at("new", t0() + HOUR, t0() + HOUR / 2)
-            .unwrap();
-        assert_eq!(store.len(), 1);
     }
 
-    #[test]
-    fn revoking_an_already_expired_token_is_a_no_op() {
-        let store = MemoryStore::builder().max_entries(0).build();
-
-        store.revoke_token_at("a", t0() - SECOND, t0()).unwrap();
-        store.revoke_token_at("b", t0(), t0()).unwrap();
-        assert!(store.is_empty());
+    fn is_capacity_exceeded<T>(result: Result<T, StoreError>) -> bool {
+        result.is_err_and(|err| err.kind() == StoreErrorKind::CapacityExceeded)
     }
 
-    #[test]
-    fn revoking_a_jti_again_never_shortens_its_revocation() {
-        let store = MemoryStore::new();
-        store.revoke_token_at("a", t0() + HOUR, t0()).unwrap();
-        store.revoke_token_at("a", t0() + SECOND, t0()).unwrap();
-
-        assert_eq!(
-            status_at(&store, &jti("a"), t0() + 2 * SECOND),
-            TokenStatus::Revoked
-        );
-
-        store.revoke_token_at("a", t0() + 2 * HOUR, t0()).unwrap();
-        assert_eq!(
-            status_at(&store, &jti("a"), t0() + HOUR),
-            TokenStatus::Revoked
-        );
-        assert_eq!(store.len(), 1);
-    }
-
-    #[test]
-    fn full_store_refuses_new_revocation_instead_of_forgetting() {
-        let store = MemoryStore::builder().max_entries(2).build();
-        store.revoke_token_at("a", t0() + HOUR, t0()).unwrap();
-        store.revoke_token_at("b", t0() + HOUR, t0()).unwrap();
-
-        let err = store.revoke_token_at("c", t0() + HOUR, t0()).unwrap_err();
-        assert_eq!(err.kind(), StoreErrorKind::CapacityExceeded);
-        for held in ["a", "b"] {
-            assert_eq!(status_at(&store, &jti(held), t0()), TokenStatus::Revoked);
-        }
-        assert_eq!(status_at(&store, &jti("c"), t0()), TokenStatus::Active);
-        assert_eq!(store.len(), 2);
-
-        // Updating a jti already held needs no new slot.
-        store.revoke_token_at("a", t0() + 2 * HOUR, t0()).unwrap();
-    }
-
-    #[test]
-    fn full_store_accepts_again_once_an_entry_expires() {
-        let store = MemoryStore::builder().max_entries(2).build();
-        store.revoke_token_at("a", t0() + SECOND, t0()).unwrap();
-        store.revoke_token_at("b", t0() + HOUR, t0()).unwrap();
-        assert!(store.revoke_token_at("c", t0() + HOUR, t0()).is_err());
-
-        store
-            .revoke_token_at("c", t0() + HOUR, t0() + SECOND)
-            .unwrap();
-        assert_eq!(
-            status_at(&store, &jti("c"), t0() + SECOND),
-            TokenStatus::Revoked
-        );
-        assert_eq!(store.len(), 2);
-    }
-
-    #[test]
-    fn subject_cutoff_revokes_tokens_issued_before_it() {
-        let store = MemoryStore::new();
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-
-        let before = issued_to("alice", t0() - SECOND);
-        let at = issued_to("alice", t0());
-        let after = issued_to("alice", t0() + SECOND);
-        let other = issued_to("bob", t0() - SECOND);
-        assert_eq!(status_at(&store, &before, t0()), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &at, t0()), TokenStatus::Active);
-        assert_eq!(status_at(&store, &after, t0()), TokenStatus::Active);
-        assert_eq!(status_at(&store, &other, t0()), TokenStatus::Active);
-        // Subject cut-offs are not counted as revoked jtis.
-        assert!(store.is_empty());
-    }
-
-    #[test]
-    fn token_issued_after_cutoff_in_same_second_stays_active() {
-        let store = MemoryStore::new();
-        let cutoff = t0() + Duration::from_millis(400);
-        store.revoke_subject_at("alice", cutoff, cutoff).unwrap();
-
-        let earlier = issued_to("alice", t0() + Duration::from_millis(399));
-        let later = issued_to("alice", t0() + Duration::from_micros(400_001));
-        assert_eq!(status_at(&store, &earlier, cutoff), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &later, cutoff), TokenStatus::Active);
-    }
-
-    #[test]
-    fn token_without_iat_is_revoked_when_subject_has_cutoff() {
-        let store = MemoryStore::new();
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-
-        let no_iat = TokenRef::new().with_sub("alice");
-        let other_no_iat = TokenRef::new().with_sub("bob");
-        assert_eq!(status_at(&store, &no_iat, t0()), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &other_no_iat, t0()), TokenStatus::Active);
-    }
-
-    #[test]
-    fn later_cutoff_replaces_earlier_but_earlier_never_moves_back() {
-        let store = MemoryStore::new();
-        let token = issued_to("alice", t0() + 5 * SECOND);
-
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-        assert_eq!(status_at(&store, &token, t0()), TokenStatus::Active);
-
-        store
-            .revoke_subject_at("alice", t0() + 10 * SECOND, t0())
-            .unwrap();
-        assert_eq!(status_at(&store, &token, t0()), TokenStatus::Revoked);
-
-        store
-            .revoke_subject_at("alice", t0() + SECOND, t0())
-            .unwrap();
-        assert_eq!(status_at(&store, &token, t0()), TokenStatus::Revoked);
-    }
-
-    #[test]
-    fn jti_and_subject_revocations_apply_independently() {
-        let store = MemoryStore::new();
-        store.revoke_token_at("a", t0() + HOUR, t0()).unwrap();
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-
-        let revoked_jti = issued_to("bob", t0() + SECOND).with_jti("a");
-        let revoked_sub = issued_to("alice", t0() - SECOND).with_jti("b");
-        let neither = issued_to("alice", t0() + SECOND).with_jti("b");
-        assert_eq!(status_at(&store, &revoked_jti, t0()), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &revoked_sub, t0()), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &neither, t0()), TokenStatus::Active);
-    }
-
-    #[test]
-    fn subject_cutoff_is_forgotten_after_retention() {
-        let store = MemoryStore::builder()
-            .subject_retention(HOUR)
-            .max_subjects(1)
-            .build();
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-
-        let no_iat = TokenRef::new().with_sub("alice");
-        let just_before = t0() + HOUR - Duration::from_micros(1);
-        assert_eq!(
-            status_at(&store, &no_iat, just_before),
-            TokenStatus::Revoked
-        );
-        assert_eq!(status_at(&store, &no_iat, t0() + HOUR), TokenStatus::Active);
-
-        // The lapsed cut-off makes room for another subject.
-        store
-            .revoke_subject_at("bob", t0() + HOUR, t0() + HOUR)
-            .unwrap();
-    }
-
-    #[test]
-    fn cutoff_older_than_retention_is_a_no_op() {
-        let store = MemoryStore::builder()
-            .subject_retention(HOUR)
-            .max_subjects(0)
-            .build();
-
-        store.revoke_subject_at("alice", t0() - HOUR, t0()).unwrap();
-        let no_iat = TokenRef::new().with_sub("alice");
-        assert_eq!(status_at(&store, &no_iat, t0()), TokenStatus::Active);
-    }
-
-    #[test]
-    fn full_store_refuses_new_subject_cutoff_instead_of_forgetting() {
-        let store = MemoryStore::builder().max_subjects(1).build();
-        store.revoke_subject_at("alice", t0(), t0()).unwrap();
-
-        let err = store.revoke_subject_at("bob", t0(), t0()).unwrap_err();
-        assert_eq!(err.kind(), StoreErrorKind::CapacityExceeded);
-        let alice = issued_to("alice", t0() - SECOND);
-        let bob = issued_to("bob", t0() - SECOND);
-        assert_eq!(status_at(&store, &alice, t0()), TokenStatus::Revoked);
-        assert_eq!(status_at(&store, &bob, t0()), TokenStatus::Active);
-
-        // Moving an existing cut-off forward needs no new slot.
-        store
-            .revoke_subject_at("alice", t0() + SECOND, t0())
-            .unwrap();
-        assert_eq!(
-            status_at(&store, &issued_to("alice", t0()), t0()),
-            TokenStatus::Revoked
-        );
-    }
-
-    #[test]
-    fn clones_share_revocations() {
+    #[tokio::test]
+    async fn clones_share_revocations() {
         let store = MemoryStore::new();
         let clone = store.clone();
-        clone.revoke_token_at("a", t0() + HOUR, t0()).unwrap();
+        clone
+            .revoke_token("a", None, SystemTime::now() + HOUR)
+            .await
+            .unwrap();
 
-        assert_eq!(status_at(&store, &jti("a"), t0()), TokenStatus::Revoked);
+        assert_eq!(ready(store.check(&jti("a"))), TokenStatus::Revoked);
     }
 
     #[tokio::test]
@@ -833,13 +428,81 @@ mod tests {
         assert!(store.is_empty());
     }
 
-    #[test]
-    fn debug_shows_counts_but_not_contents() {
+    #[tokio::test]
+    async fn the_builders_limits_reach_every_table() {
+        let store = MemoryStore::builder()
+            .max_entries(1)
+            .max_subjects(2)
+            .max_families(3)
+            .max_throttle_keys(4)
+            .build();
+        let now = SystemTime::now();
+        let keys = ["a", "b", "c", "d", "e"];
+
+        for jti in &keys[..1] {
+            store.revoke_token(jti, None, now + HOUR).await.unwrap();
+        }
+        assert!(is_capacity_exceeded(
+            store.revoke_token(keys[1], None, now + HOUR).await
+        ));
+        for sub in &keys[..2] {
+            store.revoke_subject(sub, now).await.unwrap();
+        }
+        assert!(is_capacity_exceeded(
+            store.revoke_subject(keys[2], now).await
+        ));
+        for family in &keys[..3] {
+            store.create_family(&login(family, now)).await.unwrap();
+        }
+        assert!(is_capacity_exceeded(
+            store.create_family(&login(keys[3], now)).await
+        ));
+        for key in &keys[..4] {
+            store.attempt(key, 5, HOUR).await.unwrap();
+        }
+        assert!(is_capacity_exceeded(store.attempt(keys[4], 5, HOUR).await));
+    }
+
+    #[tokio::test]
+    async fn the_subject_retention_reaches_the_cutoffs() {
+        let store = MemoryStore::builder().subject_retention(HOUR).build();
+        let now = SystemTime::now();
+        let no_iat = TokenRef::new().with_sub("alice");
+
+        // Older than the retention: every token it could revoke is forgotten.
+        store.revoke_subject("alice", now - 2 * HOUR).await.unwrap();
+        assert_eq!(ready(store.check(&no_iat)), TokenStatus::Active);
+
+        store.revoke_subject("alice", now).await.unwrap();
+        assert_eq!(ready(store.check(&no_iat)), TokenStatus::Revoked);
+        assert_eq!(RefreshStore::subject_retention(&store), Some(HOUR));
+    }
+
+    #[tokio::test]
+    async fn revoking_a_family_revokes_its_access_tokens_in_the_store() {
         let store = MemoryStore::new();
+        let mut changes = store.changes().expect("the memory store signals changes");
+        changes.mark_unchanged();
         store
-            .revoke_token_at("secret-jti", t0() + HOUR, t0())
+            .create_family(&login("family-jti", SystemTime::now()))
+            .await
             .unwrap();
-        store.revoke_subject_at("secret-sub", t0(), t0()).unwrap();
+        assert_eq!(ready(store.check(&jti("family-jti"))), TokenStatus::Active);
+
+        store.revoke_family("alice", "family-jti").await.unwrap();
+        assert_eq!(ready(store.check(&jti("family-jti"))), TokenStatus::Revoked);
+        assert!(changes.has_changed().unwrap());
+    }
+
+    #[tokio::test]
+    async fn debug_shows_counts_but_not_contents() {
+        let store = MemoryStore::new();
+        let now = SystemTime::now();
+        store
+            .revoke_token("secret-jti", None, now + HOUR)
+            .await
+            .unwrap();
+        store.revoke_subject("secret-sub", now).await.unwrap();
 
         let debug = format!("{store:?}");
         assert!(debug.contains("revoked_tokens: 1"), "{debug}");

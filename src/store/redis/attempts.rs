@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use redis::{Script, Value};
 
-use super::{RedisStore, protocol};
+use super::RedisStore;
+use super::error::protocol;
 use crate::store::throttle::{Attempt, ThrottleStore};
 use crate::store::{BoxFuture, StoreError};
 

@@ -27,9 +27,10 @@ use std::time::SystemTime;
 
 use redis::{Script, Value};
 
+use super::error::protocol;
 use super::keys::Event;
 use super::mirror::micros;
-use super::{RedisStore, protocol, secs};
+use super::{RedisStore, secs};
 use crate::store::refresh::{NewFamily, RefreshStore, Rotated, Rotation};
 use crate::store::{BoxFuture, StoreError};
 

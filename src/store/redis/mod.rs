@@ -37,8 +37,10 @@
 //!
 //! # Keys
 //!
-//! A revoked token is `{prefix}{<subject>}:t:<jti>`, written with
-//! `SET … EXAT <exp> NX` so it disappears when the token would have expired.
+//! A revoked token is `{prefix}{<subject>}:t:<jti>`, holding its expiry and
+//! set to expire then (`EXAT`), so it disappears when the token would have
+//! expired. A script writes it: revoked again for longer, it keeps the later
+//! expiry, never the earlier one.
 //! A subject's cut-off is `{prefix}{<subject>}:c`, kept for
 //! [`subject_retention`](RedisConfig::subject_retention). The subject
 //! (base64url-encoded) is the hash tag, so both keys of a check live in one
@@ -73,23 +75,19 @@ use super::{
 use crate::error::{ConfigError, ConfigErrorKind};
 
 mod attempts;
+mod error;
 mod families;
 mod keys;
 mod mirror;
 mod pool;
 mod sync;
+mod topology;
 
+use error::{bounded, protocol, store_error};
 use keys::{Event, Keys};
 use mirror::{Mirror, micros};
 use pool::Pool;
-
-/// Where Redis is. Not `Debug`: its URLs may hold passwords (see `Redacted`).
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) enum Topology {
-    Single(String),
-    Cluster(Vec<String>),
-    Sentinel { urls: Vec<String>, master: String },
-}
+use topology::{Redacted, Topology};
 
 /// Configures a [`RedisStore`]: the topology, then optional settings.
 ///
@@ -129,7 +127,7 @@ impl RedisConfig {
             connect_timeout: Duration::from_millis(500),
             pool_size: 16,
             mirror: true,
-            subject_retention: Duration::from_secs(30 * 24 * 3600),
+            subject_retention: crate::policy::DEFAULT_SUBJECT_RETENTION,
             health_interval: Duration::from_secs(1),
             health_timeout: Duration::from_millis(500),
             resync_interval: Duration::from_secs(300),
@@ -329,35 +327,6 @@ impl Drop for Shared {
     }
 }
 
-/// Shows a topology with any password in its URLs replaced by `***`.
-struct Redacted<'t>(&'t Topology);
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Topology::Single(url) => f.debug_tuple("Single").field(&redact(url)).finish(),
-            Topology::Cluster(urls) => f
-                .debug_tuple("Cluster")
-                .field(&urls.iter().map(|u| redact(u)).collect::<Vec<_>>())
-                .finish(),
-            Topology::Sentinel { urls, master } => f
-                .debug_struct("Sentinel")
-                .field("urls", &urls.iter().map(|u| redact(u)).collect::<Vec<_>>())
-                .field("master", master)
-                .finish(),
-        }
-    }
-}
-
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let shared = &self.shared;
@@ -397,36 +366,6 @@ redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 ";
-
-/// Maps a client error: connection trouble is `Unavailable` or `Timeout`;
-/// anything Redis answered (ACL, wrong type, script error) is `Protocol`.
-pub(crate) fn store_error(error: RedisError) -> StoreError {
-    let kind = if error.is_timeout() {
-        StoreErrorKind::Timeout
-    } else if error.is_io_error()
-        || error.is_connection_refusal()
-        || error.is_connection_dropped()
-        || error.is_unrecoverable_error()
-    {
-        StoreErrorKind::Unavailable
-    } else {
-        StoreErrorKind::Protocol
-    };
-    StoreError::with_source(kind, error)
-}
-
-pub(crate) async fn bounded<T>(
-    timeout: Duration,
-    call: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    tokio::time::timeout(timeout, call)
-        .await
-        .unwrap_or_else(|_| Err(StoreError::new(StoreErrorKind::Timeout)))
-}
-
-fn protocol(message: &'static str) -> StoreError {
-    StoreError::with_source(StoreErrorKind::Protocol, message)
-}
 
 /// Reads one `MGET` item: present or not, with its text.
 fn item(value: &Value) -> Result<Option<&str>, StoreError> {

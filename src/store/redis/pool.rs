@@ -9,7 +9,8 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use super::{Topology, store_error};
+use super::error::store_error;
+use super::topology::Topology;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::store::{StoreError, StoreErrorKind};
 

@@ -8,9 +8,10 @@ use futures_util::StreamExt as _;
 use redis::aio::MultiplexedConnection;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 
+use super::error::{bounded, store_error};
 use super::keys::{Event, Keys, Parsed};
 use super::mirror::Mirror;
-use super::{Topology, bounded, store_error};
+use super::topology::Topology;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::store::{StoreError, StoreErrorKind};
 

@@ -11,7 +11,7 @@ pub mod redis;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jwt_guard::{Algorithm, Key, SigningKey, Validator, ValidatorBuilder};
+use jwt_guard::{Algorithm, SigningKey, Validator, ValidatorBuilder, VerifyingKey};
 use serde_json::{Value, json};
 
 /// A 32-byte HMAC secret, made for the test run.
@@ -34,13 +34,13 @@ pub fn signer() -> SigningKey {
 /// A validator builder with the HS256 test key, `iss` and `aud` configured.
 pub fn validator_builder() -> ValidatorBuilder {
     Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+        .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
         .issuer(ISSUER)
         .audience(AUDIENCE)
 }
 
 /// A validator trusting only `key`, with the test issuer and audience.
-pub fn validator_with(key: Key) -> Validator {
+pub fn validator_with(key: VerifyingKey) -> Validator {
     Validator::builder()
         .key(key)
         .issuer(ISSUER)

@@ -1,7 +1,7 @@
 //! Algorithms: never `none`, exact names, and each key bound to its one
 //! algorithm.
 
-use jwt_guard::{Algorithm, AuthErrorKind, Key, SigningKey};
+use jwt_guard::{Algorithm, AuthErrorKind, SigningKey, VerifyingKey};
 
 use crate::support::{SECRET, claims, mint_raw, validator, validator_with};
 
@@ -98,7 +98,7 @@ fn hs512_token_naming_an_hs256_key_by_kid_is_refused_with_algorithm_mismatch() {
 #[test]
 fn rs256_header_signed_with_hmac_over_the_public_key_is_refused() {
     let rsa = &rsa_keys()[0];
-    let v = validator_with(Key::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_rsa_pem(Algorithm::RS256, &rsa.public_pem).unwrap());
     let claims = claims("alice", &[]);
     let genuine = SigningKey::from_rsa_pem(Algorithm::RS256, &rsa.private_pem)
         .unwrap()
@@ -123,7 +123,7 @@ fn rs256_header_signed_with_hmac_over_the_public_key_is_refused() {
 #[test]
 fn rs256_token_on_a_ps256_key_is_refused() {
     let rsa = &rsa_keys()[0];
-    let v = validator_with(Key::from_rsa_pem(Algorithm::PS256, &rsa.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_rsa_pem(Algorithm::PS256, &rsa.public_pem).unwrap());
     let claims = claims("alice", &[]);
     let rs256 = SigningKey::from_rsa_pem(Algorithm::RS256, &rsa.private_pem)
         .unwrap()

@@ -1,6 +1,6 @@
 //! `iss` and `aud`: required once configured, matched exactly.
 
-use jwt_guard::{Algorithm, AuthErrorKind, Key, Validator};
+use jwt_guard::{Algorithm, AuthErrorKind, Validator, VerifyingKey};
 use serde_json::json;
 
 use crate::support::{self, AUDIENCE, ISSUER, SECRET, mint, validator, validator_builder};
@@ -135,7 +135,7 @@ fn audience_array_with_a_non_string_member_is_refused_with_invalid_claim() {
 #[test]
 fn without_configured_issuer_and_audience_tokens_without_them_pass() {
     let v = Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, SECRET).unwrap())
+        .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
         .build()
         .unwrap();
     let bare = mint(&claims_with(|c| {

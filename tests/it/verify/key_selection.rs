@@ -1,6 +1,6 @@
 //! Key selection by `kid`; keys are never taken from the token.
 
-use jwt_guard::{Algorithm, AuthErrorKind, Key, SigningKey, Validator};
+use jwt_guard::{Algorithm, AuthErrorKind, SigningKey, Validator, VerifyingKey};
 use serde_json::json;
 
 use crate::support::{self, AUDIENCE, ISSUER, SECRET, mint_raw, validator, validator_with};
@@ -42,8 +42,16 @@ fn token_without_kid_is_accepted_when_one_key_fits_its_algorithm() {
     let one = validator_with_kids(&["k1"]);
     assert_jws_accepted(&one, &support::token("alice", &[]));
     let mixed = Validator::builder()
-        .key(Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid("a"))
-        .key(Key::hmac(Algorithm::HS384, SECRET).unwrap().with_kid("b"))
+        .key(
+            VerifyingKey::hmac(Algorithm::HS256, SECRET)
+                .unwrap()
+                .with_kid("a"),
+        )
+        .key(
+            VerifyingKey::hmac(Algorithm::HS384, SECRET)
+                .unwrap()
+                .with_kid("b"),
+        )
         .issuer(ISSUER)
         .audience(AUDIENCE)
         .build()
@@ -85,7 +93,8 @@ fn embedded_jwk_jku_and_x5u_headers_do_not_supply_a_key() {
 #[test]
 fn embedded_ec_jwk_of_the_attacker_does_not_supply_a_key() {
     let [trusted, attacker] = p256_keys();
-    let v = validator_with(Key::from_ec_pem(Algorithm::ES256, &trusted.public_pem).unwrap());
+    let v =
+        validator_with(VerifyingKey::from_ec_pem(Algorithm::ES256, &trusted.public_pem).unwrap());
     let point = &attacker.public_raw;
     let header = json!({"alg": "ES256", "typ": "JWT", "jwk": {
         "kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..]),

@@ -25,7 +25,9 @@ use std::sync::OnceLock;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_guard::{Algorithm, AuthError, AuthErrorKind, Key, SigningKey, Validator, Verified};
+use jwt_guard::{
+    Algorithm, AuthError, AuthErrorKind, SigningKey, Validator, Verified, VerifyingKey,
+};
 use serde_json::Value;
 
 use crate::support::keys::{self as test_keys, TestKey, ec_key};
@@ -120,7 +122,11 @@ fn with_part(token: &str, index: usize, part: &str) -> String {
 fn validator_with_kids(kids: &[&str]) -> Validator {
     kids.iter()
         .fold(Validator::builder(), |builder, kid| {
-            builder.key(Key::hmac(Algorithm::HS256, SECRET).unwrap().with_kid(*kid))
+            builder.key(
+                VerifyingKey::hmac(Algorithm::HS256, SECRET)
+                    .unwrap()
+                    .with_kid(*kid),
+            )
         })
         .issuer(ISSUER)
         .audience(AUDIENCE)

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_guard::{Algorithm, AuthErrorKind, Key, SigningKey};
+use jwt_guard::{Algorithm, AuthErrorKind, SigningKey, VerifyingKey};
 use serde_json::{Value, json};
 
 use crate::support::keys::TestKey;
@@ -18,7 +18,7 @@ use super::{
 fn check_asymmetric(
     alg: Algorithm,
     keys: &[TestKey; 2],
-    verifying: impl Fn(&str) -> Key,
+    verifying: impl Fn(&str) -> VerifyingKey,
     signing: impl Fn(&str) -> SigningKey,
 ) {
     let [trusted, other] = keys;
@@ -52,7 +52,7 @@ fn rs256_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::RS256,
         rsa_keys(),
-        |pem| Key::from_rsa_pem(Algorithm::RS256, pem).unwrap(),
+        |pem| VerifyingKey::from_rsa_pem(Algorithm::RS256, pem).unwrap(),
         |pem| SigningKey::from_rsa_pem(Algorithm::RS256, pem).unwrap(),
     );
 }
@@ -62,7 +62,7 @@ fn ps256_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::PS256,
         rsa_keys(),
-        |pem| Key::from_rsa_pem(Algorithm::PS256, pem).unwrap(),
+        |pem| VerifyingKey::from_rsa_pem(Algorithm::PS256, pem).unwrap(),
         |pem| SigningKey::from_rsa_pem(Algorithm::PS256, pem).unwrap(),
     );
 }
@@ -72,7 +72,7 @@ fn es256_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::ES256,
         p256_keys(),
-        |pem| Key::from_ec_pem(Algorithm::ES256, pem).unwrap(),
+        |pem| VerifyingKey::from_ec_pem(Algorithm::ES256, pem).unwrap(),
         |pem| SigningKey::from_ec_pem(Algorithm::ES256, pem).unwrap(),
     );
 }
@@ -82,7 +82,7 @@ fn es384_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::ES384,
         p384_keys(),
-        |pem| Key::from_ec_pem(Algorithm::ES384, pem).unwrap(),
+        |pem| VerifyingKey::from_ec_pem(Algorithm::ES384, pem).unwrap(),
         |pem| SigningKey::from_ec_pem(Algorithm::ES384, pem).unwrap(),
     );
 }
@@ -92,14 +92,16 @@ fn eddsa_token_is_accepted_with_its_key_and_refused_with_another() {
     check_asymmetric(
         Algorithm::EdDSA,
         ed25519_keys(),
-        |pem| Key::from_ed_pem(pem).unwrap(),
+        |pem| VerifyingKey::from_ed_pem(pem).unwrap(),
         |pem| SigningKey::from_ed_pem(pem).unwrap(),
     );
 }
 
 #[test]
 fn es256_token_on_an_es384_key_is_refused() {
-    let v = validator_with(Key::from_ec_pem(Algorithm::ES384, &p384_keys()[0].public_pem).unwrap());
+    let v = validator_with(
+        VerifyingKey::from_ec_pem(Algorithm::ES384, &p384_keys()[0].public_pem).unwrap(),
+    );
     let es256 = SigningKey::from_ec_pem(Algorithm::ES256, &p256_keys()[0].private_pem)
         .unwrap()
         .sign("JWT", &claims("alice", &[]))
@@ -134,7 +136,7 @@ fn big_sub(a: &[u8], b: &[u8]) -> Vec<u8> {
 #[test]
 fn ecdsa_signature_twin_of_a_token_without_jti_gets_the_same_token_id_or_is_refused() {
     let [key, _] = p256_keys();
-    let v = validator_with(Key::from_ec_pem(Algorithm::ES256, &key.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_ec_pem(Algorithm::ES256, &key.public_pem).unwrap());
     let mut claims = claims("alice", &[]);
     claims.as_object_mut().unwrap().remove("jti");
     let token = SigningKey::from_ec_pem(Algorithm::ES256, &key.private_pem)
@@ -170,7 +172,7 @@ const ED25519_ORDER_LE: [u8; 32] = [
 #[test]
 fn eddsa_signature_with_non_canonical_s_is_refused() {
     let [key, _] = ed25519_keys();
-    let v = validator_with(Key::from_ed_pem(&key.public_pem).unwrap());
+    let v = validator_with(VerifyingKey::from_ed_pem(&key.public_pem).unwrap());
     let signer = SigningKey::from_ed_pem(&key.private_pem).unwrap();
     // S + L fits in 32 bytes only when S is small enough; find such a token.
     for i in 0..1000 {

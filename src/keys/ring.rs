@@ -1,4 +1,5 @@
-//! Signing keys: one active, others retired until the tokens they signed expire.
+//! The issuer's signing keys: one active, others retired until the tokens
+//! they signed expire.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -6,8 +7,8 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::keys::{KeySet, SigningKey};
-use crate::verify::SharedKeys;
+
+use super::{KeySet, SharedKeys, SigningKey};
 
 /// The issuer's signing keys.
 ///

@@ -20,7 +20,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use jwt_guard::jwks::RemoteJwks;
+//! use jwt_guard::keys::RemoteJwks;
 //! use jwt_guard::{JwtLayer, StandardClaims, Validator};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,9 +50,10 @@ use reqwest::{Client, Url};
 use tokio::sync::{Notify, watch};
 
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::keys::KeySet;
-use crate::store::BoxFuture;
-use crate::verify::{SharedKeys, UnknownKidHook, WeakSharedKeys};
+use crate::future::BoxFuture;
+
+use super::shared::{UnknownKidHook, WeakSharedKeys};
+use super::{KeySet, SharedKeys};
 
 /// The default time between two fetches: 5 minutes.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);

@@ -1,12 +1,85 @@
-//! Where the layer looks for a token: `Authorization: Bearer`, then an
-//! optional cookie, then an optional query parameter.
+//! What the pipeline authenticates: a [`Credential`], and where an HTTP
+//! request carries one (`Authorization: Bearer`, then an optional cookie,
+//! then an optional query parameter).
 
 use std::borrow::Cow;
+use std::fmt;
 
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
 use crate::error::{AuthError, AuthErrorKind};
+
+/// A credential presented for authentication: the token and the scheme it
+/// was presented with.
+///
+/// The input of [`Authenticator::authenticate`](super::Authenticator::authenticate),
+/// whatever the transport: build one from a header, a Socket.IO `auth`
+/// payload or a message. Its fields are private, so that what later schemes
+/// need (a proof of possession, the request's method and URI) can be added
+/// without breaking code that builds one today.
+///
+/// Its `Debug` output shows the scheme and the token's length, never the token.
+///
+/// ```
+/// use jwt_guard::auth::{Credential, Scheme};
+///
+/// let credential = Credential::bearer("eyJhbGciOi…");
+/// assert_eq!(credential.scheme(), Scheme::Bearer);
+/// assert!(!format!("{credential:?}").contains("eyJ"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential<'a> {
+    token: Cow<'a, str>,
+    scheme: Scheme,
+}
+
+/// How a token was presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// A bearer token (RFC 6750): whoever holds it may use it, whether it
+    /// came in an `Authorization: Bearer` header, a cookie, a query
+    /// parameter or a message.
+    Bearer,
+}
+
+impl<'a> Credential<'a> {
+    /// A bearer token.
+    pub fn bearer(token: impl Into<Cow<'a, str>>) -> Self {
+        Self {
+            token: token.into(),
+            scheme: Scheme::Bearer,
+        }
+    }
+
+    /// The token text.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The scheme the token was presented with.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The same credential, owning its token.
+    pub fn into_owned(self) -> Credential<'static> {
+        Credential {
+            token: Cow::Owned(self.token.into_owned()),
+            scheme: self.scheme,
+        }
+    }
+}
+
+impl fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("scheme", &self.scheme)
+            .field("token_len", &self.token.len())
+            .finish()
+    }
+}
 
 /// The configured token sources beyond the `Authorization` header.
 #[derive(Debug, Clone, Default)]
@@ -20,25 +93,25 @@ fn invalid_request(description: &'static str) -> AuthError {
 }
 
 impl TokenSources {
-    /// The request's token, `Ok(None)` when it carries none, or an
+    /// The request's credential, `Ok(None)` when it carries none, or an
     /// `invalid_request` error when it is ambiguous or empty.
     pub(crate) fn find<'r>(
         &self,
         headers: &'r HeaderMap,
         query: Option<&'r str>,
-    ) -> Result<Option<Cow<'r, str>>, AuthError> {
+    ) -> Result<Option<Credential<'r>>, AuthError> {
         if let Some(token) = bearer(headers)? {
-            return Ok(Some(Cow::Borrowed(token)));
+            return Ok(Some(Credential::bearer(token)));
         }
         if let Some(name) = &self.cookie
             && let Some(token) = cookie(headers, name)?
         {
-            return Ok(Some(Cow::Borrowed(token)));
+            return Ok(Some(Credential::bearer(token)));
         }
         if let (Some(name), Some(query)) = (&self.query, query)
             && let Some(token) = query_param(query, name)?
         {
-            return Ok(Some(token));
+            return Ok(Some(Credential::bearer(token)));
         }
         Ok(None)
     }
@@ -142,7 +215,14 @@ mod tests {
     fn bearer_scheme_is_case_insensitive() {
         for value in ["Bearer abc", "bearer abc", "BEARER   abc"] {
             let h = headers(&[("authorization", value)]);
-            assert_eq!(sources().find(&h, None).unwrap().as_deref(), Some("abc"));
+            assert_eq!(
+                sources()
+                    .find(&h, None)
+                    .unwrap()
+                    .as_ref()
+                    .map(Credential::token),
+                Some("abc")
+            );
         }
     }
 
@@ -178,7 +258,8 @@ mod tests {
             sources()
                 .find(&h, Some("access_token=q"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .map(Credential::token),
             Some("h")
         );
         let h = headers(&[("cookie", "x=1; access_token=c")]);
@@ -186,14 +267,16 @@ mod tests {
             sources()
                 .find(&h, Some("access_token=q"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .map(Credential::token),
             Some("c")
         );
         assert_eq!(
             sources()
                 .find(&HeaderMap::new(), Some("a=1&access_token=q"))
                 .unwrap()
-                .as_deref(),
+                .as_ref()
+                .map(Credential::token),
             Some("q")
         );
     }

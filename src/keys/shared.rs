@@ -6,13 +6,14 @@ use std::sync::{Arc, Weak};
 
 use arc_swap::{ArcSwapOption, Guard};
 
-use crate::keys::KeySet;
-use crate::store::BoxFuture;
+use crate::future::BoxFuture;
+
+use super::KeySet;
 
 /// What a key source does when a token names a `kid` it does not know:
 /// perhaps start a refresh, and return a future that ends when the refresh
 /// in flight (if any) is over, bounded in time by the source.
-pub(crate) type UnknownKidHook = dyn Fn() -> Option<BoxFuture<'static, ()>> + Send + Sync;
+pub(super) type UnknownKidHook = dyn Fn() -> Option<BoxFuture<'static, ()>> + Send + Sync;
 
 /// A handle to a key set that can be swapped at runtime, for key rotation.
 ///
@@ -25,19 +26,21 @@ pub(crate) type UnknownKidHook = dyn Fn() -> Option<BoxFuture<'static, ()>> + Se
 ///
 /// A shared set may be empty (see [`empty`](Self::empty)): every token is then
 /// refused as [`UnknownKey`](crate::AuthErrorKind::UnknownKey).
-/// [`RemoteJwks`](crate::jwks::RemoteJwks) (feature `jwks`) keeps one
+/// [`RemoteJwks`](crate::keys::RemoteJwks) (feature `jwks`) keeps one
 /// current from an identity provider.
 ///
 /// ```
-/// use jwt_guard::{Algorithm, Key, KeySet, SharedKeys, Validator};
+/// use jwt_guard::{Algorithm, KeySet, SharedKeys, Validator, VerifyingKey};
 ///
 /// # fn main() -> Result<(), jwt_guard::ConfigError> {
-/// let old = Key::hmac(Algorithm::HS256, b"the-old-secret-of-at-least-32-bytes!")?.with_kid("2024");
+/// let old = VerifyingKey::hmac(Algorithm::HS256, b"the-old-secret-of-at-least-32-bytes!")?
+///     .with_kid("2024");
 /// let keys = SharedKeys::new(KeySet::new([old.clone()])?);
 /// let validator = Validator::builder().shared_keys(keys.clone()).build()?;
 ///
 /// // Later: rotate. Every validator sharing `keys` sees the new set at once.
-/// let new = Key::hmac(Algorithm::HS256, b"the-new-secret-of-at-least-32-bytes!")?.with_kid("2025");
+/// let new = VerifyingKey::hmac(Algorithm::HS256, b"the-new-secret-of-at-least-32-bytes!")?
+///     .with_kid("2025");
 /// keys.replace(KeySet::new([old, new])?);
 /// assert_eq!(validator.keys().map(|k| k.len()), Some(2));
 /// # Ok(()) }
@@ -83,7 +86,7 @@ impl SharedKeys {
 
     /// An empty set whose validators call `hook` on an unknown `kid`.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(crate) fn with_unknown_kid_hook(hook: Box<UnknownKidHook>) -> Self {
+    pub(super) fn with_unknown_kid_hook(hook: Box<UnknownKidHook>) -> Self {
         Self::with(None, Some(hook))
     }
 
@@ -132,18 +135,18 @@ impl SharedKeys {
     /// A handle that does not keep the set alive, for a background task that
     /// should stop once nobody uses the set any more.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(crate) fn downgrade(&self) -> WeakSharedKeys {
+    pub(super) fn downgrade(&self) -> WeakSharedKeys {
         WeakSharedKeys(Arc::downgrade(&self.inner))
     }
 }
 
 /// A [`SharedKeys`] that does not keep the set alive.
 #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-pub(crate) struct WeakSharedKeys(Weak<Inner>);
+pub(super) struct WeakSharedKeys(Weak<Inner>);
 
 #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
 impl WeakSharedKeys {
-    pub(crate) fn upgrade(&self) -> Option<SharedKeys> {
+    pub(super) fn upgrade(&self) -> Option<SharedKeys> {
         self.0.upgrade().map(|inner| SharedKeys { inner })
     }
 }

@@ -30,6 +30,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+mod parse;
+
+pub(crate) use parse::parse_claims;
+
 /// A JWT NumericDate: seconds since the Unix epoch, with a sub-second part.
 ///
 /// Deserializes from any JSON number (integer or fraction), serializes as an
@@ -212,15 +216,14 @@ impl RegisteredClaims {
             .unwrap_or_default()
     }
 
-    /// What a [`RevocationStore`](crate::store::RevocationStore) is told
-    /// about this token; its `jti` is [`token_id`](Self::token_id).
-    pub fn token_ref(&self) -> crate::store::TokenRef<'_> {
-        let mut token = crate::store::TokenRef::new();
-        token.jti = self.jti.as_deref().or(self.derived_id.as_deref());
-        token.sub = self.sub.as_deref();
-        token.issued_at = self.iat.map(NumericDate::to_system_time);
-        token.expires_at = self.exp.map(NumericDate::to_system_time);
-        token
+    /// Gives a token without a usable `jti` the id `derive` makes: an empty
+    /// `jti` identifies nothing, and such a token could never be revoked on
+    /// its own.
+    pub(crate) fn identify_unless_jti(&mut self, derive: impl FnOnce() -> String) {
+        if self.jti.as_deref().is_none_or(str::is_empty) {
+            self.jti = None;
+            self.derived_id = Some(derive());
+        }
     }
 }
 
@@ -398,7 +401,7 @@ impl<'de> Visitor<'de> for StandardClaimsVisitor {
             (None, None, None, None, None, None, None, None);
         let (mut roles, mut permissions, mut scope) = (None, None, None);
         let mut extra = serde_json::Map::new();
-        while let Some(name) = map.next_key::<crate::verify::MemberName<'de>>()? {
+        while let Some(name) = map.next_key::<crate::json::MemberName<'de>>()? {
             match name.0.as_ref() {
                 "sub" => set(&mut map, &mut sub, "sub")?,
                 "iss" => set(&mut map, &mut iss, "iss")?,

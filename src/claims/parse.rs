@@ -15,15 +15,15 @@ use serde::de::{
 };
 use serde_json::Value;
 
-use crate::claims::{NumericDate, RegisteredClaims};
+use super::{NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::verify::unique::{MemberName, SeenKeys};
+use crate::json::{MemberName, SeenKeys};
 
 /// Parses `payload` into `T` and the registered claims, in one pass.
 pub(crate) fn parse_claims<T: DeserializeOwned>(
     payload: &[u8],
 ) -> Result<(T, RegisteredClaims), AuthError> {
-    let text = crate::verify::unique::json_text(payload)
+    let text = crate::json::json_text(payload)
         .map_err(|description| AuthError::new(AuthErrorKind::Malformed, description))?;
     let mut state = TeeState::default();
     let mut de = serde_json::Deserializer::from_str(text);

@@ -1,0 +1,111 @@
+//! What the pipeline hands out: the [`Claims`] of an authenticated request,
+//! or [`Anonymous`] for one that optional authentication let through.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::claims::RegisteredClaims;
+use crate::error::AuthError;
+use crate::rejection::{Refusal, Rejecter};
+use crate::verify::{Header, Verified};
+
+/// The verified claims of an authenticated request: what
+/// [`Authenticator::authenticate`](super::Authenticator::authenticate)
+/// returns, and what [`JwtLayer`](crate::JwtLayer) puts into the request
+/// extensions. Dereferences to `T`.
+///
+/// With the `axum` feature it is also an extractor: a handler taking
+/// `Claims<T>` answers 401 when the request is anonymous, and 500 (with a
+/// message naming the fix) when no `JwtLayer<T>` ran for the route.
+///
+/// Cloning is cheap: the claims are shared, never copied per request.
+pub struct Claims<T> {
+    verified: Arc<Verified<T>>,
+    rejecter: Arc<Rejecter>,
+}
+
+impl<T> Claims<T> {
+    pub(crate) fn new(verified: Arc<Verified<T>>, rejecter: Arc<Rejecter>) -> Self {
+        Self { verified, rejecter }
+    }
+
+    /// The registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`).
+    pub fn registered(&self) -> &RegisteredClaims {
+        self.verified.registered()
+    }
+
+    /// The verified header (`alg`, `kid`, `typ`).
+    pub fn header(&self) -> &Header {
+        self.verified.header()
+    }
+
+    /// The whole verification result.
+    pub fn verified(&self) -> &Verified<T> {
+        &self.verified
+    }
+
+    /// The claims, cloned out of the shared value (or moved, if unshared).
+    pub fn into_inner(self) -> T
+    where
+        T: Clone,
+    {
+        Arc::unwrap_or_clone(self.verified).into_claims()
+    }
+
+    /// A refusal of this request, rendered as the pipeline that accepted it
+    /// renders its own, with what logs may know of the token.
+    pub(crate) fn refuse(&self, error: AuthError) -> Refusal {
+        Refusal {
+            error: error.with_context(self.verified.error_context()),
+            rejecter: self.rejecter.clone(),
+        }
+    }
+}
+
+impl<T> Deref for Claims<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.verified.claims()
+    }
+}
+
+impl<T> Clone for Claims<T> {
+    fn clone(&self) -> Self {
+        Self {
+            verified: self.verified.clone(),
+            rejecter: self.rejecter.clone(),
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Claims<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Claims")
+            .field(self.verified.claims())
+            .finish()
+    }
+}
+
+/// Put into the request extensions instead of [`Claims`] when optional
+/// authentication let a request without a token through.
+#[derive(Clone, Debug)]
+pub struct Anonymous {
+    rejecter: Arc<Rejecter>,
+}
+
+impl Anonymous {
+    pub(crate) fn new(rejecter: Arc<Rejecter>) -> Self {
+        Self { rejecter }
+    }
+
+    /// A refusal of this request, rendered as the layer that let it through
+    /// renders its own.
+    pub(crate) fn refuse(&self, error: AuthError) -> Refusal {
+        Refusal {
+            error,
+            rejecter: self.rejecter.clone(),
+        }
+    }
+}

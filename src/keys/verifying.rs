@@ -1,0 +1,172 @@
+//! [`VerifyingKey`]: a public key or shared secret that verifies signatures.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jsonwebtoken::{DecodingKey, DecodingKeyKind};
+
+use crate::crypto::provider;
+use crate::error::{ConfigError, ConfigErrorKind};
+
+use super::check::{
+    check_hmac_secret, check_rsa_modulus, expect_family, invalid_key, public_point_is_valid,
+};
+use super::{Algorithm, KeyFamily};
+
+/// A verification key, bound to one algorithm and optionally named by a `kid`.
+///
+/// Its [`Debug`](fmt::Debug) output never shows key material.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    pub(super) alg: Algorithm,
+    pub(super) kid: Option<Arc<str>>,
+    material: Arc<DecodingKey>,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// An HMAC key (`HS256`, `HS384` or `HS512`) from a raw secret.
+    ///
+    /// Refuses secrets under [`MIN_HMAC_SECRET_LEN`](super::MIN_HMAC_SECRET_LEN) bytes.
+    pub fn hmac(alg: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        expect_family(alg, KeyFamily::Hmac)?;
+        let secret = secret.as_ref();
+        check_hmac_secret(secret)?;
+        Ok(Self::from_parts(alg, DecodingKey::from_secret(secret)))
+    }
+
+    /// An RSA key (`RS*` or `PS*`) from a PEM public key (`PUBLIC KEY` or
+    /// `RSA PUBLIC KEY`). Refuses moduli under [`MIN_RSA_BITS`](super::MIN_RSA_BITS) bits.
+    pub fn from_rsa_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        expect_family(alg, KeyFamily::Rsa)?;
+        let key = DecodingKey::from_rsa_pem(pem.as_ref()).map_err(|e| invalid_key("RSA PEM", e))?;
+        Self::checked(alg, key)
+    }
+
+    /// An EC key (`ES256` on P-256 or `ES384` on P-384) from a PEM public key.
+    /// The curve must match the algorithm.
+    pub fn from_ec_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        expect_family(alg, KeyFamily::Ec)?;
+        let key = DecodingKey::from_ec_pem(pem.as_ref()).map_err(|e| invalid_key("EC PEM", e))?;
+        Self::checked(alg, key)
+    }
+
+    /// An Ed25519 key (`EdDSA`) from a PEM public key.
+    pub fn from_ed_pem(pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let key =
+            DecodingKey::from_ed_pem(pem.as_ref()).map_err(|e| invalid_key("Ed25519 PEM", e))?;
+        Self::checked(Algorithm::EdDSA, key)
+    }
+
+    /// Names this key; tokens select it with their `kid` header.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(Arc::from(kid.into()));
+        self
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The key's id, if it has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Checks `signature` over `message` with this key's algorithm.
+    ///
+    /// The verifier is made by `jsonwebtoken`'s crypto provider for every call:
+    /// its verifier objects are not `Send`, so they cannot be kept in a shared
+    /// key set. For HMAC this re-keys the MAC, which costs well under a
+    /// microsecond; the layer's token cache keeps it off the hot path.
+    pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
+        match (provider().verifier_factory)(&self.alg.to_jsonwebtoken(), &self.material) {
+            Ok(verifier) => verifier.verify(message, signature).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn from_parts(alg: Algorithm, material: DecodingKey) -> Self {
+        Self {
+            alg,
+            kid: None,
+            material: Arc::new(material),
+        }
+    }
+
+    /// Checks strength and the key/algorithm match, then builds the key.
+    pub(super) fn checked(alg: Algorithm, material: DecodingKey) -> Result<Self, ConfigError> {
+        match alg.family() {
+            KeyFamily::Hmac => {
+                let secret = material
+                    .try_get_as_bytes()
+                    .map_err(|e| invalid_key("HMAC", e))?;
+                check_hmac_secret(secret)?;
+            }
+            KeyFamily::Rsa => check_rsa_modulus(&rsa_modulus(&material)?)?,
+            KeyFamily::Ec => {
+                let point = material
+                    .try_get_as_bytes()
+                    .map_err(|e| invalid_key("EC", e))?;
+                if Some(point.len()) != alg.ec_point_len()
+                    || point.first() != Some(&0x04)
+                    || !public_point_is_valid(alg, point)
+                {
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::InvalidKey,
+                        format!("the EC key is not an uncompressed point on the curve of {alg}"),
+                    ));
+                }
+            }
+            KeyFamily::Ed => {
+                let point = material
+                    .try_get_as_bytes()
+                    .map_err(|e| invalid_key("Ed25519", e))?;
+                if point.len() != 32 || !public_point_is_valid(alg, point) {
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::InvalidKey,
+                        "the Ed25519 public key is not a 32-byte point of the curve outside its small subgroup",
+                    ));
+                }
+            }
+        }
+        // Let the provider refuse material it cannot use, now rather than per request.
+        (provider().verifier_factory)(&alg.to_jsonwebtoken(), &material)
+            .map_err(|e| invalid_key(alg.as_str(), e))?;
+        Ok(Self::from_parts(alg, material))
+    }
+}
+
+fn rsa_modulus(material: &DecodingKey) -> Result<Vec<u8>, ConfigError> {
+    match material.kind() {
+        DecodingKeyKind::RsaModulusExponent { n, .. } => Ok(n.clone()),
+        DecodingKeyKind::SecretOrDer(der) => {
+            (provider().key_utils.rsa_pub_components_from_public_key)(der)
+                .map(|(n, _)| n)
+                .map_err(|e| invalid_key("RSA", e))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn hmac_key_refuses_a_non_hmac_algorithm() {
+        let err = VerifyingKey::hmac(Algorithm::RS256, SECRET).unwrap_err();
+        assert_eq!(err.kind(), ConfigErrorKind::AlgorithmMismatch);
+    }
+}
