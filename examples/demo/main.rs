@@ -33,6 +33,10 @@
 //! `app.rs` builds the service; this file reads the environment and serves it.
 
 mod app;
+#[path = "../support/logging.rs"]
+mod logging;
+#[path = "../support/redis_env.rs"]
+mod redis_env;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -40,7 +44,6 @@ use std::process::ExitCode;
 use app::Config;
 use jwt_guard::Algorithm;
 use jwt_guard::issue::parse_duration;
-use jwt_guard::store::redis::RedisConfig;
 
 /// The service's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
@@ -55,16 +58,7 @@ fn from_env() -> Result<(Config, String), String> {
         "ES256" => Algorithm::ES256,
         other => return Err(format!("JWT_ALG: `{other}` is not HS256, EdDSA or ES256")),
     };
-    let redis = match (set("REDIS_URL"), set("REDIS_CLUSTER_URLS")) {
-        (Some(_), Some(_)) => {
-            return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".into());
-        }
-        (Some(url), None) => Some(RedisConfig::url(url)),
-        (None, Some(urls)) => Some(RedisConfig::cluster(
-            urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
-        )),
-        (None, None) => None,
-    };
+    let redis = redis_env::from_env()?;
     let config = Config {
         alg,
         secret: std::env::var("JWT_SECRET").ok(),
@@ -81,14 +75,7 @@ fn from_env() -> Result<(Config, String), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,jwt_guard=debug".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
+    logging::init();
     let (config, bind) = match from_env() {
         Ok(settings) => settings,
         Err(message) => {

@@ -20,13 +20,15 @@
 //! tokens for trying it, and serves it.
 
 mod app;
+#[path = "../support/cli.rs"]
+mod cli;
+#[path = "../support/logging.rs"]
+mod logging;
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::Config;
-use jwt_guard::{Algorithm, SigningKey};
-use serde_json::json;
+use cli::Minting;
 
 /// The server's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
@@ -42,77 +44,33 @@ fn from_env() -> Result<(Config, String), String> {
     Ok((config, var("BIND", "127.0.0.1:3000")))
 }
 
-/// Reports a configuration error with its causes, and fails.
-fn invalid(error: &jwt_guard::ConfigError) -> ExitCode {
-    let mut message = format!("grpc: invalid configuration: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    eprintln!("{message}");
-    ExitCode::FAILURE
-}
-
-/// `grpc mint SUB [ROLE,ROLE…]`: prints a 15-minute token for trying the service.
-fn mint(config: &Config, args: &[String]) -> Result<String, jwt_guard::ConfigError> {
-    let sub = args.first().map_or("alice", String::as_str);
-    let roles: Vec<&str> = args
-        .get(1)
-        .map(|r| r.split(',').filter(|r| !r.is_empty()).collect())
-        .unwrap_or_default();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let claims = json!({
-        "sub": sub, "iss": config.issuer, "aud": config.audience, "roles": roles,
-        "iat": now, "nbf": now, "exp": now + 15 * 60,
-        "jti": format!("{now:x}-{}", std::process::id()),
-    });
-    SigningKey::hmac(Algorithm::HS256, config.secret.as_bytes())?.sign("JWT", &claims)
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,jwt_guard=debug".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
+    logging::init();
     let (config, bind) = match from_env() {
         Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("grpc: {message}");
-            return ExitCode::FAILURE;
-        }
+        Err(message) => return cli::fail("grpc", message),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("mint") {
-        return match mint(&config, &args[1..]) {
-            Ok(token) => {
-                println!("{token}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("grpc: {error}");
-                ExitCode::FAILURE
-            }
-        };
+    let minting = Minting {
+        secret: &config.secret,
+        issuer: &config.issuer,
+        audience: &config.audience,
+    };
+    if let Some(minted) = cli::mint_command("grpc", &minting) {
+        return minted;
     }
     // The secret first: a bad one must stop the service before anything else.
     let server = match app::app(&config).await {
         Ok(server) => server,
-        Err(error) => return invalid(&error),
+        Err(error) => return cli::invalid("grpc", &error),
     };
     let addr = match bind.parse() {
         Ok(addr) => addr,
         Err(error) => {
-            eprintln!("grpc: BIND must be an address like 127.0.0.1:3000: {error}");
-            return ExitCode::FAILURE;
+            return cli::fail(
+                "grpc",
+                format!("BIND must be an address like 127.0.0.1:3000: {error}"),
+            );
         }
     };
 
@@ -121,8 +79,7 @@ async fn main() -> ExitCode {
         config.issuer, config.audience
     );
     if let Err(error) = server.serve(addr).await {
-        eprintln!("grpc: server error: {error}");
-        return ExitCode::FAILURE;
+        return cli::fail("grpc", format!("server error: {error}"));
     }
     ExitCode::SUCCESS
 }

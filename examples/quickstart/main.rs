@@ -19,14 +19,17 @@
 //! tokens for trying it, and serves it.
 
 mod app;
+#[path = "../support/cli.rs"]
+mod cli;
+#[path = "../support/logging.rs"]
+mod logging;
+#[path = "../support/redis_env.rs"]
+mod redis_env;
 
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::Config;
-use jwt_guard::store::redis::RedisConfig;
-use jwt_guard::{Algorithm, SigningKey};
-use serde_json::json;
+use cli::Minting;
 
 /// The service's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
@@ -34,17 +37,7 @@ fn from_env() -> Result<(Config, String), String> {
         .map_err(|_| "JWT_SECRET is not set: give it a secret of at least 32 bytes".to_owned())?;
     let var =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let redis = match (set("REDIS_URL"), set("REDIS_CLUSTER_URLS")) {
-        (Some(_), Some(_)) => {
-            return Err("set REDIS_URL or REDIS_CLUSTER_URLS, not both".to_owned());
-        }
-        (Some(url), None) => Some(RedisConfig::url(url)),
-        (None, Some(urls)) => Some(RedisConfig::cluster(
-            urls.split(',').map(str::trim).filter(|u| !u.is_empty()),
-        )),
-        (None, None) => None,
-    };
+    let redis = redis_env::from_env()?;
     let config = Config {
         secret,
         issuer: var("JWT_ISSUER", "quickstart"),
@@ -54,85 +47,35 @@ fn from_env() -> Result<(Config, String), String> {
     Ok((config, var("BIND", "127.0.0.1:3000")))
 }
 
-/// Reports a configuration error with its causes, and fails.
-fn invalid(error: &jwt_guard::ConfigError) -> ExitCode {
-    let mut message = format!("quickstart: invalid configuration: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    eprintln!("{message}");
-    ExitCode::FAILURE
-}
-
-/// `quickstart mint SUB [ROLE,ROLE…]`: prints a 15-minute token for trying the routes.
-fn mint(config: &Config, args: &[String]) -> Result<String, jwt_guard::ConfigError> {
-    let sub = args.first().map_or("alice", String::as_str);
-    let roles: Vec<&str> = args
-        .get(1)
-        .map(|r| r.split(',').filter(|r| !r.is_empty()).collect())
-        .unwrap_or_default();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let claims = json!({
-        "sub": sub, "iss": config.issuer, "aud": config.audience, "roles": roles,
-        "iat": now, "nbf": now, "exp": now + 15 * 60,
-        "jti": format!("{now:x}-{}", std::process::id()),
-    });
-    SigningKey::hmac(Algorithm::HS256, config.secret.as_bytes())?.sign("JWT", &claims)
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,jwt_guard=debug".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-
+    logging::init();
     let (config, bind) = match from_env() {
         Ok(settings) => settings,
-        Err(message) => {
-            eprintln!("quickstart: {message}");
-            return ExitCode::FAILURE;
-        }
+        Err(message) => return cli::fail("quickstart", message),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("mint") {
-        return match mint(&config, &args[1..]) {
-            Ok(token) => {
-                println!("{token}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("quickstart: {error}");
-                ExitCode::FAILURE
-            }
-        };
+    let minting = Minting {
+        secret: &config.secret,
+        issuer: &config.issuer,
+        audience: &config.audience,
+    };
+    if let Some(minted) = cli::mint_command("quickstart", &minting) {
+        return minted;
     }
     let app = match app::app(&config).await {
         Ok(app) => app,
-        Err(error) => return invalid(&error),
+        Err(error) => return cli::invalid("quickstart", &error),
     };
     let listener = match tokio::net::TcpListener::bind(&bind).await {
         Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("quickstart: cannot bind {bind}: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(error) => return cli::fail("quickstart", format!("cannot bind {bind}: {error}")),
     };
     eprintln!(
         "quickstart listening on http://{bind} (iss {}, aud {})",
         config.issuer, config.audience
     );
     if let Err(error) = axum::serve(listener, app).await {
-        eprintln!("quickstart: server error: {error}");
-        return ExitCode::FAILURE;
+        return cli::fail("quickstart", format!("server error: {error}"));
     }
     ExitCode::SUCCESS
 }
