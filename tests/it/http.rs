@@ -355,15 +355,7 @@ async fn revoked_token_is_refused_even_when_cached() {
         get_with(&format!("{url}/me"), Some(&token)).await.status,
         StatusCode::OK
     );
-    let verified = validator().validate::<StandardClaims>(&token).unwrap();
-    store
-        .revoke_token(
-            verified.registered().token_id(),
-            verified.registered().sub(),
-            SystemTime::now() + Duration::from_secs(600),
-        )
-        .await
-        .unwrap();
+    revoke(&store, &token).await;
     let answer = get_with(&format!("{url}/me"), Some(&token)).await;
     assert_invalid_token(&answer, &token);
     assert_eq!(
@@ -583,15 +575,7 @@ async fn asynchronous_store_answers_gate_the_request() {
         get_with(&format!("{url}/me"), Some(&token)).await.status,
         StatusCode::OK
     );
-    let verified = validator().validate::<StandardClaims>(&token).unwrap();
-    store
-        .revoke_token(
-            verified.registered().token_id(),
-            verified.registered().sub(),
-            SystemTime::now() + Duration::from_secs(600),
-        )
-        .await
-        .unwrap();
+    revoke(&store, &token).await;
     assert_invalid_token(&get_with(&format!("{url}/me"), Some(&token)).await, &token);
 
     let failing = SlowStore {
@@ -691,4 +675,17 @@ async fn rejection_carries_the_error_in_response_extensions() {
 fn b64(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+/// Revokes `token` in `store` for ten minutes, as a logout would.
+async fn revoke(store: &dyn RevocationStore, token: &str) {
+    let verified = validator().validate::<StandardClaims>(token).unwrap();
+    store
+        .revoke_token(
+            verified.registered().token_id(),
+            verified.registered().sub(),
+            SystemTime::now() + Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
 }
