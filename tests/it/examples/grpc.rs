@@ -8,8 +8,6 @@ mod app;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use jwt_guard::{Algorithm, SigningKey};
-use serde_json::json;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
@@ -17,13 +15,8 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+use super::cli::{AUDIENCE, ISSUER, SECRET, token, with_secret};
 use crate::support::example::{self, Example};
-use crate::support::{now, unique_id};
-
-const SECRET: &str = "grpc-example-test-secret-0123456789abcdef";
-/// The binary's defaults for `JWT_ISSUER` and `JWT_AUDIENCE`.
-const ISSUER: &str = "quickstart";
-const AUDIENCE: &str = "quickstart-api";
 
 /// The example's server in this process; returns a channel to it. Its
 /// tests run on a multi-thread runtime, as the binary's `main` does.
@@ -45,24 +38,8 @@ async fn serve() -> Channel {
     Endpoint::from_shared(url).unwrap().connect().await.unwrap()
 }
 
-/// A token as `grpc mint SUB ROLES` makes it, minted here.
-fn token(sub: &str, roles: &[&str]) -> String {
-    let now = now();
-    let claims = json!({
-        "sub": sub, "iss": ISSUER, "aud": AUDIENCE, "roles": roles,
-        "iat": now, "nbf": now, "exp": now + 15 * 60, "jti": unique_id(),
-    });
-    SigningKey::hmac(Algorithm::HS256, SECRET.as_bytes())
-        .unwrap()
-        .sign("JWT", &claims)
-        .unwrap()
-}
-
 fn command(env: &[(&str, &str)]) -> Command {
-    let mut env = env.to_vec();
-    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
-        env.push(("JWT_SECRET", SECRET));
-    }
+    let env = with_secret(env);
     example::command("grpc", &env)
 }
 

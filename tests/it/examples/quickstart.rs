@@ -10,18 +10,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jwt_guard::store::redis::RedisConfig;
-use jwt_guard::{Algorithm, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::cli::{AUDIENCE, ISSUER, SECRET, token, with_secret};
 use crate::support::example::{self, Example};
 use crate::support::redis::{RedisCluster, RedisServer};
-use crate::support::{client, now, serve, unique_id};
-
-const SECRET: &str = "quickstart-test-secret-0123456789abcdef";
-/// The binary's defaults for `JWT_ISSUER` and `JWT_AUDIENCE`.
-const ISSUER: &str = "quickstart";
-const AUDIENCE: &str = "quickstart-api";
+use crate::support::{client, serve};
 
 /// The quickstart in this process, revocations in `redis` or in memory. Its
 /// tests run on a multi-thread runtime, as the binary's `main` does.
@@ -35,33 +30,14 @@ async fn quickstart(redis: Option<RedisConfig>) -> String {
     serve(app::app(&config).await.unwrap()).await
 }
 
-/// A token as `quickstart mint SUB ROLES` makes it, minted here.
-fn token(sub: &str, roles: &[&str]) -> String {
-    let now = now();
-    let claims = json!({
-        "sub": sub, "iss": ISSUER, "aud": AUDIENCE, "roles": roles,
-        "iat": now, "nbf": now, "exp": now + 15 * 60, "jti": unique_id(),
-    });
-    SigningKey::hmac(Algorithm::HS256, SECRET.as_bytes())
-        .unwrap()
-        .sign("JWT", &claims)
-        .unwrap()
-}
-
 fn command(env: &[(&str, &str)]) -> Command {
-    let mut env = env.to_vec();
-    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
-        env.push(("JWT_SECRET", SECRET));
-    }
+    let env = with_secret(env);
     example::command("quickstart", &env)
 }
 
 /// The binary, started with `env` (and the test secret).
 async fn start(env: &[(&str, &str)]) -> Example {
-    let mut env = env.to_vec();
-    if !env.iter().any(|(name, _)| *name == "JWT_SECRET") {
-        env.push(("JWT_SECRET", SECRET));
-    }
+    let env = with_secret(env);
     example::start("quickstart", &env, "/public").await
 }
 
