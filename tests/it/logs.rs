@@ -22,12 +22,7 @@ async fn call(app: &Router, token: &str, path: &str) -> http::StatusCode {
 #[test]
 fn rejections_are_logged_with_reason_and_subject_but_never_the_token() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = captured.subscriber();
 
     let mut expired = claims("alice", &[]);
     expired["exp"] = json!(now() - 3600);

@@ -251,12 +251,7 @@ fn a_completed_mirror_resync_is_counted() {
 #[test]
 fn accepted_requests_run_in_a_span_with_sub_and_kid_but_never_the_token() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber = captured.subscriber();
     let key = VerifyingKey::hmac(Algorithm::HS256, SECRET)
         .unwrap()
         .with_kid("k1");

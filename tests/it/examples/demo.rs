@@ -228,40 +228,16 @@ async fn credentials_are_refused_alike(a: &str) {
     assert_eq!(wrong, json!({ "error": "invalid_credentials" }));
     assert_eq!(wrong, unknown);
     for body in ["{not json", r#"{"username":"alice"}"#, r#"["alice"]"#, ""] {
-        let response = client()
+        let login = client()
             .post(format!("{a}/auth/login"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            matches!(
-                response.status(),
-                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
-            ),
-            "{body:?}: {}",
-            response.status()
-        );
+            .header("content-type", "application/json");
+        assert_malformed_body_refused(login, body).await;
     }
     for token in ["", "garbage", "a.b.c"] {
         assert_invalid_grant(refresh_with_body(a, token).await).await;
     }
     for body in ["{not json", r#"{"token":"x"}"#] {
-        let response = client()
-            .post(format!("{a}/auth/refresh"))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            matches!(
-                response.status(),
-                StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
-            ),
-            "{body:?}: {}",
-            response.status()
-        );
+        assert_malformed_body_refused(client().post(format!("{a}/auth/refresh")), body).await;
     }
     assert_invalid_grant(
         client()
@@ -775,4 +751,17 @@ mod ws {
         );
         assert!(elapsed <= Duration::from_millis(3100), "{elapsed:?}");
     }
+}
+
+/// Sends `body` with `request`, and asserts it is refused as a client
+/// error (400 or 422), not answered or failed.
+async fn assert_malformed_body_refused(request: reqwest::RequestBuilder, body: &str) {
+    let status = request.body(body.to_owned()).send().await.unwrap().status();
+    assert!(
+        matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+        ),
+        "{body:?}: {status}"
+    );
 }

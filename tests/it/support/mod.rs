@@ -135,6 +135,17 @@ impl std::io::Write for Captured {
 
 #[cfg(feature = "axum")]
 impl Captured {
+    /// A subscriber that writes every event and span, at every level,
+    /// here, without colours.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
     /// Everything written so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
