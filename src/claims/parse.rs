@@ -3,8 +3,9 @@
 //! The payload is parsed once: the application's claims type `T` is
 //! deserialized through a wrapper that watches every member going by. It
 //! refuses duplicate members, and takes a copy of the registered claims
-//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`) with strict type checks,
-//! whatever `T` itself declares. `T` sees exactly the JSON it would have seen.
+//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`, and the issuer's
+//! private `iat_us`) with strict type checks, whatever `T` itself declares.
+//! `T` sees exactly the JSON it would have seen.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -34,7 +35,10 @@ pub(crate) fn parse_claims<T: DeserializeOwned>(
     .and_then(|claims| de.end().map(|()| claims));
     match (result, state.error) {
         (_, Some(error)) => Err(error),
-        (Ok(claims), None) => Ok((claims, state.registered)),
+        (Ok(claims), None) => {
+            issued_at_micros_within_iat(&state.registered)?;
+            Ok((claims, state.registered))
+        }
         (Err(error), None) if !state.saw_object || error.is_syntax() || error.is_eof() => {
             tracing::trace!(%error, "claims are not JSON");
             Err(AuthError::new(
@@ -50,6 +54,19 @@ pub(crate) fn parse_claims<T: DeserializeOwned>(
                 "the token's claims do not have the expected shape",
             ))
         }
+    }
+}
+
+/// `iat_us` must fall within `iat`'s second: it only refines `iat`, and a
+/// later one would move the token past a logout everywhere.
+fn issued_at_micros_within_iat(registered: &RegisteredClaims) -> Result<(), AuthError> {
+    match (registered.iat_us, registered.iat) {
+        (None, _) => Ok(()),
+        (Some(micros), Some(iat)) if micros.as_secs() == iat.as_secs() => Ok(()),
+        (Some(_), _) => Err(invalid_claim(
+            Registered::IatMicros,
+            "must fall within the second of `iat`",
+        )),
     }
 }
 
@@ -129,6 +146,7 @@ enum Registered {
     Exp,
     Nbf,
     Iat,
+    IatMicros,
     Jti,
     Sid,
 }
@@ -142,6 +160,7 @@ impl Registered {
             "exp" => Self::Exp,
             "nbf" => Self::Nbf,
             "iat" => Self::Iat,
+            "iat_us" => Self::IatMicros,
             "jti" => Self::Jti,
             "sid" => Self::Sid,
             _ => return None,
@@ -156,6 +175,7 @@ impl Registered {
             Self::Exp => "exp",
             Self::Nbf => "nbf",
             Self::Iat => "iat",
+            Self::IatMicros => "iat_us",
             Self::Jti => "jti",
             Self::Sid => "sid",
         }
@@ -212,6 +232,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMapAccess<'_, 'de, A> {
 /// The largest time claim accepted: 9999-12-31T23:59:59Z. Anything later is
 /// not a date a real issuer writes, and would overflow time arithmetic.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
+/// The same, in microseconds (for `iat_us`).
+const MAX_NUMERIC_DATE_MICROS: i64 = 253_402_300_799_999_999;
 
 fn invalid_claim(claim: Registered, what: &str) -> AuthError {
     AuthError::new(
@@ -246,6 +268,15 @@ fn record(
         Registered::Exp => registered.exp = Some(date()?),
         Registered::Nbf => registered.nbf = Some(date()?),
         Registered::Iat => registered.iat = Some(date()?),
+        Registered::IatMicros => {
+            registered.iat_us = match value.as_i64() {
+                Some(micros) if (0..=MAX_NUMERIC_DATE_MICROS).contains(&micros) => {
+                    Some(NumericDate::from_micros(micros))
+                }
+                Some(_) => return Err(invalid_claim(claim, "is out of range")),
+                None => return Err(invalid_claim(claim, "must be an integer")),
+            };
+        }
         Registered::Aud => {
             registered.aud = match value {
                 Value::String(s) => vec![s.clone()],
@@ -310,6 +341,46 @@ mod tests {
         ] {
             let error = parse_claims::<Only>(payload).unwrap_err();
             assert_eq!(error.kind(), AuthErrorKind::InvalidClaim);
+        }
+    }
+
+    #[test]
+    fn issued_at_micros_is_read_and_must_fall_within_the_second_of_iat() {
+        let (_, registered) =
+            parse_claims::<Only>(br#"{"sub":"a","iat":1700000000,"iat_us":1700000000999999}"#)
+                .unwrap();
+        assert_eq!(
+            registered.issued_at_micros().unwrap().as_micros(),
+            1_700_000_000_999_999
+        );
+        let (_, registered) = parse_claims::<Only>(br#"{"sub":"a","iat":1700000000}"#).unwrap();
+        assert_eq!(registered.issued_at_micros(), None);
+        for (payload, why) in [
+            (
+                &br#"{"sub":"a","iat":1700000000,"iat_us":1700000001000000}"#[..],
+                "must fall within the second of `iat`",
+            ),
+            (
+                br#"{"sub":"a","iat":1700000000,"iat_us":1699999999999999}"#,
+                "must fall within the second of `iat`",
+            ),
+            (
+                br#"{"sub":"a","iat_us":1700000000000000}"#,
+                "must fall within the second of `iat`",
+            ),
+            (
+                br#"{"sub":"a","iat":1700000000,"iat_us":1700000000000000.5}"#,
+                "must be an integer",
+            ),
+            (
+                br#"{"sub":"a","iat":1700000000,"iat_us":"1700000000000000"}"#,
+                "must be an integer",
+            ),
+            (br#"{"sub":"a","iat":0,"iat_us":-1}"#, "is out of range"),
+        ] {
+            let error = parse_claims::<Only>(payload).unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::InvalidClaim);
+            assert_eq!(error.description(), format!("the `iat_us` claim {why}"));
         }
     }
 

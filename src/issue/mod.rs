@@ -14,8 +14,11 @@
 //! - **Logout** ([`Issuer::logout`]) revokes the access token and its family;
 //!   **logout everywhere** ([`Issuer::logout_all`]) cuts the subject off:
 //!   every access and refresh token issued before that instant is refused.
-//!   Access tokens carry `iat` to the microsecond, so a token issued in the
-//!   same second, after the cut-off, stays valid.
+//!   Access tokens carry `iat`, `nbf` and `exp` in whole seconds, as every
+//!   JWT library expects, and the issue instant to the microsecond in a
+//!   private `iat_us` claim: a token issued in the same second, after the
+//!   cut-off, stays valid. A token without `iat_us` (minted by another
+//!   system) is refused by a cut-off anywhere in its `iat`'s second.
 //! - **Keys** rotate without downtime ([`Issuer::rotate_key`]); the public
 //!   keys are served as a JWKS ([`Issuer::jwks`]).
 //!
@@ -87,13 +90,14 @@ use secret::{Presented, random_id};
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Claims an issuer writes itself, which a [`Grant`] cannot set.
-const RESERVED: [&str; 10] = [
+const RESERVED: [&str; 11] = [
     "iss",
     "sub",
     "aud",
     "exp",
     "nbf",
     "iat",
+    "iat_us",
     "jti",
     "sid",
     "roles",
@@ -359,7 +363,8 @@ impl IssuerBuilder {
         self
     }
 
-    /// Access-token lifetime (default 15 minutes, at most 24 hours).
+    /// Access-token lifetime, in whole seconds (default 15 minutes, at most
+    /// 24 hours): `exp` is `iat` plus this lifetime exactly.
     pub fn access_ttl(mut self, ttl: Duration) -> Self {
         self.access_ttl = ttl;
         self
@@ -424,6 +429,11 @@ impl IssuerBuilder {
         if self.access_ttl < Duration::from_secs(1) || self.access_ttl > MAX_ACCESS_TTL {
             return Err(invalid(
                 "the access-token lifetime must be between 1 second and 24 hours",
+            ));
+        }
+        if self.access_ttl.subsec_nanos() != 0 {
+            return Err(invalid(
+                "the access-token lifetime must be whole seconds: `exp` is a whole second",
             ));
         }
         if self.refresh_ttl < Duration::from_secs(1) || self.refresh_ttl > MAX_REFRESH_TTL {
@@ -715,17 +725,22 @@ impl Issuer {
         let inner = &self.inner;
         let custom: Map<String, Value> = serde_json::from_str(claims)
             .map_err(|e| IssueError::with_source(IssueErrorKind::InvalidClaims, e))?;
-        let iat = NumericDate::from_system_time(now);
-        let mut payload = Map::with_capacity(custom.len() + 8);
+        // Whole seconds, as every JWT library compares them (Node's reject
+        // an `nbf` later than the current whole second); the instant itself
+        // in `iat_us`, for logout-everywhere cut-offs within a second.
+        let issued = NumericDate::from_system_time(now);
+        let iat = issued.as_secs();
+        let exp = NumericDate::from_secs(iat)
+            .saturating_add(inner.access_ttl)
+            .as_secs();
+        let mut payload = Map::with_capacity(custom.len() + 9);
         payload.insert("iss".into(), inner.issuer.clone().into());
         payload.insert("sub".into(), sub.into());
         payload.insert("aud".into(), inner.audience.clone().into());
-        payload.insert("iat".into(), serde_json::to_value(iat).unwrap_or_default());
-        payload.insert("nbf".into(), serde_json::to_value(iat).unwrap_or_default());
-        payload.insert(
-            "exp".into(),
-            (iat.saturating_add(inner.access_ttl).as_secs()).into(),
-        );
+        payload.insert("iat".into(), iat.into());
+        payload.insert("iat_us".into(), issued.as_micros().into());
+        payload.insert("nbf".into(), iat.into());
+        payload.insert("exp".into(), exp.into());
         payload.insert("jti".into(), jti.into());
         payload.insert("sid".into(), sid.into());
         payload.extend(custom);

@@ -41,9 +41,24 @@ impl crate::RegisteredClaims {
         TokenRef {
             jti: Some(self.token_id()).filter(|id| !id.is_empty()),
             sub: self.sub(),
-            issued_at: self.issued_at().map(crate::NumericDate::to_system_time),
+            issued_at: self.revocable_issued_at(),
             expires_at: self.expires_at().map(crate::NumericDate::to_system_time),
         }
+    }
+
+    /// When the token was issued, for comparing with a logout-everywhere
+    /// cut-off: `iat_us` when the token has it; otherwise just before the
+    /// start of `iat`'s second, so that a cut-off anywhere in that second
+    /// refuses it (a whole-second `iat` cannot say whether the token came
+    /// before or after the cut-off: fail closed).
+    fn revocable_issued_at(&self) -> Option<SystemTime> {
+        let issued_at = match (self.issued_at_micros(), self.issued_at()) {
+            (Some(micros), _) => micros,
+            (None, Some(iat)) => crate::NumericDate::from_secs(iat.as_secs())
+                .saturating_sub(std::time::Duration::from_micros(1)),
+            (None, None) => return None,
+        };
+        Some(issued_at.to_system_time())
     }
 }
 
@@ -59,7 +74,12 @@ pub struct TokenRef<'a> {
     pub jti: Option<&'a str>,
     /// The token's `sub` claim, if it has one.
     pub sub: Option<&'a str>,
-    /// The token's `iat` claim, with its sub-second part, if it has one.
+    /// When the token was issued, if it says: its `iat_us` claim (which
+    /// tokens from an [`Issuer`](crate::issue::Issuer) carry), else one
+    /// microsecond before the start of its `iat`'s second. A token issued
+    /// before a subject's cut-off ([`RevocationStore::revoke_subject`]) is
+    /// revoked; so a token with only a whole-second `iat` is revoked by a
+    /// cut-off anywhere in that second or later.
     pub issued_at: Option<SystemTime>,
     /// The token's `exp` claim, if it has one.
     pub expires_at: Option<SystemTime>,
@@ -347,5 +367,73 @@ impl std::error::Error for StoreError {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::{MemoryStore, RevocationStore, TokenStatus};
+    use crate::{NumericDate, RegisteredClaims};
+
+    const SECOND: i64 = 1_800_000_000;
+
+    fn registered(iat: Option<NumericDate>, iat_us: Option<NumericDate>) -> RegisteredClaims {
+        RegisteredClaims {
+            sub: Some("alice".into()),
+            jti: Some("j".into()),
+            iat,
+            iat_us,
+            ..RegisteredClaims::default()
+        }
+    }
+
+    fn at_micros(micros: i64) -> std::time::SystemTime {
+        UNIX_EPOCH + Duration::from_micros(micros as u64)
+    }
+
+    #[test]
+    fn issued_at_is_iat_us_else_just_before_iats_second() {
+        let precise = registered(
+            Some(NumericDate::from_secs(SECOND)),
+            Some(NumericDate::from_micros(SECOND * 1_000_000 + 5)),
+        );
+        assert_eq!(
+            precise.token_ref().issued_at,
+            Some(at_micros(SECOND * 1_000_000 + 5))
+        );
+        for iat in [
+            NumericDate::from_secs(SECOND),
+            NumericDate::from_micros(SECOND * 1_000_000 + 999_999),
+        ] {
+            assert_eq!(
+                registered(Some(iat), None).token_ref().issued_at,
+                Some(at_micros(SECOND * 1_000_000 - 1))
+            );
+        }
+        assert_eq!(registered(None, None).token_ref().issued_at, None);
+    }
+
+    #[tokio::test]
+    async fn a_cut_off_at_the_very_start_of_a_second_refuses_a_whole_second_token_of_it() {
+        let store = MemoryStore::new();
+        store
+            .revoke_subject("alice", at_micros(SECOND * 1_000_000))
+            .await
+            .unwrap();
+        let status = |claims: RegisteredClaims| match store.check(&claims.token_ref()) {
+            super::Lookup::Ready(result) => result.unwrap(),
+            _ => unreachable!("the memory store answers at once"),
+        };
+        let whole = registered(Some(NumericDate::from_secs(SECOND)), None);
+        assert_eq!(status(whole), TokenStatus::Revoked);
+        // The issuer's tokens say their microsecond: one issued right at
+        // the cut-off is after it.
+        let precise = registered(
+            Some(NumericDate::from_secs(SECOND)),
+            Some(NumericDate::from_micros(SECOND * 1_000_000)),
+        );
+        assert_eq!(status(precise), TokenStatus::Active);
     }
 }

@@ -4,7 +4,11 @@
 //! tokens issued before it and not after, reserved claims are refused.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
 
 use crate::support::redis::RedisServer;
 use crate::support::{AUDIENCE, ISSUER, SECRET};
@@ -122,15 +126,47 @@ async fn without_grace_the_previous_token_is_reuse() {
     }
 }
 
+/// What `store` says of `token` after `validator` verified it.
+async fn status(
+    store: &dyn RevocationStore,
+    validator: &Validator,
+    token: &str,
+) -> jwt_guard::store::TokenStatus {
+    let verified = validator.validate::<StandardClaims>(token).unwrap();
+    match store.check(&verified.registered().token_ref()) {
+        jwt_guard::store::Lookup::Ready(result) => result.unwrap(),
+        jwt_guard::store::Lookup::Pending(future) => future.await.unwrap(),
+        _ => unreachable!(),
+    }
+}
+
+/// The whole second a token's `iat` claim names.
+fn iat_of(validator: &Validator, token: &str) -> i64 {
+    let verified = validator.validate::<StandardClaims>(token).unwrap();
+    verified.registered().issued_at().unwrap().as_secs()
+}
+
 #[tokio::test]
 async fn logout_all_refuses_earlier_refresh_tokens_but_not_later_ones() {
     let (stores, _redis) = stores().await;
     for (name, store) in stores {
         let issuer = issuer(store.clone(), Duration::ZERO);
         let validator = issuer.validator().build().unwrap();
-        let before = issuer.issue(&Grant::new("dave")).await.unwrap();
-        issuer.logout_all("dave").await.unwrap();
-        let after = issuer.issue(&Grant::new("dave")).await.unwrap();
+        // Until the tokens before and after the cut-off share one whole
+        // second (almost always the first time): that is the case whole
+        // seconds alone cannot tell apart.
+        let mut attempt = 0;
+        let (before, after) = loop {
+            attempt += 1;
+            let before = issuer.issue(&Grant::new("dave")).await.unwrap();
+            issuer.logout_all("dave").await.unwrap();
+            let after = issuer.issue(&Grant::new("dave")).await.unwrap();
+            if iat_of(&validator, before.access_token()) == iat_of(&validator, after.access_token())
+            {
+                break (before, after);
+            }
+            assert!(attempt < 10, "{name}: never two tokens in one second");
+        };
         assert_eq!(
             kind(issuer.refresh(before.refresh_token().as_str()).await),
             IssueErrorKind::RevokedGrant,
@@ -141,16 +177,9 @@ async fn logout_all_refuses_earlier_refresh_tokens_but_not_later_ones() {
             "{name}"
         );
         // The access tokens: the earlier one is revoked in the store, the
-        // later one (same second, later microsecond) is not.
+        // later one (same second, later microsecond: `iat_us`) is not.
         for (pair, revoked) in [(&before, true), (&after, false)] {
-            let verified = validator
-                .validate::<StandardClaims>(pair.access_token())
-                .unwrap();
-            let status = match store.check(&verified.registered().token_ref()) {
-                jwt_guard::store::Lookup::Ready(result) => result.unwrap(),
-                jwt_guard::store::Lookup::Pending(future) => future.await.unwrap(),
-                _ => unreachable!(),
-            };
+            let status = status(&*store, &validator, pair.access_token()).await;
             assert_eq!(
                 status == jwt_guard::store::TokenStatus::Revoked,
                 revoked,
@@ -158,6 +187,90 @@ async fn logout_all_refuses_earlier_refresh_tokens_but_not_later_ones() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn logout_all_refuses_a_foreign_token_from_the_cut_offs_second_even_a_later_fraction() {
+    let (stores, _redis) = stores().await;
+    let validator = crate::support::validator();
+    for (name, store) in stores {
+        let issuer = issuer(store.clone(), Duration::ZERO);
+        let sub = crate::support::unique_id();
+        // The cut-off's whole second, known when it did not change during
+        // the call.
+        let second = loop {
+            let start = SystemTime::now();
+            issuer.logout_all(&sub).await.unwrap();
+            let end = SystemTime::now();
+            let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_secs();
+            if secs(start) == secs(end) {
+                break secs(start);
+            }
+        };
+        // Tokens of another system, without `iat_us`: whole or fractional,
+        // any `iat` in that second (even its last microsecond, surely after
+        // the cut-off) is refused; the next second is not.
+        let foreign = |iat: serde_json::Value| {
+            let mut claims = crate::support::claims(&sub, &[]);
+            claims["iat"] = iat;
+            crate::support::mint(&claims)
+        };
+        for (iat, revoked) in [
+            (json!(second - 1), true),
+            (json!(second), true),
+            (json!(second as f64 + 0.999_999), true),
+            (json!(second + 1), false),
+        ] {
+            let status = status(&*store, &validator, &foreign(iat.clone())).await;
+            assert_eq!(
+                status == jwt_guard::store::TokenStatus::Revoked,
+                revoked,
+                "{name}: iat {iat}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn issued_dates_are_whole_seconds_and_exp_is_iat_plus_the_lifetime_exactly() {
+    let issuer = Issuer::builder()
+        .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .access_ttl(Duration::from_secs(90))
+        .store(MemoryStore::new())
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let pair = issuer.issue(&Grant::new("erin")).await.unwrap();
+        let payload = pair.access_token().split('.').nth(1).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        for claim in ["iat", "nbf", "exp", "iat_us"] {
+            assert!(payload[claim].is_u64(), "{claim} is {}", payload[claim]);
+        }
+        let iat = payload["iat"].as_u64().unwrap();
+        assert_eq!(payload["nbf"], iat);
+        assert_eq!(payload["exp"].as_u64().unwrap() - iat, 90);
+        assert_eq!(payload["iat_us"].as_u64().unwrap() / 1_000_000, iat);
+    }
+    // A lifetime `exp` cannot say exactly is refused.
+    let error = Issuer::builder()
+        .signing_key(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .access_ttl(Duration::from_millis(90_500))
+        .store(MemoryStore::new())
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("whole seconds"), "{error}");
+    // `iat_us` is the issuer's: a grant cannot set it.
+    assert!(
+        issuer
+            .issue(&Grant::new("erin").claim("iat_us", 1))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

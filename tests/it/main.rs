@@ -15,6 +15,7 @@ mod examples;
 mod grpc;
 #[cfg(feature = "axum")]
 mod http;
+mod interop;
 #[cfg(all(feature = "axum", feature = "redis"))]
 mod issue;
 #[cfg(all(feature = "jwks", feature = "axum"))]

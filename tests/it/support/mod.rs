@@ -3,6 +3,7 @@
 
 #[cfg(any(all(feature = "axum", feature = "redis"), feature = "tonic"))]
 pub mod example;
+pub mod interop;
 pub mod keys;
 #[cfg(any(feature = "redis", feature = "tonic"))]
 pub mod ports;

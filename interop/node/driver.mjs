@@ -1,0 +1,93 @@
+// Drives the Node JWT libraries for jwt-guard's interoperability tests
+// (tests/it/interop): one JSON request per line on stdin, one JSON answer
+// per line on stdout, so that a token is verified the moment it is sent.
+//
+//   {"op":"verify","lib":"jsonwebtoken"|"jose","token":…,"alg":…,
+//    "secret":… | "jwks":{…},"issuer":…,"audience":…}
+//     -> {"ok":true,"payload":{…}} | {"ok":false,"error":"…"}
+//   {"op":"mint","lib":…,"alg":"HS256","secret":…,"issuer":…,"audience":…,"sub":…}
+//     -> {"ok":true,"token":"…"}
+//
+// Every check the libraries offer is on: signature, algorithm, iss, aud,
+// exp and nbf, with no clock tolerance.
+
+import { createInterface } from 'node:readline';
+import { createPublicKey } from 'node:crypto';
+import { createRequire } from 'node:module';
+import jsonwebtoken from 'jsonwebtoken';
+import * as jose from 'jose';
+
+const require = createRequire(import.meta.url);
+const versions = {
+  jsonwebtoken: require('jsonwebtoken/package.json').version,
+  jose: require('jose/package.json').version,
+};
+
+function jwkFor(jwks, token) {
+  const { kid } = JSON.parse(Buffer.from(token.split('.')[0], 'base64url'));
+  const jwk = jwks.keys.find((k) => k.kid === kid);
+  if (!jwk) throw new Error(`no key with kid ${kid}`);
+  return jwk;
+}
+
+async function verify(req) {
+  const options = { issuer: req.issuer, audience: req.audience, algorithms: [req.alg] };
+  switch (req.lib) {
+    case 'jsonwebtoken': {
+      const key = req.jwks
+        ? createPublicKey({ key: jwkFor(req.jwks, req.token), format: 'jwk' })
+        : req.secret;
+      return jsonwebtoken.verify(req.token, key, options);
+    }
+    case 'jose': {
+      const key = req.jwks
+        ? jose.createLocalJWKSet(req.jwks)
+        : new TextEncoder().encode(req.secret);
+      const { payload } = await jose.jwtVerify(req.token, key, options);
+      return payload;
+    }
+    default:
+      throw new Error(`unknown library ${req.lib}`);
+  }
+}
+
+// Each library's own default shape for a token it signs.
+async function mint(req) {
+  switch (req.lib) {
+    case 'jsonwebtoken':
+      // {"alg":"HS256","typ":"JWT"}, integer iat and exp from `expiresIn`.
+      return jsonwebtoken.sign({ sub: req.sub }, req.secret, {
+        algorithm: req.alg,
+        expiresIn: '8h',
+        issuer: req.issuer,
+        audience: req.audience,
+      });
+    case 'jose':
+      // {"alg":"HS256"} only, `aud` as an array.
+      return new jose.SignJWT({})
+        .setProtectedHeader({ alg: req.alg })
+        .setSubject(req.sub)
+        .setIssuer(req.issuer)
+        .setAudience([req.audience, 'another-api'])
+        .setIssuedAt()
+        .setExpirationTime('2h')
+        .sign(new TextEncoder().encode(req.secret));
+    default:
+      throw new Error(`unknown library ${req.lib}`);
+  }
+}
+
+const lines = createInterface({ input: process.stdin });
+for await (const line of lines) {
+  let answer;
+  try {
+    const req = JSON.parse(line);
+    if (req.op === 'versions') answer = { ok: true, versions };
+    else if (req.op === 'verify') answer = { ok: true, payload: await verify(req) };
+    else if (req.op === 'mint') answer = { ok: true, token: await mint(req) };
+    else throw new Error(`unknown op ${req.op}`);
+  } catch (error) {
+    answer = { ok: false, error: `${error.name}: ${error.message}` };
+  }
+  process.stdout.write(JSON.stringify(answer) + '\n');
+}

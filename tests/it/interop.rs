@@ -1,0 +1,187 @@
+//! jwt-guard in a fleet: tokens its `Issuer` signs, verified the moment
+//! they are issued by the JWT libraries other services use (node
+//! `jsonwebtoken`, `jose`, PyJWT, python-jose), every check on; and tokens
+//! those libraries sign in their own default shapes, verified here.
+//!
+//! Each case prints an `interop:` line (library, version, direction,
+//! algorithm, result): `.ci/run` collects them, the README's table is made
+//! from them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+use jwt_guard::issue::{Grant, Issuer};
+use jwt_guard::store::MemoryStore;
+use jwt_guard::{Algorithm, SigningKey, StandardClaims, Validator, VerifyingKey};
+use serde_json::{Value, json};
+
+use crate::support::interop::{self, Driver};
+use crate::support::keys::{ec_key, ed25519_key};
+use crate::support::unique_id;
+
+const ISSUER: &str = "https://auth.fleet.test";
+const AUDIENCE: &str = "orders-api";
+/// The text secret every service of the fleet holds.
+const SECRET: &str = "fleet-shared-secret-0123456789-abcdef";
+
+/// The libraries each driver drives.
+const LIBRARIES: [(&str, &[&str]); 2] = [
+    ("node", &["jsonwebtoken", "jose"]),
+    ("python", &["pyjwt", "python-jose"]),
+];
+
+fn driver(language: &str) -> Result<Driver, String> {
+    match language {
+        "node" => interop::node(),
+        "python" => interop::python(),
+        _ => unreachable!(),
+    }
+}
+
+/// Prints one result line of the README's table.
+fn report(library: &str, version: &Value, direction: &str, alg: Algorithm, result: &str) {
+    let version = version.as_str().unwrap_or("?");
+    println!("interop: {library} {version} | {direction} | {alg} | {result}");
+}
+
+fn issuer(key: SigningKey) -> Issuer {
+    Issuer::builder()
+        .signing_key(key)
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .access_ttl(Duration::from_secs(90))
+        .shared_store(Arc::new(MemoryStore::new()))
+        .build()
+        .unwrap()
+}
+
+/// The issuer's keys as the other services hold them: the shared secret,
+/// or the issuer's JWKS.
+fn key_material(alg: Algorithm, issuer: &Issuer) -> (&'static str, Value) {
+    match alg {
+        Algorithm::HS256 => ("secret", json!(SECRET)),
+        _ => ("jwks", issuer.jwks()),
+    }
+}
+
+/// A library that does not implement `alg` at all: neither node
+/// `jsonwebtoken` 9 nor python-jose 3.5 has EdDSA (`Unknown key type
+/// "ed25519"`), so there is nothing to interoperate with.
+fn unsupported(library: &str, alg: Algorithm) -> bool {
+    matches!(library, "jsonwebtoken" | "python-jose") && alg == Algorithm::EdDSA
+}
+
+#[tokio::test]
+async fn tokens_the_issuer_signs_verify_at_once_in_every_library() {
+    let issuers = [
+        (
+            Algorithm::HS256,
+            issuer(SigningKey::hmac(Algorithm::HS256, SECRET).unwrap()),
+        ),
+        (
+            Algorithm::ES256,
+            issuer(
+                SigningKey::from_ec_pem(
+                    Algorithm::ES256,
+                    ec_key(&ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            Algorithm::EdDSA,
+            issuer(SigningKey::from_ed_pem(ed25519_key().private_pem).unwrap()),
+        ),
+    ];
+    for (language, libraries) in LIBRARIES {
+        let test = "tokens_the_issuer_signs_verify_at_once_in_every_library";
+        let Some(mut driver) = interop::or_skip(driver(language), test) else {
+            continue;
+        };
+        let versions = driver.versions();
+        for library in libraries {
+            for (alg, issuer) in &issuers {
+                if unsupported(library, *alg) {
+                    report(
+                        library,
+                        &versions[library],
+                        "jwt-guard → it",
+                        *alg,
+                        "not supported by the library",
+                    );
+                    continue;
+                }
+                let (material, key) = key_material(*alg, issuer);
+                // Several logins, each verified the moment it is issued:
+                // a date later than the current whole second shows at once.
+                for _ in 0..5 {
+                    let sub = unique_id();
+                    let login = issuer.issue(&Grant::new(&sub).role("user")).await.unwrap();
+                    let mut request = json!({
+                        "op": "verify", "lib": library, "alg": alg.to_string(),
+                        "token": login.access_token(),
+                        "issuer": ISSUER, "audience": AUDIENCE,
+                    });
+                    request[material] = key.clone();
+                    let answer = driver.call(&request);
+                    assert_eq!(
+                        answer["ok"], true,
+                        "{library} {alg} refused a fresh token: {}",
+                        answer["error"]
+                    );
+                    assert_eq!(answer["payload"]["sub"], sub.as_str(), "{library} {alg}");
+                    assert_eq!(
+                        answer["payload"]["roles"],
+                        json!(["user"]),
+                        "{library} {alg}"
+                    );
+                }
+                report(
+                    library,
+                    &versions[library],
+                    "jwt-guard → it",
+                    *alg,
+                    "accepted at once",
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn tokens_the_other_libraries_sign_in_their_default_shape_are_accepted() {
+    let validator = Validator::builder()
+        .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .build()
+        .unwrap();
+    for (language, libraries) in LIBRARIES {
+        let test = "tokens_the_other_libraries_sign_in_their_default_shape_are_accepted";
+        let Some(mut driver) = interop::or_skip(driver(language), test) else {
+            continue;
+        };
+        let versions = driver.versions();
+        for library in libraries {
+            let sub = unique_id();
+            let answer = driver.call(&json!({
+                "op": "mint", "lib": library, "alg": "HS256", "secret": SECRET,
+                "issuer": ISSUER, "audience": AUDIENCE, "sub": sub,
+            }));
+            assert_eq!(answer["ok"], true, "{library}: {}", answer["error"]);
+            let token = answer["token"].as_str().unwrap();
+            let verified = validator
+                .validate::<StandardClaims>(token)
+                .unwrap_or_else(|e| panic!("{library}'s token refused: {e}"));
+            assert_eq!(verified.claims().sub, sub, "{library}");
+            report(
+                library,
+                &versions[library],
+                "it → jwt-guard",
+                Algorithm::HS256,
+                "accepted",
+            );
+        }
+    }
+}
