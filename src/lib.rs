@@ -208,7 +208,7 @@ pub mod verify;
 pub mod watch;
 
 pub use auth::{Anonymous, Authenticator, Claims, Credential};
-pub use claims::{Audience, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
+pub use claims::{Audience, ClaimMapping, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{RequirePermission, RequireRole};

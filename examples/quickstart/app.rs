@@ -11,7 +11,8 @@ use axum::{Json, Router};
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{MemoryStore, RevocationStore, Revoker};
 use jwt_guard::{
-    Algorithm, Claims, ConfigError, JwtLayer, RequireRole, StandardClaims, Validator, VerifyingKey,
+    Algorithm, ClaimMapping, Claims, ConfigError, JwtLayer, RequireRole, StandardClaims, Validator,
+    VerifyingKey,
 };
 use serde_json::{Value, json};
 
@@ -25,6 +26,9 @@ pub struct Config {
     pub audience: String,
     /// Where revocations are shared; `None` keeps them in this process.
     pub redis: Option<RedisConfig>,
+    /// Where the tokens keep the subject, roles and permissions, for tokens
+    /// minted by other systems (default: `sub`, `roles`, `permissions`).
+    pub mapping: ClaimMapping,
 }
 
 /// The service: `/me`, `/admin`, `/public` and `/logout`.
@@ -85,7 +89,8 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, ConfigError>
     Ok(Arc::new(store))
 }
 
-/// HS256 only, `iss` and `aud` required, 30 s leeway.
+/// HS256 only, `iss` and `aud` required, 30 s leeway, the claims where
+/// the configuration says.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
     Validator::builder()
         .key(VerifyingKey::hmac(
@@ -95,6 +100,7 @@ fn validator(config: &Config) -> Result<Validator, ConfigError> {
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))
+        .claim_mapping(config.mapping.clone())
         .build()
 }
 

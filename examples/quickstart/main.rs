@@ -10,8 +10,10 @@
 //!
 //! Environment: `JWT_SECRET` (required, at least 32 bytes), `JWT_ISSUER`
 //! (default `quickstart`), `JWT_AUDIENCE` (default `quickstart-api`), `BIND`
-//! (default `127.0.0.1:3000`). Revocations are kept in memory, unless
-//! `REDIS_URL=redis://…` (one Redis, mirrored locally) or
+//! (default `127.0.0.1:3000`); `JWT_SUBJECT_CLAIM`, `JWT_ROLES_CLAIM` and
+//! `JWT_PERMISSIONS_CLAIM` (dotted paths, defaults `sub`, `roles`,
+//! `permissions`) for tokens minted by other systems. Revocations are kept
+//! in memory, unless `REDIS_URL=redis://…` (one Redis, mirrored locally) or
 //! `REDIS_CLUSTER_URLS=redis://a,redis://b,…` (a Redis Cluster) is set: then
 //! every quickstart sharing that Redis refuses a token logged out on any of them.
 //!
@@ -30,6 +32,7 @@ use std::process::ExitCode;
 
 use app::Config;
 use cli::Minting;
+use jwt_guard::ClaimMapping;
 
 /// The service's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
@@ -43,8 +46,33 @@ fn from_env() -> Result<(Config, String), String> {
         issuer: var("JWT_ISSUER", "quickstart"),
         audience: var("JWT_AUDIENCE", "quickstart-api"),
         redis,
+        mapping: mapping_from_env(),
     };
     Ok((config, var("BIND", "127.0.0.1:3000")))
+}
+
+/// `JWT_SUBJECT_CLAIM`, `JWT_ROLES_CLAIM` and `JWT_PERMISSIONS_CLAIM`:
+/// dotted paths (`realm_access.roles`) for tokens minted by other systems.
+/// Unset or at their defaults (`sub`, `roles`, `permissions`), the claims
+/// are read as usual; set, the claim is required. A mapped subject may be
+/// an integer (`{"userId": 42}` is subject `42`).
+fn mapping_from_env() -> ClaimMapping {
+    let mapped = |name: &str, default: &str| {
+        std::env::var(name)
+            .ok()
+            .filter(|path| !path.is_empty() && path != default)
+    };
+    let mut mapping = ClaimMapping::new();
+    if let Some(path) = mapped("JWT_SUBJECT_CLAIM", "sub") {
+        mapping = mapping.subject(&path).numeric_subject(true);
+    }
+    if let Some(path) = mapped("JWT_ROLES_CLAIM", "roles") {
+        mapping = mapping.roles(&path);
+    }
+    if let Some(path) = mapped("JWT_PERMISSIONS_CLAIM", "permissions") {
+        mapping = mapping.permissions(&path);
+    }
+    mapping
 }
 
 #[tokio::main]

@@ -5,7 +5,8 @@
 //   {"op":"verify","lib":"jsonwebtoken"|"jose","token":…,"alg":…,
 //    "secret":… | "jwks":{…},"issuer":…,"audience":…}
 //     -> {"ok":true,"payload":{…}} | {"ok":false,"error":"…"}
-//   {"op":"mint","lib":…,"alg":"HS256","secret":…,"issuer":…,"audience":…,"sub":…}
+//   {"op":"mint","lib":…,"alg":"HS256","secret":…,"issuer":…,"audience":…,"sub":…,
+//    "shape":"gyan-ghar"|"classmatefinder" (optional: another system's claims)}
 //     -> {"ok":true,"token":"…"}
 //
 // Every check the libraries offer is on: signature, algorithm, iss, aud,
@@ -51,8 +52,24 @@ async function verify(req) {
   }
 }
 
+// The claims of the systems the fleet holds, as they sign them (no `sub`).
+const SHAPES = {
+  // gyan-ghar: one role as a string.
+  'gyan-ghar': (req) => ({ id: req.sub, email: 'asha@example.in', role: 'admin' }),
+  // ClassmateFinder: a numeric user id only.
+  classmatefinder: () => ({ userId: 42 }),
+};
+
 // Each library's own default shape for a token it signs.
 async function mint(req) {
+  if (req.shape) {
+    return jsonwebtoken.sign(SHAPES[req.shape](req), req.secret, {
+      algorithm: req.alg,
+      expiresIn: '8h',
+      issuer: req.issuer,
+      audience: req.audience,
+    });
+  }
   switch (req.lib) {
     case 'jsonwebtoken':
       // {"alg":"HS256","typ":"JWT"}, integer iat and exp from `expiresIn`.

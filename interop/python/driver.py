@@ -5,7 +5,8 @@ line on stdout, so that a token is verified the moment it is sent.
   {"op":"verify","lib":"pyjwt"|"python-jose","token":…,"alg":…,
    "secret":… | "jwks":{…},"issuer":…,"audience":…}
     -> {"ok":true,"payload":{…}} | {"ok":false,"error":"…"}
-  {"op":"mint","lib":…,"alg":"HS256","secret":…,"issuer":…,"audience":…,"sub":…}
+  {"op":"mint","lib":…,"alg":"HS256","secret":…,"issuer":…,"audience":…,"sub":…,
+   "shape":"keycloak" (optional: a Keycloak-shaped token)}
     -> {"ok":true,"token":"…"}
 
 Every check the libraries offer is on: signature, algorithm, iss, aud, exp,
@@ -55,6 +56,21 @@ def verify(req):
 
 
 def mint(req):
+    if req.get("shape") == "keycloak":
+        # A Keycloak access token: realm roles nested, OAuth scopes, a float
+        # `exp` as python-jose passes it through.
+        now = time.time()
+        claims = {
+            "sub": "f81d4fae-7dec-11d0-a765-00a0c91e6bf6",
+            "preferred_username": req["sub"],
+            "iss": req["issuer"],
+            "aud": req["audience"],
+            "iat": int(now),
+            "exp": now + 300,
+            "realm_access": {"roles": ["admin", "offline_access"]},
+            "scope": "openid orders:read",
+        }
+        return jose_jwt.encode(claims, req["secret"], algorithm=req["alg"])
     if req["lib"] == "python-jose":
         # python-jose writes what it is given: here a float `exp`, as
         # `time.time() + 3600` gives it.

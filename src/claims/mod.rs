@@ -30,8 +30,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+mod mapping;
 mod parse;
 
+pub use mapping::ClaimMapping;
 pub(crate) use parse::parse_claims;
 
 /// A JWT NumericDate: seconds since the Unix epoch, with a sub-second part.

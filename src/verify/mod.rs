@@ -21,6 +21,7 @@
 //! | `iss`, `aud` | required and matched exactly once configured |
 //! | `typ` | any, unless [`require_type`](ValidatorBuilder::require_type) |
 //! | `crit` | refused unless [`understand_crit`](ValidatorBuilder::understand_crit) |
+//! | subject, roles, permissions | `sub`, `roles`, `permissions` (or `scope`), unless [`claim_mapping`](ValidatorBuilder::claim_mapping) says where |
 //!
 //! ```
 //! use jwt_guard::{Algorithm, SigningKey, StandardClaims, Validator, VerifyingKey};
@@ -61,7 +62,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::claims::{NumericDate, RegisteredClaims};
+use crate::claims::{ClaimMapping, NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, ErrorContext};
 use crate::future::BoxFuture;
 use crate::keys::{KeySet, VerifyingKey};
@@ -94,6 +95,8 @@ struct Rules {
     required_typ: Option<String>,
     max_token_len: usize,
     understood_crit: Vec<String>,
+    /// `None` when nothing is mapped: the claims are parsed as they are.
+    mapping: Option<ClaimMapping>,
 }
 
 impl fmt::Debug for Validator {
@@ -108,6 +111,7 @@ impl fmt::Debug for Validator {
             .field("required_typ", &rules.required_typ)
             .field("max_token_len", &rules.max_token_len)
             .field("understood_crit", &rules.understood_crit)
+            .field("mapping", &rules.mapping)
             .finish()
     }
 }
@@ -248,8 +252,12 @@ impl Validator {
         let key_generation = self.key_generation();
         let jws = self.verify_jws(token)?;
         self.check_type(&jws.header)?;
-        let (claims, mut registered) = crate::claims::parse_claims::<T>(&jws.payload)
-            .map_err(|e| e.with_context(context(&jws.header, None)))?;
+        let parsed = match &self.rules.mapping {
+            None => crate::claims::parse_claims::<T>(&jws.payload),
+            Some(mapping) => mapping.parse::<T>(&jws.payload),
+        };
+        let (claims, mut registered) =
+            parsed.map_err(|e| e.with_context(context(&jws.header, None)))?;
         registered.identify_unless_jti(|| derived_token_id(token));
         self.check_claims(&registered, NumericDate::now())
             .map_err(|e| e.with_context(context(&jws.header, Some(&registered))))?;
@@ -446,6 +454,7 @@ pub struct ValidatorBuilder {
     required_typ: Option<String>,
     max_token_len: usize,
     understood_crit: Vec<String>,
+    mapping: ClaimMapping,
 }
 
 impl Default for ValidatorBuilder {
@@ -460,6 +469,7 @@ impl Default for ValidatorBuilder {
             required_typ: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             understood_crit: Vec::new(),
+            mapping: ClaimMapping::new(),
         }
     }
 }
@@ -540,6 +550,14 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Where the subject, roles and permissions are in the tokens, for
+    /// tokens minted by other systems (default: `sub`, `roles`,
+    /// `permissions`); see [`ClaimMapping`].
+    pub fn claim_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = mapping;
+        self
+    }
+
     /// Checks the configuration and builds the validator.
     pub fn build(self) -> Result<Validator, ConfigError> {
         let keys = match self.shared_keys {
@@ -588,6 +606,7 @@ impl ValidatorBuilder {
                 format!("`{name}` is defined by JWS itself and cannot be a crit extension"),
             ));
         }
+        self.mapping.check()?;
         Ok(Validator {
             rules: Arc::new(Rules {
                 keys,
@@ -598,6 +617,7 @@ impl ValidatorBuilder {
                 required_typ: self.required_typ,
                 max_token_len: self.max_token_len,
                 understood_crit: self.understood_crit,
+                mapping: Some(self.mapping).filter(|mapping| !mapping.is_identity()),
             }),
         })
     }

@@ -13,7 +13,9 @@ use std::time::Duration;
 use aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
 use jwt_guard::issue::{Grant, Issuer};
 use jwt_guard::store::MemoryStore;
-use jwt_guard::{Algorithm, SigningKey, StandardClaims, Validator, VerifyingKey};
+use jwt_guard::{
+    Algorithm, ClaimMapping, HasRoles, SigningKey, StandardClaims, Validator, VerifyingKey,
+};
 use serde_json::{Value, json};
 
 use crate::support::interop::{self, Driver};
@@ -183,5 +185,85 @@ async fn tokens_the_other_libraries_sign_in_their_default_shape_are_accepted() {
                 "accepted",
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn tokens_of_existing_systems_are_accepted_with_their_claims_mapped() {
+    let validator = |mapping: ClaimMapping| {
+        Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .claim_mapping(mapping)
+            .build()
+            .unwrap()
+    };
+    // (driver, library that signs, shape, mapping, subject, role, permission)
+    let cases = [
+        (
+            "node",
+            "jsonwebtoken",
+            "gyan-ghar",
+            ClaimMapping::new().subject("id").roles("role"),
+            None,
+            Some("admin"),
+            None,
+        ),
+        (
+            "node",
+            "jsonwebtoken",
+            "classmatefinder",
+            ClaimMapping::new().subject("userId").numeric_subject(true),
+            Some("42"),
+            None,
+            None,
+        ),
+        (
+            "python",
+            "python-jose",
+            "keycloak",
+            ClaimMapping::new()
+                .subject("preferred_username")
+                .roles("realm_access.roles")
+                .permissions("scope"),
+            None,
+            Some("admin"),
+            Some("orders:read"),
+        ),
+    ];
+    let test = "tokens_of_existing_systems_are_accepted_with_their_claims_mapped";
+    for (language, library, shape, mapping, subject, role, permission) in cases {
+        let Some(mut driver) = interop::or_skip(driver(language), test) else {
+            continue;
+        };
+        let versions = driver.versions();
+        let sub = unique_id();
+        let answer = driver.call(&json!({
+            "op": "mint", "lib": library, "alg": "HS256", "secret": SECRET,
+            "issuer": ISSUER, "audience": AUDIENCE, "sub": sub, "shape": shape,
+        }));
+        assert_eq!(answer["ok"], true, "{shape}: {}", answer["error"]);
+        let token = answer["token"].as_str().unwrap();
+        let verified = validator(mapping)
+            .validate::<StandardClaims>(token)
+            .unwrap_or_else(|e| panic!("{shape} refused: {e}"));
+        let claims = verified.claims();
+        assert_eq!(claims.sub, subject.unwrap_or(&sub), "{shape}");
+        assert_eq!(verified.registered().sub(), Some(claims.sub.as_str()));
+        if let Some(role) = role {
+            assert!(claims.has_role(role), "{shape}: {:?}", claims.roles);
+        }
+        if let Some(permission) = permission {
+            assert!(claims.has_permission(permission), "{shape}");
+        }
+        let result = format!("{shape} claims accepted, mapped");
+        report(
+            library,
+            &versions[library],
+            "it → jwt-guard",
+            Algorithm::HS256,
+            &result,
+        );
     }
 }

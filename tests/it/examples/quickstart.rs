@@ -10,24 +10,55 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use jwt_guard::store::redis::RedisConfig;
+use jwt_guard::{Algorithm, ClaimMapping, SigningKey};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::cli::{AUDIENCE, ISSUER, SECRET, token, with_secret};
 use crate::support::example::{self, Example};
 use crate::support::redis::{RedisCluster, RedisServer};
-use crate::support::{client, serve};
+use crate::support::{client, now, serve};
 
 /// The quickstart in this process, revocations in `redis` or in memory. Its
 /// tests run on a multi-thread runtime, as the binary's `main` does.
 async fn quickstart(redis: Option<RedisConfig>) -> String {
+    quickstart_mapping(redis, ClaimMapping::new()).await
+}
+
+/// The quickstart with the claim `mapping` its environment would give.
+async fn quickstart_mapping(redis: Option<RedisConfig>, mapping: ClaimMapping) -> String {
     let config = app::Config {
         secret: SECRET.to_owned(),
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         redis,
+        mapping,
     };
     serve(app::app(&config).await.unwrap()).await
+}
+
+/// A token shaped as gyan-ghar signs them (`{id, email, role}`, no `sub`),
+/// with the `iss` and `aud` the quickstart requires.
+fn gyan_ghar_token(id: Value, role: Value) -> String {
+    let now = now();
+    let claims = json!({
+        "id": id, "email": "asha@example.in", "role": role,
+        "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 3600,
+    });
+    SigningKey::hmac(Algorithm::HS256, SECRET.as_bytes())
+        .unwrap()
+        .sign("JWT", &claims)
+        .unwrap()
+}
+
+/// The `error_description` of a 401's challenge.
+async fn challenge(url: &str, token: &str) -> String {
+    let response = client().get(url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn command(env: &[(&str, &str)]) -> Command {
@@ -149,4 +180,56 @@ async fn two_quickstarts_on_a_cluster_refuse_a_token_logged_out_on_the_other() {
     let b = quickstart(Some(RedisConfig::cluster(cluster.urls()))).await;
     let took = refused_on_b_after_logout_on_a(&a, &b, &token("carol", &["user"])).await;
     eprintln!("refused by the other quickstart after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_other_systems_pass_with_their_claims_mapped() {
+    let token = gyan_ghar_token(json!("u-17"), json!("admin"));
+    // Without a mapping the token has no subject: refused, naming `sub`.
+    let plain = quickstart(None).await;
+    assert_eq!(
+        get(&format!("{plain}/admin"), Some(&token)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let mapped = quickstart_mapping(
+        None,
+        ClaimMapping::new()
+            .subject("id")
+            .numeric_subject(true)
+            .roles("role"),
+    )
+    .await;
+    let (status, body) = get(&format!("{mapped}/admin"), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["sub"], "u-17");
+    let (_, body) = get(&format!("{mapped}/me"), Some(&token)).await;
+    assert_eq!(body["roles"], json!(["admin"]));
+    // A numeric id is a subject too; another role is not admin.
+    let user = gyan_ghar_token(json!(17), json!("user"));
+    let (status, body) = get(&format!("{mapped}/me"), Some(&user)).await;
+    assert_eq!((status, &body["sub"]), (StatusCode::OK, &json!("17")));
+    assert_eq!(
+        get(&format!("{mapped}/admin"), Some(&user)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // A claim of the wrong type is named, its value never shown.
+    let wrong = gyan_ghar_token(json!("u-17"), json!({"level": "superuser"}));
+    let header = challenge(&format!("{mapped}/me"), &wrong).await;
+    assert!(
+        header.contains("the `role` claim must be a string or an array of strings"),
+        "{header}"
+    );
+    assert!(!header.contains("superuser"), "{header}");
+}
+
+#[tokio::test]
+async fn the_binary_reads_the_claim_mapping_from_its_environment() {
+    let qs = start(&[("JWT_SUBJECT_CLAIM", "id"), ("JWT_ROLES_CLAIM", "role")]).await;
+    let token = gyan_ghar_token(json!("u-17"), json!("admin"));
+    let (status, body) = get(&format!("{}/admin", qs.url), Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sub"], "u-17");
+    // The configured claim is required.
+    let header = challenge(&format!("{}/me", qs.url), &mint("alice", "admin")).await;
+    assert!(header.contains("the token has no `id` claim"), "{header}");
 }
