@@ -136,6 +136,18 @@ impl AuthError {
         )
     }
 
+    pub(crate) fn claims_type_mismatch(layer: &'static str, asked: &'static str) -> Self {
+        Self::new(
+            AuthErrorKind::MissingLayer,
+            format!(
+                "the JwtLayer of this route verifies claims of type `{layer}`, but an \
+                 extractor or guard asks for `{asked}`: give it the layer's type \
+                 (e.g. `Claims<{layer}>`, `RequireRole<Role, {layer}>`, \
+                 `RequireLayer::<{layer}>`)"
+            ),
+        )
+    }
+
     pub(crate) fn with_context(mut self, context: ErrorContext) -> Self {
         self.context = Some(Box::new(context));
         self

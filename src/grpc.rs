@@ -61,9 +61,10 @@
 //! the layer's realm): a request the layer let through anonymously
 //! (optional authentication) gets UNAUTHENTICATED; claims without the role
 //! or permission get PERMISSION_DENIED; a request no
-//! [`JwtLayer`](crate::JwtLayer) saw gets INTERNAL with a message naming the
-//! fix, since that is the server's mistake. The message is the error's
-//! [`description`](crate::AuthError::description), the
+//! [`JwtLayer`](crate::JwtLayer) saw (or one for another claims type) gets
+//! INTERNAL, since that is the server's mistake: a generic message to the
+//! client, the fix logged at error once. Otherwise the message is the
+//! error's [`description`](crate::AuthError::description), the
 //! [`AuthError`](crate::AuthError) is the status's
 //! [`source`](std::error::Error::source), and the `WWW-Authenticate`
 //! challenge its metadata. No message or metadata contains the token.
@@ -140,7 +141,7 @@ pub trait RequestClaimsExt: sealed::Sealed {
     /// # Errors
     ///
     /// UNAUTHENTICATED when the request came through an optional layer without
-    /// a token; INTERNAL, naming the fix, when no `JwtLayer<T>` ran for it.
+    /// a token; INTERNAL when no `JwtLayer<T>` ran for it (the fix is logged).
     fn claims<T>(&self) -> Result<Claims<T>, Status>
     where
         T: Send + Sync + 'static;
@@ -150,7 +151,7 @@ pub trait RequestClaimsExt: sealed::Sealed {
     ///
     /// # Errors
     ///
-    /// INTERNAL, naming the fix, when no `JwtLayer<T>` ran for the request.
+    /// INTERNAL when no `JwtLayer<T>` ran for the request (the fix is logged).
     fn optional_claims<T>(&self) -> Result<Option<Claims<T>>, Status>
     where
         T: Send + Sync + 'static;
@@ -235,15 +236,20 @@ mod tests {
     use tonic::Code;
 
     #[test]
-    fn a_request_no_layer_saw_is_internal_and_names_the_fix() {
+    fn a_request_no_layer_saw_is_internal_and_names_nothing_of_the_server() {
         let status = tonic::Request::new(())
             .claims::<crate::StandardClaims>()
             .unwrap_err();
         assert_eq!(status.code(), Code::Internal);
-        assert!(
-            status.message().contains("JwtLayer"),
-            "{}",
-            status.message()
+        assert_eq!(
+            status.message(),
+            "the server could not authenticate the request"
         );
+        // The fix is for the server's logs, and for the application through
+        // the status's source.
+        let source = std::error::Error::source(&status)
+            .and_then(|e| e.downcast_ref::<crate::AuthError>())
+            .expect("the AuthError as source");
+        assert!(source.description().contains("JwtLayer"));
     }
 }

@@ -36,7 +36,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::{Anonymous, Claims};
+use crate::auth::{Anonymous, Claims, LayerClaimsType};
 use crate::body::ResponseBody;
 use crate::claims::{HasRoles, StandardClaims};
 use crate::error::AuthError;
@@ -163,23 +163,45 @@ where
 }
 
 /// The request's [`Claims`]: refused as `MissingToken` (401) for an
-/// anonymous request, and `MissingLayer` (500) when no layer ran. A refusal
-/// is recorded here, once.
+/// anonymous request, and `MissingLayer` (500) when no layer ran or the
+/// layer that ran verifies another claims type (logged at error, once per
+/// kind of mistake). A refusal is recorded here, once.
 pub(crate) fn claims_from<T: Send + Sync + 'static>(
     extensions: &http::Extensions,
 ) -> Result<Claims<T>, Refusal> {
     if let Some(claims) = extensions.get::<Claims<T>>() {
         return Ok(claims.clone());
     }
-    let refusal = match extensions.get::<Anonymous>() {
-        Some(anonymous) => anonymous.refuse(AuthError::missing_token()),
-        None => Refusal {
-            error: AuthError::missing_layer(std::any::type_name::<T>()),
-            rejecter: Rejecter::default_shared(),
-        },
+    let asked = std::any::type_name::<T>();
+    let layer = extensions.get::<LayerClaimsType>().map(|layer| layer.0);
+    let refusal = match (extensions.get::<Anonymous>(), layer) {
+        (Some(anonymous), None) => anonymous.refuse(AuthError::missing_token()),
+        (Some(anonymous), Some(layer)) if layer == asked => {
+            anonymous.refuse(AuthError::missing_token())
+        }
+        (_, Some(layer)) => misconfigured(AuthError::claims_type_mismatch(layer, asked)),
+        (None, None) => misconfigured(AuthError::missing_layer(asked)),
     };
     observe::refused(&refusal.error);
     Err(refusal)
+}
+
+/// A refusal for a mistake in the application's wiring: said at error
+/// level the first time (with the fix), then only counted; the client gets
+/// a generic 500.
+fn misconfigured(error: AuthError) -> Refusal {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.iter().any(|d| d == error.description()) {
+        tracing::error!(description = %error.description(), "jwt-guard is misconfigured");
+        said.push(error.description().to_owned());
+    }
+    Refusal {
+        error,
+        rejecter: Rejecter::default_shared(),
+    }
 }
 
 type Check<T> = dyn Fn(&T) -> bool + Send + Sync;

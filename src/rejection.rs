@@ -85,7 +85,7 @@ impl Rejecter {
             metadata.insert("www-authenticate", challenge);
         }
         let code = tonic::Code::from(i32::from(error.grpc_status()));
-        let mut status = tonic::Status::with_metadata(code, error.description(), metadata);
+        let mut status = tonic::Status::with_metadata(code, error.public_description(), metadata);
         status.set_source(Arc::new(error.clone()));
         status
     }
@@ -111,6 +111,16 @@ impl Refusal {
 }
 
 impl AuthError {
+    /// What the default responses tell the client: the description, except
+    /// for a misconfigured server (`MissingLayer`), whose description names
+    /// the application's types and is for its logs only.
+    fn public_description(&self) -> &str {
+        match self.kind() {
+            AuthErrorKind::MissingLayer => "the server could not authenticate the request",
+            _ => self.description(),
+        }
+    }
+
     /// The `WWW-Authenticate` challenge of the default response, if it has one.
     pub fn challenge(&self, realm: &str) -> Option<String> {
         if matches!(
@@ -137,7 +147,7 @@ impl AuthError {
     pub fn to_http_response(&self, realm: &str) -> Response<Bytes> {
         let body = serde_json::json!({
             "error": self.error_code().unwrap_or("unauthorized"),
-            "error_description": self.description(),
+            "error_description": self.public_description(),
         });
         let mut response = Response::new(Bytes::from(body.to_string()));
         *response.status_mut() = self.status();
@@ -163,7 +173,8 @@ impl AuthError {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
-        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(self.description())) {
+        if let Ok(message) = HeaderValue::from_str(&grpc_percent_encode(self.public_description()))
+        {
             headers.insert("grpc-message", message);
         }
         if let Some(value) = self

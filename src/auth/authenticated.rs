@@ -10,14 +10,28 @@ use crate::error::AuthError;
 use crate::rejection::{Refusal, Rejecter};
 use crate::verify::{Header, Verified};
 
+/// The claims type of the layer that let a request through, put into its
+/// extensions beside the [`Claims`] or the [`Anonymous`] marker: an
+/// extractor asking for another type can then name both, instead of saying
+/// that no layer ran.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LayerClaimsType(pub(crate) &'static str);
+
+impl LayerClaimsType {
+    pub(crate) fn of<T>() -> Self {
+        Self(std::any::type_name::<T>())
+    }
+}
+
 /// The verified claims of an authenticated request: what
 /// [`Authenticator::authenticate`](super::Authenticator::authenticate)
 /// returns, and what [`JwtLayer`](crate::JwtLayer) puts into the request
 /// extensions. Dereferences to `T`.
 ///
 /// With the `axum` feature it is also an extractor: a handler taking
-/// `Claims<T>` answers 401 when the request is anonymous, and 500 (with a
-/// message naming the fix) when no `JwtLayer<T>` ran for the route.
+/// `Claims<T>` answers 401 when the request is anonymous, and a generic 500
+/// when no `JwtLayer<T>` ran for the route, or one for another claims type
+/// did: the fix, naming the types, is logged at error level, once.
 ///
 /// Cloning is cheap: the claims are shared, never copied per request.
 pub struct Claims<T> {

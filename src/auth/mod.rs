@@ -73,6 +73,7 @@ mod cache;
 mod credential;
 mod revocation;
 
+pub(crate) use authenticated::LayerClaimsType;
 pub use authenticated::{Anonymous, Claims};
 pub use credential::{Credential, Scheme};
 pub(crate) use credential::{TokenSources, cookie};

@@ -167,16 +167,15 @@ impl ClaimMapping {
         payload: &[u8],
     ) -> Result<(T, RegisteredClaims), AuthError> {
         let (claims, mut registered) = super::parse_claims::<Map<String, Value>>(payload)?;
-        let claims = self.apply(claims, &mut registered)?;
-        let claims = T::deserialize(Value::Object(claims)).map_err(|error| {
-            // serde's message may quote claim values: trace only.
-            tracing::trace!(%error, "mapped claims do not match the claims type");
-            AuthError::new(
-                AuthErrorKind::InvalidClaims,
-                "the token's claims do not have the expected shape",
-            )
-        })?;
-        Ok((claims, registered))
+        let claims = Value::Object(self.apply(claims, &mut registered)?);
+        match T::deserialize(&claims) {
+            Ok(parsed) => Ok((parsed, registered)),
+            Err(error) => {
+                // serde's message may quote claim values: trace only.
+                tracing::trace!(%error, "mapped claims do not match the claims type");
+                Err(super::parse::shape_error::<T>(Some(claims)))
+            }
+        }
     }
 
     fn apply(

@@ -49,12 +49,21 @@ pub(crate) fn parse_claims<T: DeserializeOwned>(
         (Err(error), None) => {
             // serde's message may quote claim values: trace only, never debug.
             tracing::trace!(%error, "claims do not match the claims type");
-            Err(AuthError::new(
-                AuthErrorKind::InvalidClaims,
-                "the token's claims do not have the expected shape",
-            ))
+            Err(shape_error::<T>(super::diagnose::claims_value(
+                text.as_bytes(),
+            )))
         }
     }
+}
+
+/// Claims that do not deserialize into `T`, refused naming the claim and
+/// the type expected (never the value) when `claims` shows which.
+pub(super) fn shape_error<T: DeserializeOwned>(claims: Option<Value>) -> AuthError {
+    let description = match claims.and_then(|claims| super::diagnose::mismatch::<T>(&claims)) {
+        Some(why) => format!("the token's claims do not have the expected shape: {why}"),
+        None => "the token's claims do not have the expected shape".to_owned(),
+    };
+    AuthError::new(AuthErrorKind::InvalidClaims, description)
 }
 
 /// `iat_us` must fall within `iat`'s second: it only refines `iat`, and a

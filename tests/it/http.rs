@@ -306,11 +306,16 @@ async fn optional_auth_lets_anonymous_through_but_refuses_bad_tokens() {
 }
 
 #[tokio::test]
-async fn claims_extractor_without_the_layer_is_a_500_that_names_the_fix() {
+async fn claims_extractor_without_the_layer_is_a_500_that_names_nothing_internal() {
+    // The fix is logged at error (tests/it/logs.rs); the client learns
+    // nothing of the application's types.
     let url = serve(routes()).await;
     let answer = get_with(&format!("{url}/me"), Some(&token("alice", &[]))).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(answer.body.contains("JwtLayer"), "{}", answer.body);
+    assert_eq!(answer.json()["error"], "server_error");
+    for internal in ["JwtLayer", "StandardClaims", "jwt_guard"] {
+        assert!(!answer.body.contains(internal), "{}", answer.body);
+    }
 }
 
 #[tokio::test]
@@ -688,4 +693,66 @@ async fn revoke(store: &dyn RevocationStore, token: &str) {
         )
         .await
         .unwrap();
+}
+
+/// gyan-ghar's claims, as a user would first write their type.
+#[derive(Clone, serde::Deserialize)]
+struct GyanGharClaims {
+    id: String,
+    #[allow(dead_code, reason = "deserialized to check its presence, never read")]
+    email: String,
+    role: String,
+}
+
+#[tokio::test]
+async fn custom_claims_that_do_not_fit_name_the_claim_and_type_never_the_value() {
+    let url = serve(
+        Router::new()
+            .route(
+                "/me",
+                get(|c: Claims<GyanGharClaims>| async move { format!("{} {}", c.id, c.role) }),
+            )
+            .layer(JwtLayer::<GyanGharClaims>::new(validator())),
+    )
+    .await;
+    let shaped = |edit: Value| {
+        let mut claims = claims("u1", &[]);
+        claims["id"] = json!("u1");
+        claims["email"] = json!("asha@example.in");
+        claims["role"] = json!("admin");
+        for (name, value) in edit.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        mint(&claims)
+    };
+    let ok = get_with(&format!("{url}/me"), Some(&shaped(json!({})))).await;
+    assert_eq!((ok.status, ok.body.as_str()), (StatusCode::OK, "u1 admin"));
+    for (edit, why) in [
+        (
+            json!({"role": ["secret-admin"]}),
+            "the `role` claim: expected a string, found an array",
+        ),
+        (
+            json!({"id": 424_242}),
+            "the `id` claim: expected a string, found an integer",
+        ),
+        (
+            json!({"email": null}),
+            "the `email` claim: expected a string, found null",
+        ),
+    ] {
+        let token = shaped(edit);
+        let answer = get_with(&format!("{url}/me"), Some(&token)).await;
+        assert_invalid_token(&answer, &token);
+        let description = answer.json()["error_description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            description,
+            format!("the token's claims do not have the expected shape: {why}")
+        );
+        assert!(answer.challenge.as_deref().unwrap().contains(why));
+        assert!(!answer.body.contains("secret") && !answer.body.contains("424"));
+    }
 }

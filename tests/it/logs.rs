@@ -78,3 +78,77 @@ fn rejections_are_logged_with_reason_and_subject_but_never_the_token() {
         );
     }
 }
+
+/// A claims type of this test only, so that what is logged "once" was not
+/// logged by another test of this binary first.
+#[derive(Clone, serde::Deserialize)]
+struct OrderClaims {
+    #[allow(
+        dead_code,
+        reason = "deserialized, never read: only its type matters here"
+    )]
+    sub: String,
+}
+
+impl jwt_guard::HasRoles for OrderClaims {
+    fn has_role(&self, _: &str) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_guard_of_another_claims_type_is_a_generic_500_logged_once_at_error_naming_both_types() {
+    let captured = Captured::default();
+    let token = token("alice", &["admin"]);
+    tracing::subscriber::with_default(captured.subscriber(), || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // The layer verifies `OrderClaims`; the guard asks for the
+            // default, `StandardClaims`. And a route with no layer at all.
+            let app = Router::new()
+                .route("/admin", get(|_: RequireRole<Admin>| async { "admin" }))
+                .layer(JwtLayer::<OrderClaims>::new(validator()))
+                .route("/bare", get(|_: Claims<OrderClaims>| async { "never" }));
+            for path in ["/admin", "/admin", "/bare", "/bare"] {
+                let request = http::Request::get(path)
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap();
+                let response = app.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 500, "{path}");
+                let body = axum::body::to_bytes(response.into_body(), 4096)
+                    .await
+                    .unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                assert_eq!(
+                    body,
+                    json!({
+                        "error": "server_error",
+                        "error_description": "the server could not authenticate the request",
+                    }),
+                    "{path}"
+                );
+            }
+        });
+    });
+    let logs = captured.text();
+    let errors: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("ERROR") && line.contains("jwt-guard is misconfigured"))
+        .collect();
+    assert_eq!(errors.len(), 2, "once per mistake: {logs}");
+    assert!(
+        errors[0].contains("verifies claims of type `it::logs::OrderClaims`")
+            && errors[0].contains("asks for `jwt_guard::claims::StandardClaims`"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("no verified claims of type `it::logs::OrderClaims`"),
+        "{}",
+        errors[1]
+    );
+}
