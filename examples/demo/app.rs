@@ -35,7 +35,7 @@ pub struct Config {
     /// `HS256`, `EdDSA` or `ES256`.
     pub alg: Algorithm,
     /// The HS256 secret; `None` makes a random one.
-    pub secret: Option<String>,
+    pub secret: Option<Vec<u8>>,
     /// A PKCS#8 PEM key file for `EdDSA` or `ES256`; `None` makes a key.
     pub key_file: Option<String>,
     pub issuer: String,
@@ -60,10 +60,11 @@ impl Config {
                     eprintln!(
                         "demo: JWT_SECRET is not set; using a random secret (tokens die with this process)"
                     );
-                    random_secret()
+                    self.warn_if_shared("JWT_SECRET");
+                    random_secret().into_bytes()
                 }
             };
-            return SigningKey::hmac(Algorithm::HS256, secret.as_bytes())
+            return SigningKey::hmac(Algorithm::HS256, &secret)
                 .map_err(|e| format!("JWT_SECRET: {e} (use at least 32 bytes)"));
         }
         let (pem, origin) = match &self.key_file {
@@ -73,6 +74,7 @@ impl Config {
             ),
             None => {
                 eprintln!("demo: signing with a new {} key made at start-up", self.alg);
+                self.warn_if_shared("JWT_PRIVATE_KEY_FILE");
                 (generate_pem(self.alg)?, "the generated key")
             }
         };
@@ -81,6 +83,18 @@ impl Config {
             alg => SigningKey::from_ec_pem(alg, &pem),
         };
         key.map_err(|e| format!("{origin}: {e}"))
+    }
+
+    /// Instances sharing sessions through Redis must share the signing key
+    /// too: with one made at start-up, each refuses the others' tokens.
+    fn warn_if_shared(&self, variable: &str) {
+        if self.redis.is_some() {
+            eprintln!(
+                "demo: warning: sessions are shared through Redis, but the signing key was made \
+                 at start-up: give every instance the same {variable}, or each refuses the \
+                 access tokens of the others"
+            );
+        }
     }
 
     /// How long "log out everywhere" is remembered: at least 30 days, and

@@ -13,7 +13,8 @@
 //!
 //! | variable | default | meaning |
 //! |---|---|---|
-//! | `JWT_SECRET` | random, said on stderr | the HS256 secret, at least 32 bytes |
+//! | `JWT_SECRET` | random, said on stderr | the HS256 secret, at least 32 bytes (decoded) |
+//! | `JWT_SECRET_ENCODING` | `raw` | `base64` for a secret stored as base64 (as Spring services often do) |
 //! | `JWT_ISSUER`, `JWT_AUDIENCE` | `jwt-guard-demo` | `iss` and `aud` |
 //! | `JWT_EXPIRES_IN` | `15m` | access-token lifetime (`90s`, `15m`, `8h`; at most `24h`) |
 //! | `REFRESH_EXPIRES_IN` | `7d` | refresh-token lifetime |
@@ -37,6 +38,8 @@ mod app;
 mod logging;
 #[path = "../support/redis_env.rs"]
 mod redis_env;
+#[path = "../support/secret_env.rs"]
+mod secret_env;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -61,7 +64,7 @@ fn from_env() -> Result<(Config, String), String> {
     let redis = redis_env::from_env()?;
     let config = Config {
         alg,
-        secret: std::env::var("JWT_SECRET").ok(),
+        secret: secret_env::from_env()?,
         key_file: set("JWT_PRIVATE_KEY_FILE"),
         issuer: or("JWT_ISSUER", "jwt-guard-demo"),
         audience: or("JWT_AUDIENCE", "jwt-guard-demo"),

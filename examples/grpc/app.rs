@@ -16,7 +16,7 @@ jwt_guard::role!(Ops = "ops");
 /// What the server needs to know; `main` reads it from the environment.
 pub struct Config {
     /// The HS256 secret, at least 32 bytes.
-    pub secret: String,
+    pub secret: Vec<u8>,
     pub issuer: String,
     pub audience: String,
 }
@@ -43,10 +43,7 @@ pub async fn app(config: &Config) -> Result<GrpcServer, ConfigError> {
 /// HS256 only, `iss` and `aud` required, 30 s leeway.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
     Validator::builder()
-        .key(VerifyingKey::hmac(
-            Algorithm::HS256,
-            config.secret.as_bytes(),
-        )?)
+        .key(VerifyingKey::hmac(Algorithm::HS256, &config.secret)?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))

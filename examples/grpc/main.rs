@@ -12,7 +12,8 @@
 //!
 //! No or invalid token: UNAUTHENTICATED; a valid token without role `ops`:
 //! PERMISSION_DENIED; with it: `SERVING`. Environment, as the quickstart's:
-//! `JWT_SECRET` (required, at least 32 bytes), `JWT_ISSUER` (default
+//! `JWT_SECRET` (required, at least 32 bytes; base64 with
+//! `JWT_SECRET_ENCODING=base64`), `JWT_ISSUER` (default
 //! `quickstart`), `JWT_AUDIENCE` (default `quickstart-api`), `BIND` (default
 //! `127.0.0.1:3000`).
 //!
@@ -24,6 +25,8 @@ mod app;
 mod cli;
 #[path = "../support/logging.rs"]
 mod logging;
+#[path = "../support/secret_env.rs"]
+mod secret_env;
 
 use std::process::ExitCode;
 
@@ -32,8 +35,8 @@ use cli::Minting;
 
 /// The server's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
-    let secret = std::env::var("JWT_SECRET")
-        .map_err(|_| "JWT_SECRET is not set: give it a secret of at least 32 bytes".to_owned())?;
+    let secret = secret_env::from_env()?
+        .ok_or("JWT_SECRET is not set: give it a secret of at least 32 bytes")?;
     let var =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let config = Config {

@@ -21,7 +21,7 @@ jwt_guard::role!(Admin = "admin");
 /// What the service needs to know; `main` reads it from the environment.
 pub struct Config {
     /// The HS256 secret, at least 32 bytes.
-    pub secret: String,
+    pub secret: Vec<u8>,
     pub issuer: String,
     pub audience: String,
     /// Where revocations are shared; `None` keeps them in this process.
@@ -93,10 +93,7 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, ConfigError>
 /// the configuration says.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
     Validator::builder()
-        .key(VerifyingKey::hmac(
-            Algorithm::HS256,
-            config.secret.as_bytes(),
-        )?)
+        .key(VerifyingKey::hmac(Algorithm::HS256, &config.secret)?)
         .issuer(&config.issuer)
         .audience(&config.audience)
         .leeway(Duration::from_secs(30))

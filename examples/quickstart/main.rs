@@ -8,7 +8,8 @@
 //! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/me
 //! ```
 //!
-//! Environment: `JWT_SECRET` (required, at least 32 bytes), `JWT_ISSUER`
+//! Environment: `JWT_SECRET` (required, at least 32 bytes; base64 with
+//! `JWT_SECRET_ENCODING=base64`), `JWT_ISSUER`
 //! (default `quickstart`), `JWT_AUDIENCE` (default `quickstart-api`), `BIND`
 //! (default `127.0.0.1:3000`); `JWT_SUBJECT_CLAIM`, `JWT_ROLES_CLAIM` and
 //! `JWT_PERMISSIONS_CLAIM` (dotted paths, defaults `sub`, `roles`,
@@ -27,6 +28,8 @@ mod cli;
 mod logging;
 #[path = "../support/redis_env.rs"]
 mod redis_env;
+#[path = "../support/secret_env.rs"]
+mod secret_env;
 
 use std::process::ExitCode;
 
@@ -36,8 +39,8 @@ use jwt_guard::ClaimMapping;
 
 /// The service's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
-    let secret = std::env::var("JWT_SECRET")
-        .map_err(|_| "JWT_SECRET is not set: give it a secret of at least 32 bytes".to_owned())?;
+    let secret = secret_env::from_env()?
+        .ok_or("JWT_SECRET is not set: give it a secret of at least 32 bytes")?;
     let var =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let redis = redis_env::from_env()?;

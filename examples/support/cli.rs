@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// What a minted token is signed with and for.
 pub struct Minting<'a> {
-    pub secret: &'a str,
+    pub secret: &'a [u8],
     pub issuer: &'a str,
     pub audience: &'a str,
 }
@@ -65,5 +65,5 @@ fn mint(minting: &Minting<'_>, args: &[String]) -> Result<String, ConfigError> {
         "iat": now, "nbf": now, "exp": now + 15 * 60,
         "jti": format!("{now:x}-{}", std::process::id()),
     });
-    SigningKey::hmac(Algorithm::HS256, minting.secret.as_bytes())?.sign("JWT", &claims)
+    SigningKey::hmac(Algorithm::HS256, minting.secret)?.sign("JWT", &claims)
 }

@@ -25,7 +25,7 @@ const SECRET: &str = "demo-test-secret-0123456789abcdef-0123";
 fn config() -> app::Config {
     app::Config {
         alg: Algorithm::HS256,
-        secret: Some(SECRET.to_owned()),
+        secret: Some(SECRET.as_bytes().to_vec()),
         key_file: None,
         issuer: "jwt-guard-demo".to_owned(),
         audience: "jwt-guard-demo".to_owned(),
@@ -507,6 +507,20 @@ fn the_secret_is_checked_at_start_up() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
     assert!(!stderr.contains("too-short"), "the secret was printed");
+    // The minimum applies to the decoded bytes of a base64 secret.
+    let output = command(
+        "demo",
+        &[
+            ("JWT_SECRET", "c2hvcnQtYnV0LWxvb2tzLWxvbmctZW5v"),
+            ("JWT_SECRET_ENCODING", "base64"),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
     // Access tokens are short-lived: over 24 hours is refused at start-up.
     let output = command(
         "demo",
@@ -522,33 +536,28 @@ fn the_secret_is_checked_at_start_up() {
     );
 }
 
-#[tokio::test]
-async fn an_unset_secret_is_generated_and_said() {
-    let mut child = command("demo", &[("BIND", "127.0.0.1:0")])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        use std::io::Read as _;
-        let mut text = String::new();
-        let mut buffer = [0u8; 512];
-        while let Ok(n) = stderr.read(&mut buffer) {
-            if n == 0 {
-                break;
-            }
-            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-            if text.contains("listening") {
-                break;
-            }
-        }
-        text
-    });
-    let text = reader.join().unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+#[test]
+fn an_unset_secret_is_generated_and_said() {
+    let text = example::start_up_messages("demo", &[]);
     assert!(text.contains("JWT_SECRET is not set"), "{text}");
     assert!(text.contains("random secret"), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+}
+
+#[test]
+fn a_key_made_at_start_up_with_a_shared_store_is_warned_about() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let text = example::start_up_messages("demo", &[("REDIS_URL", &url)]);
+    assert!(
+        text.contains("warning: sessions are shared through Redis")
+            && text.contains("the same JWT_SECRET"),
+        "{text}"
+    );
+    let text = example::start_up_messages("demo", &[("REDIS_URL", &url), ("JWT_ALG", "EdDSA")]);
+    assert!(text.contains("the same JWT_PRIVATE_KEY_FILE"), "{text}");
+    let text = example::start_up_messages("demo", &[("REDIS_URL", &url), ("JWT_SECRET", SECRET)]);
+    assert!(!text.contains("warning"), "{text}");
 }
 
 // -- Redis: two instances sharing one server must agree on everything.

@@ -22,7 +22,7 @@ use crate::support::example::{self, Example};
 /// tests run on a multi-thread runtime, as the binary's `main` does.
 async fn serve() -> Channel {
     let config = app::Config {
-        secret: SECRET.to_owned(),
+        secret: SECRET.as_bytes().to_vec(),
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
     };

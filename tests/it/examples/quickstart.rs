@@ -28,7 +28,7 @@ async fn quickstart(redis: Option<RedisConfig>) -> String {
 /// The quickstart with the claim `mapping` its environment would give.
 async fn quickstart_mapping(redis: Option<RedisConfig>, mapping: ClaimMapping) -> String {
     let config = app::Config {
-        secret: SECRET.to_owned(),
+        secret: SECRET.as_bytes().to_vec(),
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         redis,
@@ -232,4 +232,33 @@ async fn the_binary_reads_the_claim_mapping_from_its_environment() {
     // The configured claim is required.
     let header = challenge(&format!("{}/me", qs.url), &mint("alice", "admin")).await;
     assert!(header.contains("the token has no `id` claim"), "{header}");
+}
+
+#[tokio::test]
+async fn a_base64_secret_is_decoded_as_spring_services_store_theirs() {
+    use base64::Engine as _;
+    // 48 random-looking bytes, stored as base64: the tokens are signed with
+    // the bytes, not with the text.
+    let bytes: Vec<u8> = (0u8..48).map(|i| i.wrapping_mul(37) ^ 0xa5).collect();
+    let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let qs = start(&[("JWT_SECRET", &text), ("JWT_SECRET_ENCODING", "base64")]).await;
+    let now = now();
+    let claims = json!({
+        "sub": "spring", "iss": ISSUER, "aud": AUDIENCE,
+        "iat": now, "exp": now + 300,
+    });
+    let with_bytes = SigningKey::hmac(Algorithm::HS256, &bytes)
+        .unwrap()
+        .sign("JWT", &claims)
+        .unwrap();
+    let (status, body) = get(&format!("{}/me", qs.url), Some(&with_bytes)).await;
+    assert_eq!((status, &body["sub"]), (StatusCode::OK, &json!("spring")));
+    let with_text = SigningKey::hmac(Algorithm::HS256, text.as_bytes())
+        .unwrap()
+        .sign("JWT", &claims)
+        .unwrap();
+    assert_eq!(
+        get(&format!("{}/me", qs.url), Some(&with_text)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

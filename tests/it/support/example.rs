@@ -174,14 +174,77 @@ pub async fn start(name: &str, env: &[(&str, &str)], ready_path: &str) -> Exampl
 /// Checks that example `name` refuses a short `JWT_SECRET` and a missing
 /// one, exiting non-zero and saying why, without printing the secret.
 pub fn assert_secret_is_checked(name: &str) {
-    let output = command(name, &[("JWT_SECRET", "too-short")])
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
-    assert!(!stderr.contains("too-short"), "the secret was printed");
+    // 24 bytes of base64 are 32 characters: long enough as raw text, too
+    // short once decoded.
+    let short_base64 = "c2hvcnQtYnV0LWxvb2tzLWxvbmctZW5v";
+    for (env, says, secret) in [
+        (
+            &[("JWT_SECRET", "too-short")][..],
+            "at least 32 bytes",
+            "too-short",
+        ),
+        (
+            &[
+                ("JWT_SECRET", short_base64),
+                ("JWT_SECRET_ENCODING", "base64"),
+            ],
+            "at least 32 bytes",
+            short_base64,
+        ),
+        (
+            &[
+                ("JWT_SECRET", "not base64 at all, but long enough!"),
+                ("JWT_SECRET_ENCODING", "BASE64"),
+            ],
+            "is not base64",
+            "long enough",
+        ),
+        (
+            &[
+                ("JWT_SECRET", "a-secret-of-at-least-thirty-two-bytes"),
+                ("JWT_SECRET_ENCODING", "hex"),
+            ],
+            "JWT_SECRET_ENCODING must be",
+            "thirty-two",
+        ),
+    ] {
+        let output = command(name, env).output().unwrap();
+        assert!(!output.status.success(), "{env:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{env:?}: {stderr}");
+        assert!(!stderr.contains(secret), "the secret was printed: {stderr}");
+    }
     let output = command(name, &[]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("JWT_SECRET"));
+}
+
+/// Starts example `name` with `env` (and `BIND` on port 0), reads its
+/// stderr until it says it is listening, and stops it: what it said at
+/// start-up.
+pub fn start_up_messages(name: &str, env: &[(&str, &str)]) -> String {
+    use std::io::Read as _;
+
+    let mut env = env.to_vec();
+    env.push(("BIND", "127.0.0.1:0"));
+    let mut child = command(name, &env).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let mut buffer = [0u8; 512];
+        while let Ok(n) = stderr.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            if text.contains("listening") {
+                break;
+            }
+        }
+        text
+    });
+    let text = reader.join().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    text
 }
