@@ -21,7 +21,7 @@
 //! | `JWT_ALG` | `HS256` | `HS256`, `EdDSA` or `ES256` |
 //! | `JWT_PRIVATE_KEY_FILE` | generated | PKCS#8 PEM key for `EdDSA`/`ES256` |
 //! | `REDIS_URL` / `REDIS_CLUSTER_URLS` | in memory | share sessions, revocations and throttles |
-//! | `COOKIE_SECURE` | `true` | `false` to drop `Secure` on plain-HTTP development |
+//! | `COOKIE_SECURE` | `true` | `false` (or `0`, `no`) to drop `Secure` when the demo is reached over plain HTTP on a host other than `localhost`; anything but true/1/yes/false/0/no is refused |
 //! | `BIND` | `127.0.0.1:3000` | listen address |
 //!
 //! Users: `alice` / `wonderland` (roles `admin`, `user`) and `bob` /
@@ -71,9 +71,22 @@ fn from_env() -> Result<(Config, String), String> {
         access_ttl: lifetime("JWT_EXPIRES_IN", "15m")?,
         refresh_ttl: lifetime("REFRESH_EXPIRES_IN", "7d")?,
         redis,
-        cookie_secure: or("COOKIE_SECURE", "true") != "false",
+        cookie_secure: switch("COOKIE_SECURE", &or("COOKIE_SECURE", "true"))?,
     };
     Ok((config, or("BIND", "127.0.0.1:3000")))
+}
+
+/// A yes/no setting: `true`, `1`, `yes` or `false`, `0`, `no`, in any case;
+/// anything else is refused at start rather than read as one or the other.
+fn switch(name: &str, value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!(
+            "{name} must be true, 1, yes or false, 0, no (in any case), not `{}`",
+            value.escape_debug()
+        )),
+    }
 }
 
 #[tokio::main]

@@ -6,8 +6,10 @@ use crate::error::{ConfigError, ConfigErrorKind};
 
 /// Parses a lifetime the way `JWT_EXPIRES_IN` settings are written: a whole
 /// number and a unit, `s`, `m`, `h` or `d` (`90s`, `15m`, `8h`, `7d`). Parts
-/// may be combined, largest first (`1h30m`); a bare number is seconds.
-/// Zero, fractions, negative and overflowing values are refused.
+/// may be combined, largest first (`1h30m`). A bare number is refused: Node's
+/// `ms`, which reads most such settings in a fleet, takes `15` for 15
+/// milliseconds, so a unit must say which is meant. Zero, fractions,
+/// negative and overflowing values are refused too.
 ///
 /// ```
 /// use std::time::Duration;
@@ -16,7 +18,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 /// assert_eq!(parse_duration("15m")?, Duration::from_secs(900));
 /// assert_eq!(parse_duration("7d")?, Duration::from_secs(7 * 24 * 3600));
 /// assert_eq!(parse_duration("1h30m")?, Duration::from_secs(5400));
-/// assert_eq!(parse_duration("90")?, Duration::from_secs(90));
+/// assert!(parse_duration("90").is_err()); // 90 what? (Node's `ms`: milliseconds)
 /// assert!(parse_duration("0s").is_err());
 /// assert!(parse_duration("15 minutes").is_err());
 /// # Ok::<(), jwt_guard::ConfigError>(())
@@ -46,7 +48,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, ConfigError> {
         let value: u64 = rest[..digits].parse().map_err(|_| invalid())?;
         rest = &rest[digits..];
         let (unit, len) = match rest.bytes().next() {
-            None if total == 0 && last_unit == u64::MAX => (1, 0),
             Some(b's') => (1, 1),
             Some(b'm') => (60, 1),
             Some(b'h') => (3600, 1),
@@ -85,7 +86,6 @@ mod tests {
             ("7d", 604_800),
             ("1d12h", 129_600),
             (" 30m ", 1800),
-            ("3600", 3600),
         ] {
             assert_eq!(
                 parse_duration(text).unwrap(),
@@ -101,6 +101,8 @@ mod tests {
             "",
             "s",
             "0",
+            "15",
+            "3600",
             "0m",
             "-5m",
             "1.5h",

@@ -521,6 +521,22 @@ fn the_secret_is_checked_at_start_up() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    // A lifetime without a unit is refused (Node's `ms` reads `15` as 15
+    // milliseconds), and so is a yes/no setting that is neither.
+    for (env, says) in [
+        (("JWT_EXPIRES_IN", "15"), "a number and a unit"),
+        (
+            ("COOKIE_SECURE", "off"),
+            "COOKIE_SECURE must be true, 1, yes or false, 0, no",
+        ),
+    ] {
+        let output = command("demo", &[env, ("BIND", "127.0.0.1:0")])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{env:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{env:?}: {stderr}");
+    }
     // Access tokens are short-lived: over 24 hours is refused at start-up.
     let output = command(
         "demo",
@@ -773,4 +789,15 @@ async fn assert_malformed_body_refused(request: reqwest::RequestBuilder, body: &
         ),
         "{body:?}: {status}"
     );
+}
+
+#[tokio::test]
+async fn cookie_secure_takes_yes_and_no_in_any_case() {
+    for (value, secure) in [("No", false), ("0", false), ("YES", true), ("true", true)] {
+        let demo = binary(&[("COOKIE_SECURE", value)]).await;
+        let response = login_response(&demo.url, "alice", "wonderland").await;
+        assert_eq!(response.status(), StatusCode::OK, "{value}");
+        let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+        assert_eq!(cookie.contains("; Secure"), secure, "{value}: {cookie}");
+    }
 }

@@ -262,3 +262,13 @@ async fn a_base64_secret_is_decoded_as_spring_services_store_theirs() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    // Redis that is not there: the store's retries are logged at start-up.
+    let nowhere = format!("redis://127.0.0.1:{}", crate::support::ports::free_port());
+    let env = with_secret(&[("REDIS_URL", &nowhere)]);
+    let text = example::start_up_messages("quickstart", &env);
+    assert!(text.contains("WARN"), "{text}");
+    assert!(!text.contains('\u{1b}'), "ANSI colour codes in {text:?}");
+}
