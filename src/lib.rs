@@ -170,9 +170,30 @@
 //! | `rust_crypto` | no | `jsonwebtoken`'s RustCrypto backend (used when `aws_lc_rs` is off) |
 //! | `redis` | yes | [`store::redis::RedisStore`]: Redis, Redis Cluster and Sentinel, mirrored locally |
 //! | `redis-tls` | no | `rediss://` URLs (rustls) |
-//! | `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |
-//! | `jwks` | no | [`keys::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |
-//! | `metrics` | no | [`metrics`]: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |
+#![cfg_attr(
+    feature = "tonic",
+    doc = "| `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |"
+)]
+#![cfg_attr(
+    not(feature = "tonic"),
+    doc = "| `tonic` | no | `grpc`: claims and role guards for tonic handlers, guards per gRPC service |"
+)]
+#![cfg_attr(
+    feature = "jwks",
+    doc = "| `jwks` | no | [`keys::RemoteJwks`]: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |"
+)]
+#![cfg_attr(
+    not(feature = "jwks"),
+    doc = "| `jwks` | no | `keys::RemoteJwks`: an identity provider's JWKS, fetched over HTTPS (rustls) and refreshed in the background |"
+)]
+#![cfg_attr(
+    feature = "metrics",
+    doc = "| `metrics` | no | [`metrics`]: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |"
+)]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = "| `metrics` | no | `metrics`: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |"
+)]
 
 #![forbid(unsafe_code)]
 #![warn(

@@ -26,7 +26,7 @@ pub(super) type UnknownKidHook = dyn Fn() -> Option<BoxFuture<'static, ()>> + Se
 ///
 /// A shared set may be empty (see [`empty`](Self::empty)): every token is then
 /// refused as [`UnknownKey`](crate::AuthErrorKind::UnknownKey).
-/// [`RemoteJwks`](crate::keys::RemoteJwks) (feature `jwks`) keeps one
+/// `RemoteJwks` (`keys::RemoteJwks`, feature `jwks`) keeps one
 /// current from an identity provider.
 ///
 /// ```

@@ -195,7 +195,7 @@ impl Validator {
     /// applied; the payload need not even be JSON.
     ///
     /// With [shared keys](ValidatorBuilder::shared_keys) whose source
-    /// refreshes (a [`RemoteJwks`](crate::keys::RemoteJwks)), an unknown `kid`
+    /// refreshes (a `keys::RemoteJwks`, feature `jwks`), an unknown `kid`
     /// also asks the source for a refresh, within its cooldown.
     pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, AuthError> {
         self.verify_jws(token).map_err(|refusal| refusal.error)
@@ -490,8 +490,7 @@ impl ValidatorBuilder {
 
     /// Trusts the keys of a [`SharedKeys`] set, whatever it holds when a
     /// token arrives: for keys that rotate at runtime, such as an identity
-    /// provider's JWKS kept current by
-    /// [`RemoteJwks`](crate::keys::RemoteJwks).
+    /// provider's JWKS kept current by `keys::RemoteJwks` (feature `jwks`).
     ///
     /// Exclusive with [`key`](Self::key) and [`keys`](Self::keys):
     /// [`build`](Self::build) refuses both, so that each token's key is
