@@ -194,7 +194,6 @@
     not(feature = "metrics"),
     doc = "| `metrics` | no | `metrics`: counters and a latency histogram through the `metrics` facade (`jwt_guard_*`) |"
 )]
-
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,

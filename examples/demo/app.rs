@@ -22,7 +22,7 @@ use jwt_guard::issue::{
     Grant, IssueError, Issuer, LoginThrottle, RefreshCookie, Throttled, TokenPair,
 };
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
-use jwt_guard::store::{Attempt, MemoryStore, RefreshStore, ThrottleStore};
+use jwt_guard::store::{Attempt, MemoryStore, RefreshStore, StoreErrorKind, ThrottleStore};
 use jwt_guard::watch::TokenWatch;
 use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, SigningKey, StandardClaims};
 use serde::Deserialize;
@@ -490,9 +490,13 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         }
         Some(redis) => {
             let store = RedisStore::new(redis.clone().subject_retention(config.retention()))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| with_causes(&e))?;
             match store.ready(Duration::from_secs(5)).await {
                 Ok(()) => eprintln!("demo: sessions in Redis ({store:?})"),
+                // A wrong password or database index: 503 forever would hide it.
+                Err(error) if error.kind() == StoreErrorKind::Misconfigured => {
+                    return Err(with_causes(&error));
+                }
                 Err(error) => eprintln!(
                     "demo: Redis is not reachable yet ({error}); answering 503 until it is"
                 ),
@@ -500,13 +504,16 @@ pub async fn app(config: &Config) -> Result<Router, String> {
             service(config, key, store)
         }
     };
-    app.map_err(|error| {
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            message.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
-        message
-    })
+    app.map_err(|error| with_causes(&error))
+}
+
+/// An error and its causes, on one line.
+fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }

@@ -1,6 +1,7 @@
 //! The quickstart's service: HS256 tokens with required `iss` and `aud`, a
 //! role guard, optional auth, and logout through the revocation store.
 
+use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
-use jwt_guard::store::{MemoryStore, RevocationStore, Revoker};
+use jwt_guard::store::{MemoryStore, RevocationStore, Revoker, StoreErrorKind};
 use jwt_guard::{
     Algorithm, ClaimMapping, Claims, ConfigError, JwtLayer, RequireRole, StandardClaims, Validator,
     VerifyingKey,
@@ -36,7 +37,7 @@ pub struct Config {
 /// The secret is checked first, so a bad one stops the service before
 /// anything else; then the revocation store is made (a Redis store waits up
 /// to 5 s for Redis, and answers 503 until it is reachable).
-pub async fn app(config: &Config) -> Result<Router, ConfigError> {
+pub async fn app(config: &Config) -> Result<Router, Box<dyn Error + Send + Sync>> {
     let validator = validator(config)?;
     let store = store(config).await?;
     Ok(router(validator, store))
@@ -72,7 +73,7 @@ async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) 
 }
 
 /// The revocation store: Redis (mirrored) when configured, else in memory.
-async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, ConfigError> {
+async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, Box<dyn Error + Send + Sync>> {
     let Some(redis) = &config.redis else {
         eprintln!(
             "quickstart: revocations in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
@@ -82,6 +83,8 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, ConfigError>
     let store = RedisStore::new(redis.clone())?;
     match store.ready(Duration::from_secs(5)).await {
         Ok(()) => eprintln!("quickstart: revocations in Redis ({store:?})"),
+        // A wrong password or database index: 503 forever would hide it.
+        Err(error) if error.kind() == StoreErrorKind::Misconfigured => return Err(error.into()),
         Err(error) => {
             eprintln!("quickstart: Redis is not reachable yet ({error}); answering 503 until it is")
         }

@@ -95,7 +95,7 @@ async fn main() -> ExitCode {
     }
     let app = match app::app(&config).await {
         Ok(app) => app,
-        Err(error) => return cli::invalid("quickstart", &error),
+        Err(error) => return cli::invalid("quickstart", &*error),
     };
     let listener = match tokio::net::TcpListener::bind(&bind).await {
         Ok(listener) => listener,

@@ -22,9 +22,9 @@ pub fn fail(example: &str, message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// Reports a configuration error with its causes, and fails.
-pub fn invalid(example: &str, error: &ConfigError) -> ExitCode {
+pub fn invalid(example: &str, error: &(dyn std::error::Error + 'static)) -> ExitCode {
     let mut message = format!("invalid configuration: {error}");
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(&format!(": {cause}"));
         source = cause.source();

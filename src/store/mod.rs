@@ -311,6 +311,10 @@ pub enum StoreErrorKind {
     CapacityExceeded,
     /// The store answered something it should not have (a wrong reply type, an ACL error).
     Protocol,
+    /// The store refuses the configuration itself: a wrong password, a
+    /// database index it does not have. Retrying cannot help; a service
+    /// should stop at start-up and say so.
+    Misconfigured,
 }
 
 impl StoreErrorKind {
@@ -323,6 +327,7 @@ impl StoreErrorKind {
             Self::NotSynchronized => "not_synchronized",
             Self::CapacityExceeded => "capacity_exceeded",
             Self::Protocol => "protocol",
+            Self::Misconfigured => "misconfigured",
         }
     }
 }
@@ -358,6 +363,7 @@ impl fmt::Display for StoreError {
             StoreErrorKind::NotSynchronized => "revocation store not synchronized",
             StoreErrorKind::CapacityExceeded => "revocation store is full",
             StoreErrorKind::Protocol => "revocation store answered unexpectedly",
+            StoreErrorKind::Misconfigured => "revocation store refuses the configuration",
         })
     }
 }

@@ -444,3 +444,60 @@ fn free_port_for_test() -> u16 {
         .unwrap()
         .port()
 }
+
+#[tokio::test]
+async fn a_configuration_redis_refuses_fails_readiness_at_once_and_says_why() {
+    let redis = RedisServer::builder().password("s3cret-pw").start();
+    let wrong_password = redis.url().replace("s3cret-pw", "not-it");
+    let no_such_database = format!("{}/99", redis.url());
+    for (url, mirrored) in [
+        (&wrong_password, true),
+        (&wrong_password, false),
+        (&no_such_database, true),
+        (&no_such_database, false),
+    ] {
+        let store = RedisStore::new(RedisConfig::url(url.as_str()).direct(!mirrored)).unwrap();
+        let started = Instant::now();
+        let error = store.ready(Duration::from_secs(10)).await.unwrap_err();
+        assert_eq!(error.kind(), StoreErrorKind::Misconfigured, "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "not at once: {:?}",
+            started.elapsed()
+        );
+        let said = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+        assert!(
+            !said.contains("s3cret-pw") && !said.contains("not-it"),
+            "{said}"
+        );
+    }
+    // The right configuration is ready.
+    RedisStore::new(RedisConfig::url(redis.url()))
+        .unwrap()
+        .ready(Duration::from_secs(5))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_invalid_redis_url_says_what_is_invalid_without_its_password() {
+    for (url, says) in [
+        (
+            "redis://u:s3cret-pw@127.0.0.1:6379/abc",
+            "Invalid database number",
+        ),
+        (
+            "http://u:s3cret-pw@127.0.0.1:6379",
+            "Redis URL did not parse",
+        ),
+    ] {
+        let error = RedisStore::new(RedisConfig::url(url)).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("invalid Redis configuration: ") && message.contains(says),
+            "{message}"
+        );
+        assert!(!message.contains("s3cret-pw"), "{message}");
+        assert!(message.contains("***"), "{message}");
+    }
+}

@@ -7,9 +7,20 @@ use redis::RedisError;
 use crate::store::{StoreError, StoreErrorKind};
 
 /// Maps a client error: connection trouble is `Unavailable` or `Timeout`;
-/// anything Redis answered (ACL, wrong type, script error) is `Protocol`.
+/// a refusal of the configuration itself (a wrong password, a database
+/// index the server does not have) is `Misconfigured`, which no retry
+/// mends; anything else Redis answered (ACL, wrong type, script error) is
+/// `Protocol`.
 pub(super) fn store_error(error: RedisError) -> StoreError {
-    let kind = if error.is_timeout() {
+    let refuses_configuration = error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(error.code(), Some("WRONGPASS" | "NOAUTH"))
+        || (error.code() == Some("ERR")
+            && error
+                .detail()
+                .is_some_and(|detail| detail.contains("DB index")));
+    let kind = if refuses_configuration {
+        StoreErrorKind::Misconfigured
+    } else if error.is_timeout() {
         StoreErrorKind::Timeout
     } else if error.is_io_error()
         || error.is_connection_refusal()

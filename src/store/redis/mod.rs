@@ -470,13 +470,24 @@ impl RedisStore {
     }
 
     /// Waits until the store can answer: the mirror has synchronised, or (in
-    /// direct mode) Redis answers a `PING`. Fails after `within`.
+    /// direct mode) Redis answers a `PING`. Fails after `within`
+    /// ([`NotSynchronized`](StoreErrorKind::NotSynchronized)), or at once
+    /// when Redis refuses the configuration itself, a wrong password or a
+    /// database index it does not have
+    /// ([`Misconfigured`](StoreErrorKind::Misconfigured)): retrying would
+    /// only answer 503 forever, so a service should stop and say so.
     pub async fn ready(&self, within: Duration) -> Result<(), StoreError> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
+            let ping = self.ping().await;
+            if let Err(error) = &ping
+                && error.kind() == StoreErrorKind::Misconfigured
+            {
+                return ping;
+            }
             let ready = match &self.shared.mirror {
                 Some(mirror) => mirror.is_synced(),
-                None => self.ping().await.is_ok(),
+                None => ping.is_ok(),
             };
             if ready {
                 return Ok(());

@@ -10,7 +10,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use super::error::store_error;
-use super::topology::Topology;
+use super::topology::{Redacted, Topology};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::store::{StoreError, StoreErrorKind};
 
@@ -64,10 +64,29 @@ fn pool_config(size: usize, timeout: Duration, connect_timeout: Duration) -> Poo
     config
 }
 
-fn invalid(error: impl std::error::Error + Send + Sync + 'static) -> ConfigError {
+/// A configuration the client refuses, saying why in the message itself
+/// (the innermost cause, e.g. "Invalid database number"), with the
+/// topology's URLs redacted of passwords.
+fn invalid(
+    topology: &Topology,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> ConfigError {
+    let mut reason = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        reason = cause.to_string();
+        source = cause.source();
+    }
+    let reason = reason
+        .strip_suffix(" - InvalidClientConfig")
+        .unwrap_or(&reason)
+        .to_owned();
     ConfigError::with_source(
         ConfigErrorKind::InvalidSetting,
-        "invalid Redis configuration",
+        format!(
+            "invalid Redis configuration: {reason} ({:?})",
+            Redacted(topology)
+        ),
         error,
     )
 }
@@ -84,12 +103,18 @@ impl Pool {
             Topology::Single(url) => {
                 let mut cfg = deadpool_redis::Config::from_url(url.as_str());
                 cfg.pool = Some(config);
-                PoolKind::Single(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
+                PoolKind::Single(
+                    cfg.create_pool(Some(Runtime::Tokio1))
+                        .map_err(|e| invalid(topology, e))?,
+                )
             }
             Topology::Cluster(urls) => {
                 let mut cfg = deadpool_redis::cluster::Config::from_urls(urls.clone());
                 cfg.pool = Some(config);
-                PoolKind::Cluster(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
+                PoolKind::Cluster(
+                    cfg.create_pool(Some(Runtime::Tokio1))
+                        .map_err(|e| invalid(topology, e))?,
+                )
             }
             Topology::Sentinel { urls, master } => {
                 let mut cfg = deadpool_redis::sentinel::Config::from_urls(
@@ -98,7 +123,10 @@ impl Pool {
                     deadpool_redis::sentinel::SentinelServerType::Master,
                 );
                 cfg.pool = Some(config);
-                PoolKind::Sentinel(cfg.create_pool(Some(Runtime::Tokio1)).map_err(invalid)?)
+                PoolKind::Sentinel(
+                    cfg.create_pool(Some(Runtime::Tokio1))
+                        .map_err(|e| invalid(topology, e))?,
+                )
             }
         };
         Ok(Self {

@@ -801,3 +801,24 @@ async fn cookie_secure_takes_yes_and_no_in_any_case() {
         assert_eq!(cookie.contains("; Secure"), secure, "{value}: {cookie}");
     }
 }
+
+#[test]
+fn a_redis_that_refuses_the_configuration_stops_the_start() {
+    let redis = RedisServer::start();
+    let output = command(
+        "demo",
+        &[
+            ("REDIS_URL", &format!("{}/99", redis.url())),
+            ("BIND", "127.0.0.1:0"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("revocation store refuses the configuration")
+            && stderr.contains("DB index is out of range"),
+        "{stderr}"
+    );
+}

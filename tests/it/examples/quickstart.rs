@@ -272,3 +272,26 @@ fn logs_to_a_pipe_are_plain_text() {
     assert!(text.contains("WARN"), "{text}");
     assert!(!text.contains('\u{1b}'), "ANSI colour codes in {text:?}");
 }
+
+#[test]
+fn a_redis_that_refuses_the_configuration_stops_the_start() {
+    let redis = RedisServer::builder().password("s3cret-pw").start();
+    for url in [
+        format!("{}/99", redis.url()),
+        redis.url().replace("s3cret-pw", "not-it"),
+    ] {
+        let output = command(&[("REDIS_URL", &url), ("BIND", "127.0.0.1:0")])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("revocation store refuses the configuration"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("s3cret-pw") && !stderr.contains("not-it"),
+            "{stderr}"
+        );
+    }
+}
