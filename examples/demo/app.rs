@@ -22,7 +22,9 @@ use jwt_guard::issue::{
     Grant, IssueError, Issuer, LoginThrottle, RefreshCookie, Throttled, TokenPair,
 };
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
-use jwt_guard::store::{Attempt, MemoryStore, RefreshStore, StoreErrorKind, ThrottleStore};
+use jwt_guard::store::{
+    Attempt, MemoryStore, RefreshStore, RevocationStore, StoreErrorKind, ThrottleStore,
+};
 use jwt_guard::watch::TokenWatch;
 use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, SigningKey, StandardClaims};
 use serde::Deserialize;
@@ -188,6 +190,8 @@ struct App {
     hashing: Arc<tokio::sync::Semaphore>,
     cookie: RefreshCookie,
     alg: Algorithm,
+    /// The store behind the issuer and the layers, for `/health`.
+    store: Arc<dyn RevocationStore>,
 }
 
 fn json_error(status: StatusCode, error: &str) -> Response {
@@ -404,8 +408,21 @@ async fn jwks(State(app): State<App>) -> Json<Value> {
     Json(app.issuer.jwks())
 }
 
-/// `GET /health`.
-async fn health() -> Json<Value> {
+/// `GET /health`: ready to serve, which needs the revocation store; 503
+/// with the reason while it cannot answer (Redis down, the mirror not yet
+/// synchronised).
+async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
+    match app.store.health().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": error.to_string() })),
+        ),
+    }
+}
+
+/// `GET /health/live`: the process is up, whatever its store says.
+async fn live() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
@@ -437,7 +454,8 @@ where
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
         .route("/.well-known/jwks.json", get(jwks))
-        .route("/health", get(health));
+        .route("/health", get(health))
+        .route("/health/live", get(live));
     Ok(protected.merge(sockets).merge(open).with_state(app))
 }
 
@@ -463,6 +481,7 @@ where
         )),
         cookie: RefreshCookie::new().secure(config.cookie_secure),
         alg: config.alg,
+        store: Arc::new(store.clone()),
     };
     router(app, store)
 }

@@ -210,6 +210,13 @@ pub trait RevocationStore: Send + Sync + 'static {
     fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
         None
     }
+
+    /// Whether the store can answer checks now, for a readiness probe (a
+    /// `/health` route): `Ok`, or the reason it cannot. The default answers
+    /// `Ok`, as a store in this process always can.
+    fn health(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// Revokes tokens through a store with the right lifetimes: a handle made by

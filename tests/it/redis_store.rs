@@ -501,3 +501,27 @@ async fn an_invalid_redis_url_says_what_is_invalid_without_its_password() {
         assert!(message.contains("***"), "{message}");
     }
 }
+
+#[tokio::test]
+async fn health_follows_redis_in_both_modes() {
+    let redis = RedisServer::start();
+    let direct = RedisStore::new(RedisConfig::url(redis.url()).direct(true)).unwrap();
+    let mirrored = RedisStore::new(RedisConfig::url(redis.url())).unwrap();
+    mirrored.ready(READY).await.unwrap();
+    direct.health().await.unwrap();
+    mirrored.health().await.unwrap();
+    redis.kill();
+    assert!(direct.health().await.is_err());
+    eventually(
+        "the mirror reports it",
+        Duration::from_secs(10),
+        async || mirrored.health().await.is_err(),
+    )
+    .await;
+    assert_eq!(
+        mirrored.health().await.unwrap_err().kind(),
+        StoreErrorKind::NotSynchronized
+    );
+    // A store in this process is always healthy.
+    jwt_guard::store::MemoryStore::new().health().await.unwrap();
+}

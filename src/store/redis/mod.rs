@@ -568,6 +568,18 @@ impl RevocationStore for RedisStore {
         self.shared.mirror.as_ref().map(|mirror| mirror.changes())
     }
 
+    /// Mirrored: whether the mirror is synchronised (checks are answered
+    /// from it). Direct: whether Redis answers a `PING` within the timeout.
+    fn health(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            match &self.shared.mirror {
+                Some(mirror) if mirror.is_synced() => Ok(()),
+                Some(_) => Err(StoreError::new(StoreErrorKind::NotSynchronized)),
+                None => self.ping().await,
+            }
+        })
+    }
+
     fn revoke_token<'a>(
         &'a self,
         jti: &'a str,

@@ -822,3 +822,42 @@ fn a_redis_that_refuses_the_configuration_stops_the_start() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn health_reports_the_store_and_live_only_the_process() {
+    let redis = RedisServer::start();
+    let demo = binary(&[("REDIS_URL", &redis.url())]).await;
+    let status = |path: &'static str| {
+        let url = format!("{}{path}", demo.url);
+        async move {
+            let response = client().get(url).send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(status("/health").await.0, StatusCode::OK);
+    redis.kill();
+    eventually("/health answers 503", Duration::from_secs(10), async || {
+        status("/health").await.0 == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let (_, body) = status("/health").await;
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("revocation store")),
+        "{body}"
+    );
+    assert_eq!(
+        status("/health/live").await,
+        (StatusCode::OK, json!({ "status": "ok" }))
+    );
+    redis.restart();
+    eventually(
+        "/health answers 200 again",
+        Duration::from_secs(20),
+        async || status("/health").await.0 == StatusCode::OK,
+    )
+    .await;
+}
