@@ -11,8 +11,9 @@ use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -194,17 +195,60 @@ struct App {
     store: Arc<dyn RevocationStore>,
 }
 
-fn json_error(status: StatusCode, error: &str) -> Response {
-    (status, Json(json!({ "error": error }))).into_response()
+/// Every error body: `{"error", "error_description"}`, as RFC 6749 §5.2
+/// and the layer's own refusals shape them.
+fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = json!({ "error": error, "error_description": description });
+    (status, Json(body)).into_response()
 }
 
-/// Reads a JSON body: 400 when it is not JSON, 422 when it has the wrong shape.
-fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, StatusCode> {
+/// The largest body the auth routes read: a login is a few dozen bytes.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A request body the auth routes refuse, answered as every other error:
+/// `invalid_request`, with what was wrong and never what came.
+struct BadBody {
+    status: StatusCode,
+    description: String,
+}
+
+impl IntoResponse for BadBody {
+    fn into_response(self) -> Response {
+        json_error(self.status, "invalid_request", &self.description)
+    }
+}
+
+/// A request body, or why it could not be read (over [`MAX_BODY_BYTES`]:
+/// 413).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, BadBody> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        let description = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("the request body is over {MAX_BODY_BYTES} bytes")
+        } else {
+            "the request body could not be read".to_owned()
+        };
+        BadBody {
+            status,
+            description,
+        }
+    })
+}
+
+/// Reads a JSON body: 400 when it is not JSON, 422 when it has the wrong
+/// shape (`expected` says which).
+fn parse_body<T: for<'de> Deserialize<'de>>(body: &[u8], expected: &str) -> Result<T, BadBody> {
     serde_json::from_slice(body).map_err(|error| {
         if error.is_data() {
-            StatusCode::UNPROCESSABLE_ENTITY
+            BadBody {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                description: format!("the body must be {expected}"),
+            }
         } else {
-            StatusCode::BAD_REQUEST
+            BadBody {
+                status: StatusCode::BAD_REQUEST,
+                description: "the body is not JSON".to_owned(),
+            }
         }
     })
 }
@@ -224,7 +268,11 @@ fn token_response(app: &App, pair: &TokenPair) -> Response {
 
 fn store_unavailable(error: &dyn std::error::Error) -> Response {
     tracing::warn!(%error, "store unavailable");
-    json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the session store cannot answer; try again shortly",
+    )
 }
 
 #[derive(Deserialize)]
@@ -237,11 +285,13 @@ struct Login {
 async fn login(
     State(app): State<App>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let login: Login = match parse_body(&body) {
+    let login: Login = match read_body(body)
+        .and_then(|body| parse_body(&body, r#"{"username": "…", "password": "…"}"#))
+    {
         Ok(login) => login,
-        Err(status) => return json_error(status, "invalid_request"),
+        Err(bad) => return bad.into_response(),
     };
     match app.throttle.attempt(&login.username, client.ip()).await {
         Ok(Attempt::Blocked { retry_after }) => return Throttled { retry_after }.into_response(),
@@ -249,7 +299,11 @@ async fn login(
         Err(error) => return store_unavailable(&error),
     }
     let Ok(_permit) = app.hashing.acquire().await else {
-        return json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+        return json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the server is shutting down",
+        );
     };
     let users = app.users.clone();
     let username = login.username.clone();
@@ -258,7 +312,11 @@ async fn login(
         .ok()
         .flatten();
     let Some(roles) = roles else {
-        return json_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "the username or the password is wrong",
+        );
     };
     if let Err(error) = app.throttle.succeeded(&login.username, client.ip()).await {
         return store_unavailable(&error);
@@ -279,17 +337,25 @@ struct RefreshBody {
 }
 
 /// `POST /auth/refresh`: the token from the cookie, or from `{"refresh_token"}`.
-async fn refresh(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+async fn refresh(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match read_body(body) {
+        Ok(body) => body,
+        Err(bad) => return bad.into_response(),
+    };
     let from_body;
     let token = match app.cookie.get(&headers) {
         Some(token) => token,
         None if body.iter().all(u8::is_ascii_whitespace) => "",
-        None => match parse_body::<RefreshBody>(&body) {
+        None => match parse_body::<RefreshBody>(&body, r#"{"refresh_token": "…"}"#) {
             Ok(parsed) => {
                 from_body = parsed.refresh_token;
                 &from_body
             }
-            Err(status) => return json_error(status, "invalid_request"),
+            Err(bad) => return bad.into_response(),
         },
     };
     match app.issuer.refresh(token).await {
@@ -351,7 +417,11 @@ async fn rotate_key(State(app): State<App>, _admin: RequireRole<Admin>) -> Respo
             Ok(pem) => SigningKey::from_ec_pem(alg, &pem),
             Err(message) => {
                 tracing::error!(message, "key generation failed");
-                return json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+                return json_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the new key could not be made",
+                );
             }
         },
     };
@@ -359,7 +429,11 @@ async fn rotate_key(State(app): State<App>, _admin: RequireRole<Admin>) -> Respo
         Ok(()) => Json(json!({ "kid": app.issuer.active_kid() })).into_response(),
         Err(error) => {
             tracing::error!(%error, "key rotation failed");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the key could not be rotated",
+            )
         }
     }
 }
@@ -450,13 +524,19 @@ where
         .route("/auth/logout", post(logout))
         .route("/auth/logout-all", post(logout_all))
         .route_layer(auth);
-    let open = Router::new()
+    let auth_routes = Router::new()
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    let open = Router::new()
         .route("/.well-known/jwks.json", get(jwks))
         .route("/health", get(health))
         .route("/health/live", get(live));
-    Ok(protected.merge(sockets).merge(open).with_state(app))
+    Ok(protected
+        .merge(sockets)
+        .merge(auth_routes)
+        .merge(open)
+        .with_state(app))
 }
 
 /// Builds the service on `store`: memory or Redis.

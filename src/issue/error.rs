@@ -108,23 +108,36 @@ impl From<StoreError> for IssueError {
 #[cfg(feature = "axum")]
 impl axum::response::IntoResponse for IssueError {
     fn into_response(self) -> axum::response::Response {
-        let (status, error) = if self.is_invalid_grant() {
-            (http::StatusCode::UNAUTHORIZED, "invalid_grant")
+        // One description per code: which of unknown, expired, revoked or
+        // reused a refused grant was is for the server's logs, not for
+        // whoever holds the token.
+        let (status, error, description) = if self.is_invalid_grant() {
+            (
+                http::StatusCode::UNAUTHORIZED,
+                "invalid_grant",
+                "the refresh token is unknown, expired, revoked or already used",
+            )
         } else if self.kind == IssueErrorKind::Store {
             (
                 http::StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
+                "the session store cannot answer; try again shortly",
             )
         } else {
-            (http::StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+            (
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the server could not complete the request",
+            )
         };
+        let body = serde_json::json!({ "error": error, "error_description": description });
         (
             status,
             [
                 (http::header::CONTENT_TYPE, "application/json"),
                 (http::header::CACHE_CONTROL, "no-store"),
             ],
-            format!(r#"{{"error":"{error}"}}"#),
+            body.to_string(),
         )
             .into_response()
     }

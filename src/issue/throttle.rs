@@ -142,10 +142,17 @@ impl std::error::Error for Throttled {}
 #[cfg(feature = "axum")]
 impl axum::response::IntoResponse for Throttled {
     fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({
+            "error": "too_many_attempts",
+            "error_description": format!(
+                "too many failed logins; try again in {} s",
+                self.retry_after_secs()
+            ),
+        });
         let mut response = (
             http::StatusCode::TOO_MANY_REQUESTS,
             [(http::header::CONTENT_TYPE, "application/json")],
-            r#"{"error":"too_many_attempts"}"#,
+            body.to_string(),
         )
             .into_response();
         response

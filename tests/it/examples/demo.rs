@@ -141,7 +141,13 @@ async fn refresh_with_body(base: &str, refresh: &str) -> reqwest::Response {
 async fn assert_invalid_grant(response: reqwest::Response) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body, json!({ "error": "invalid_grant" }));
+    assert_eq!(
+        body,
+        json!({
+            "error": "invalid_grant",
+            "error_description": "the refresh token is unknown, expired, revoked or already used",
+        })
+    );
 }
 
 async fn get(base: &str, path: &str, token: &str) -> reqwest::Response {
@@ -225,7 +231,13 @@ async fn credentials_are_refused_alike(a: &str) {
     let unknown = login_response(a, "mallory", "wonderland").await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let unknown: Value = unknown.json().await.unwrap();
-    assert_eq!(wrong, json!({ "error": "invalid_credentials" }));
+    assert_eq!(
+        wrong,
+        json!({
+            "error": "invalid_credentials",
+            "error_description": "the username or the password is wrong",
+        })
+    );
     assert_eq!(wrong, unknown);
     for body in ["{not json", r#"{"username":"alice"}"#, r#"["alice"]"#, ""] {
         let login = client()
@@ -350,7 +362,11 @@ async fn throttle_blocks_after_five_failures(a: &str, b: &str, user: &str, passw
             .unwrap();
         assert!((890..=900).contains(&retry_after), "{retry_after}");
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body, json!({ "error": "too_many_attempts" }));
+        assert_eq!(body["error"], "too_many_attempts");
+        assert_eq!(
+            body["error_description"],
+            format!("too many failed logins; try again in {retry_after} s")
+        );
     }
     // Another user from the same address is not affected.
     let other = if user == "alice" {
@@ -781,7 +797,8 @@ mod ws {
 /// Sends `body` with `request`, and asserts it is refused as a client
 /// error (400 or 422), not answered or failed.
 async fn assert_malformed_body_refused(request: reqwest::RequestBuilder, body: &str) {
-    let status = request.body(body.to_owned()).send().await.unwrap().status();
+    let response = request.body(body.to_owned()).send().await.unwrap();
+    let status = response.status();
     assert!(
         matches!(
             status,
@@ -789,6 +806,37 @@ async fn assert_malformed_body_refused(request: reqwest::RequestBuilder, body: &
         ),
         "{body:?}: {status}"
     );
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["error"], "invalid_request", "{body:?}");
+    assert!(answer["error_description"].is_string(), "{body:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_gets_the_json_shape_of_every_error() {
+    let demo = demo(config()).await;
+    let huge = format!(
+        r#"{{"username":"alice","password":"{}"}}"#,
+        "x".repeat(64 * 1024)
+    );
+    for path in ["/auth/login", "/auth/refresh"] {
+        let response = client()
+            .post(format!("{demo}{path}"))
+            .header("content-type", "application/json")
+            .body(huge.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "error": "invalid_request",
+                "error_description": "the request body is over 16384 bytes",
+            }),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
