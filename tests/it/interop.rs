@@ -1,7 +1,8 @@
 //! jwt-guard in a fleet: tokens its `Issuer` signs, verified the moment
 //! they are issued by the JWT libraries other services use (node
-//! `jsonwebtoken`, `jose`, PyJWT, python-jose), every check on; and tokens
-//! those libraries sign in their own default shapes, verified here.
+//! `jsonwebtoken`, `jose`, PyJWT, python-jose, and a verifier on the JDK's
+//! own `Mac` and `Signature` standing in for jjwt), every check on; and
+//! tokens those libraries sign in their own default shapes, verified here.
 //!
 //! Each case prints an `interop:` line (library, version, direction,
 //! algorithm, result): `.ci/run` collects them, the README's table is made
@@ -28,15 +29,20 @@ const AUDIENCE: &str = "orders-api";
 const SECRET: &str = "fleet-shared-secret-0123456789-abcdef";
 
 /// The libraries each driver drives.
-const LIBRARIES: [(&str, &[&str]); 2] = [
+const LIBRARIES: [(&str, &[&str]); 3] = [
     ("node", &["jsonwebtoken", "jose"]),
     ("python", &["pyjwt", "python-jose"]),
+    ("java", &["jdk"]),
 ];
+
+/// The 64-byte secret a Spring service would hold: jjwt picks HS512 for it.
+const SECRET_64: &str = "fleet-shared-secret-of-sixty-four-bytes-for-hs512-0123456789abcd";
 
 fn driver(language: &str) -> Result<Driver, String> {
     match language {
         "node" => interop::node(),
         "python" => interop::python(),
+        "java" => interop::java(),
         _ => unreachable!(),
     }
 }
@@ -153,12 +159,14 @@ async fn tokens_the_issuer_signs_verify_at_once_in_every_library() {
 
 #[tokio::test]
 async fn tokens_the_other_libraries_sign_in_their_default_shape_are_accepted() {
-    let validator = Validator::builder()
-        .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
-        .issuer(ISSUER)
-        .audience(AUDIENCE)
-        .build()
-        .unwrap();
+    let validator = |alg: Algorithm, secret: &str| {
+        Validator::builder()
+            .key(VerifyingKey::hmac(alg, secret).unwrap())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap()
+    };
     for (language, libraries) in LIBRARIES {
         let test = "tokens_the_other_libraries_sign_in_their_default_shape_are_accepted";
         let Some(mut driver) = interop::or_skip(driver(language), test) else {
@@ -166,14 +174,20 @@ async fn tokens_the_other_libraries_sign_in_their_default_shape_are_accepted() {
         };
         let versions = driver.versions();
         for library in libraries {
+            // jjwt's shape: HS512 for a 64-byte secret, no `typ`, `aud`
+            // as an array.
+            let (alg, secret) = match *library {
+                "jdk" => (Algorithm::HS512, SECRET_64),
+                _ => (Algorithm::HS256, SECRET),
+            };
             let sub = unique_id();
             let answer = driver.call(&json!({
-                "op": "mint", "lib": library, "alg": "HS256", "secret": SECRET,
+                "op": "mint", "lib": library, "alg": alg.to_string(), "secret": secret,
                 "issuer": ISSUER, "audience": AUDIENCE, "sub": sub,
             }));
             assert_eq!(answer["ok"], true, "{library}: {}", answer["error"]);
             let token = answer["token"].as_str().unwrap();
-            let verified = validator
+            let verified = validator(alg, secret)
                 .validate::<StandardClaims>(token)
                 .unwrap_or_else(|e| panic!("{library}'s token refused: {e}"));
             assert_eq!(verified.claims().sub, sub, "{library}");
@@ -181,7 +195,7 @@ async fn tokens_the_other_libraries_sign_in_their_default_shape_are_accepted() {
                 library,
                 &versions[library],
                 "it → jwt-guard",
-                Algorithm::HS256,
+                alg,
                 "accepted",
             );
         }
@@ -265,5 +279,61 @@ async fn tokens_of_existing_systems_are_accepted_with_their_claims_mapped() {
             Algorithm::HS256,
             &result,
         );
+    }
+}
+
+#[tokio::test]
+async fn every_library_checks_what_this_suite_relies_on() {
+    // The verifiers above run with their checks on: each refuses a token
+    // for another audience, an expired one, one not yet valid, and a bad
+    // signature. (An `nbf` half a second ahead is refused by the Node
+    // libraries, which compare with the current whole second, and accepted
+    // by PyJWT and python-jose: why the issuer writes whole seconds.)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let signed = |claims: Value| {
+        SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .sign("JWT", &claims)
+            .unwrap()
+    };
+    let base = |edit: Value| {
+        let mut claims = json!({
+            "sub": "alice", "iss": ISSUER, "aud": AUDIENCE,
+            "iat": now.floor(), "exp": now.floor() + 300.0,
+        });
+        for (name, value) in edit.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        signed(claims)
+    };
+    let good = base(json!({}));
+    let (head, _) = good.rsplit_once('.').unwrap();
+    let cases = [
+        ("another audience", base(json!({"aud": "another-api"}))),
+        ("expired", base(json!({"exp": now.floor() - 60.0}))),
+        ("not yet valid", base(json!({"nbf": now.floor() + 5.0}))),
+        ("bad signature", format!("{head}.{}", "A".repeat(43))),
+    ];
+    for (language, libraries) in LIBRARIES {
+        let test = "every_library_checks_what_this_suite_relies_on";
+        let Some(mut driver) = interop::or_skip(driver(language), test) else {
+            continue;
+        };
+        for library in libraries {
+            let verify = |driver: &mut Driver, token: &str| {
+                driver.call(&json!({
+                    "op": "verify", "lib": library, "alg": "HS256", "token": token,
+                    "secret": SECRET, "issuer": ISSUER, "audience": AUDIENCE,
+                }))
+            };
+            assert_eq!(verify(&mut driver, &good)["ok"], true, "{library}");
+            for (what, token) in &cases {
+                let answer = verify(&mut driver, token);
+                assert_eq!(answer["ok"], false, "{library} accepted a token {what}");
+            }
+        }
     }
 }

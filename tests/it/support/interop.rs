@@ -1,12 +1,13 @@
 //! The JWT libraries of other languages, driven from the tests: the Node
-//! libraries of `interop/node` and the Python libraries of
-//! `interop/python`, each behind a driver process that answers one JSON
-//! request per line (see the drivers' headers for the requests).
+//! libraries of `interop/node`, the Python libraries of `interop/python`
+//! and a verifier on the JDK alone (`interop/java`), each behind a driver
+//! process that answers one JSON request per line (see the drivers'
+//! headers for the requests).
 //!
 //! A driver is installed on first use: `npm ci` from the committed lockfile
 //! into `interop/node/node_modules`, `pip install` of the pinned
 //! requirements into a virtual environment in the test target's temporary
-//! directory. Without `node` or `python3` (or without the registries to
+//! directory; the JDK needs nothing. Without `node`, `python3` or `java` (or without the registries to
 //! install from) the tests that need them are skipped with a message, unless
 //! `JWT_GUARD_REQUIRE_INTEROP` is set (as `.ci/run` does): then they fail.
 
@@ -110,6 +111,16 @@ pub fn python() -> Result<Driver, String> {
     let mut command = Command::new(python);
     command.arg(checkout().join("interop/python/driver.py"));
     Driver::spawn("python", command)
+}
+
+/// The JDK driver (`javax.crypto.Mac`, `java.security.Signature`, run by
+/// the JDK's source launcher), or why there is none.
+pub fn java() -> Result<Driver, String> {
+    run("java -version", Command::new("java").arg("-version"))
+        .map_err(|e| format!("a JDK is not available ({e})"))?;
+    let mut command = Command::new("java");
+    command.arg(checkout().join("interop/java/Driver.java"));
+    Driver::spawn("java", command)
 }
 
 /// `Some(driver)`, or `None` after saying why the test is skipped; fails
