@@ -136,13 +136,19 @@ impl AuthError {
         )
     }
 
-    pub(crate) fn claims_type_mismatch(layer: &'static str, asked: &'static str) -> Self {
+    pub(crate) fn claims_type_mismatch(layers: &[&'static str], asked: &'static str) -> Self {
+        let layer = layers[0];
+        let verified = layers
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         Self::new(
             AuthErrorKind::MissingLayer,
             format!(
-                "the JwtLayer of this route verifies claims of type `{layer}`, but an \
-                 extractor or guard asks for `{asked}`: give it the layer's type \
-                 (e.g. `Claims<{layer}>`, `RequireRole<Role, {layer}>`, \
+                "an extractor or guard asks for claims of type `{asked}`, but the \
+                 JwtLayers of this service verify claims of type {verified}: give it the \
+                 layer's type (e.g. `Claims<{layer}>`, `RequireRole<Role, {layer}>`, \
                  `RequireLayer::<{layer}>`)"
             ),
         )

@@ -36,7 +36,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::{Anonymous, Claims, LayerClaimsType};
+use crate::auth::{Anonymous, Claims, layer_claims_types};
 use crate::body::ResponseBody;
 use crate::claims::{HasRoles, StandardClaims};
 use crate::error::AuthError;
@@ -163,9 +163,10 @@ where
 }
 
 /// The request's [`Claims`]: refused as `MissingToken` (401) for an
-/// anonymous request, and `MissingLayer` (500) when no layer ran or the
-/// layer that ran verifies another claims type (logged at error, once per
-/// kind of mistake). A refusal is recorded here, once.
+/// anonymous request, and `MissingLayer` (500) when no layer ran for the
+/// route, or when no layer of this process verifies the claims type asked
+/// for while layers of other types exist (logged at error, once per kind
+/// of mistake, naming the types). A refusal is recorded here, once.
 pub(crate) fn claims_from<T: Send + Sync + 'static>(
     extensions: &http::Extensions,
 ) -> Result<Claims<T>, Refusal> {
@@ -173,14 +174,13 @@ pub(crate) fn claims_from<T: Send + Sync + 'static>(
         return Ok(claims.clone());
     }
     let asked = std::any::type_name::<T>();
-    let layer = extensions.get::<LayerClaimsType>().map(|layer| layer.0);
-    let refusal = match (extensions.get::<Anonymous>(), layer) {
-        (Some(anonymous), None) => anonymous.refuse(AuthError::missing_token()),
-        (Some(anonymous), Some(layer)) if layer == asked => {
-            anonymous.refuse(AuthError::missing_token())
-        }
-        (_, Some(layer)) => misconfigured(AuthError::claims_type_mismatch(layer, asked)),
-        (None, None) => misconfigured(AuthError::missing_layer(asked)),
+    let layers = layer_claims_types::names();
+    let refusal = if !layers.is_empty() && !layers.contains(&asked) {
+        misconfigured(AuthError::claims_type_mismatch(&layers, asked))
+    } else if let Some(anonymous) = extensions.get::<Anonymous>() {
+        anonymous.refuse(AuthError::missing_token())
+    } else {
+        misconfigured(AuthError::missing_layer(asked))
     };
     observe::refused(&refusal.error);
     Err(refusal)

@@ -10,16 +10,29 @@ use crate::error::AuthError;
 use crate::rejection::{Refusal, Rejecter};
 use crate::verify::{Header, Verified};
 
-/// The claims type of the layer that let a request through, put into its
-/// extensions beside the [`Claims`] or the [`Anonymous`] marker: an
-/// extractor asking for another type can then name both, instead of saying
-/// that no layer ran.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct LayerClaimsType(pub(crate) &'static str);
+/// The claims types this process has built layers for, by name: when an
+/// extractor finds no [`Claims`] of its type, and no layer of that type
+/// exists, it names the types that do, instead of saying that no layer ran.
+/// Kept here rather than marked on every request, which would cost the
+/// accepted path an allocation; bounded, as it only serves a diagnosis.
+pub(crate) mod layer_claims_types {
+    use std::sync::{Mutex, PoisonError};
 
-impl LayerClaimsType {
-    pub(crate) fn of<T>() -> Self {
-        Self(std::any::type_name::<T>())
+    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    const MAX_NAMES: usize = 64;
+
+    /// Records that a layer verifying `T` was built.
+    pub(crate) fn register<T>() {
+        let name = std::any::type_name::<T>();
+        let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+        if names.len() < MAX_NAMES && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+
+    /// The recorded names, in the order first built.
+    pub(crate) fn names() -> Vec<&'static str> {
+        NAMES.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 

@@ -73,7 +73,7 @@ mod cache;
 mod credential;
 mod revocation;
 
-pub(crate) use authenticated::LayerClaimsType;
+pub(crate) use authenticated::layer_claims_types;
 pub use authenticated::{Anonymous, Claims};
 pub use credential::{Credential, Scheme};
 pub(crate) use credential::{TokenSources, cookie};

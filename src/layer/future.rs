@@ -9,7 +9,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::span::{AuthSpan, auth_span};
-use crate::auth::{Claims, LayerClaimsType};
+use crate::auth::Claims;
 use crate::body::ResponseBody;
 use crate::error::AuthError;
 use crate::rejection::Rejecter;
@@ -64,7 +64,6 @@ where
     pub(crate) fn accepted(inner: &mut S, mut request: Request<ReqB>, claims: Claims<T>) -> Self {
         let span = auth_span(claims.verified());
         request.extensions_mut().insert(claims);
-        request.extensions_mut().insert(LayerClaimsType::of::<T>());
         let future = {
             let _entered = span.as_deref().map(tracing::Span::enter);
             inner.call(request)

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use crate::auth::{Anonymous, Authenticator, LayerClaimsType, Progress, TokenSources};
+use crate::auth::{Anonymous, Authenticator, Progress, TokenSources};
 use crate::body::ResponseBody;
 
 /// The service made by [`JwtLayer`](super::JwtLayer): authenticates, then
@@ -101,9 +101,9 @@ where
                 ResponseFuture::accepted(&mut self.inner, request, claims)
             }
             Progress::Ready(Ok(None)) => {
-                let extensions = request.extensions_mut();
-                extensions.insert(Anonymous::new(rejecter.clone()));
-                extensions.insert(LayerClaimsType::of::<T>());
+                request
+                    .extensions_mut()
+                    .insert(Anonymous::new(rejecter.clone()));
                 ResponseFuture::anonymous(self.inner.call(request))
             }
             Progress::Ready(Err(error)) => {

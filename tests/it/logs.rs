@@ -79,18 +79,22 @@ fn rejections_are_logged_with_reason_and_subject_but_never_the_token() {
     }
 }
 
-/// A claims type of this test only, so that what is logged "once" was not
-/// logged by another test of this binary first.
+/// Claims types of this test only, so that what is logged "once" was not
+/// logged by another test of this binary first: one a layer verifies, one
+/// that no layer of this process ever does.
 #[derive(Clone, serde::Deserialize)]
 struct OrderClaims {
-    #[allow(
-        dead_code,
-        reason = "deserialized, never read: only its type matters here"
-    )]
+    #[allow(dead_code, reason = "deserialized, never read: only its type matters")]
     sub: String,
 }
 
-impl jwt_guard::HasRoles for OrderClaims {
+#[derive(Clone, serde::Deserialize)]
+struct UnlayeredClaims {
+    #[allow(dead_code, reason = "never deserialized: only its type matters")]
+    sub: String,
+}
+
+impl jwt_guard::HasRoles for UnlayeredClaims {
     fn has_role(&self, _: &str) -> bool {
         false
     }
@@ -106,10 +110,13 @@ fn a_guard_of_another_claims_type_is_a_generic_500_logged_once_at_error_naming_b
             .build()
             .unwrap();
         runtime.block_on(async {
-            // The layer verifies `OrderClaims`; the guard asks for the
-            // default, `StandardClaims`. And a route with no layer at all.
+            // The layer verifies `OrderClaims`; the guard asks for a type
+            // no layer verifies. And a route outside the layer.
             let app = Router::new()
-                .route("/admin", get(|_: RequireRole<Admin>| async { "admin" }))
+                .route(
+                    "/admin",
+                    get(|_: RequireRole<Admin, UnlayeredClaims>| async { "admin" }),
+                )
                 .layer(JwtLayer::<OrderClaims>::new(validator()))
                 .route("/bare", get(|_: Claims<OrderClaims>| async { "never" }));
             for path in ["/admin", "/admin", "/bare", "/bare"] {
@@ -141,8 +148,8 @@ fn a_guard_of_another_claims_type_is_a_generic_500_logged_once_at_error_naming_b
         .collect();
     assert_eq!(errors.len(), 2, "once per mistake: {logs}");
     assert!(
-        errors[0].contains("verifies claims of type `it::logs::OrderClaims`")
-            && errors[0].contains("asks for `jwt_guard::claims::StandardClaims`"),
+        errors[0].contains("asks for claims of type `it::logs::UnlayeredClaims`")
+            && errors[0].contains("`it::logs::OrderClaims`"),
         "{}",
         errors[0]
     );
