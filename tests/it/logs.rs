@@ -19,11 +19,22 @@ async fn call(app: &Router, token: &str, path: &str) -> http::StatusCode {
     app.clone().oneshot(request).await.unwrap().status()
 }
 
+/// Runs `work` on a runtime of this thread with every event and span
+/// captured; returns what was logged.
+fn logged(work: impl std::future::Future<Output = ()>) -> String {
+    let captured = Captured::default();
+    tracing::subscriber::with_default(captured.subscriber(), || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work);
+    });
+    captured.text()
+}
+
 #[test]
 fn rejections_are_logged_with_reason_and_subject_but_never_the_token() {
-    let captured = Captured::default();
-    let subscriber = captured.subscriber();
-
     let mut expired = claims("alice", &[]);
     expired["exp"] = json!(now() - 3600);
     let expired = mint(&expired);
@@ -34,28 +45,21 @@ fn rejections_are_logged_with_reason_and_subject_but_never_the_token() {
     duplicate.insert_str(1, r#""sub":"mallory","#);
     let duplicate = mint_raw(r#"{"alg":"HS256","typ":"JWT"}"#, &duplicate);
 
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let app = Router::new()
-                .route(
-                    "/me",
-                    get(|c: Claims<StandardClaims>| async move { c.sub.clone() }),
-                )
-                .route("/admin", get(|_: RequireRole<Admin>| async { "admin" }))
-                .layer(JwtLayer::<StandardClaims>::new(validator()));
-            assert_eq!(call(&app, &expired, "/me").await, 401);
-            assert_eq!(call(&app, &forged, "/me").await, 401);
-            assert_eq!(call(&app, &duplicate, "/me").await, 401);
-            assert_eq!(call(&app, &valid_user, "/admin").await, 403);
-            assert_eq!(call(&app, &valid_user, "/me").await, 200);
-        });
+    let logs = logged(async {
+        let app = Router::new()
+            .route(
+                "/me",
+                get(|c: Claims<StandardClaims>| async move { c.sub.clone() }),
+            )
+            .route("/admin", get(|_: RequireRole<Admin>| async { "admin" }))
+            .layer(JwtLayer::<StandardClaims>::new(validator()));
+        assert_eq!(call(&app, &expired, "/me").await, 401);
+        assert_eq!(call(&app, &forged, "/me").await, 401);
+        assert_eq!(call(&app, &duplicate, "/me").await, 401);
+        assert_eq!(call(&app, &valid_user, "/admin").await, 403);
+        assert_eq!(call(&app, &valid_user, "/me").await, 200);
     });
 
-    let logs = captured.text();
     assert_eq!(
         logs.matches("jwt-guard rejected a request").count(),
         4,
@@ -102,46 +106,38 @@ impl jwt_guard::HasRoles for UnlayeredClaims {
 
 #[test]
 fn a_guard_of_another_claims_type_is_a_generic_500_logged_once_at_error_naming_both_types() {
-    let captured = Captured::default();
     let token = token("alice", &["admin"]);
-    tracing::subscriber::with_default(captured.subscriber(), || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            // The layer verifies `OrderClaims`; the guard asks for a type
-            // no layer verifies. And a route outside the layer.
-            let app = Router::new()
-                .route(
-                    "/admin",
-                    get(|_: RequireRole<Admin, UnlayeredClaims>| async { "admin" }),
-                )
-                .layer(JwtLayer::<OrderClaims>::new(validator()))
-                .route("/bare", get(|_: Claims<OrderClaims>| async { "never" }));
-            for path in ["/admin", "/admin", "/bare", "/bare"] {
-                let request = http::Request::get(path)
-                    .header("authorization", format!("Bearer {token}"))
-                    .body(Body::empty())
-                    .unwrap();
-                let response = app.clone().oneshot(request).await.unwrap();
-                assert_eq!(response.status(), 500, "{path}");
-                let body = axum::body::to_bytes(response.into_body(), 4096)
-                    .await
-                    .unwrap();
-                let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                assert_eq!(
-                    body,
-                    json!({
-                        "error": "server_error",
-                        "error_description": "the server could not authenticate the request",
-                    }),
-                    "{path}"
-                );
-            }
-        });
+    let logs = logged(async {
+        // The layer verifies `OrderClaims`; the guard asks for a type
+        // no layer verifies. And a route outside the layer.
+        let app = Router::new()
+            .route(
+                "/admin",
+                get(|_: RequireRole<Admin, UnlayeredClaims>| async { "admin" }),
+            )
+            .layer(JwtLayer::<OrderClaims>::new(validator()))
+            .route("/bare", get(|_: Claims<OrderClaims>| async { "never" }));
+        for path in ["/admin", "/admin", "/bare", "/bare"] {
+            let request = http::Request::get(path)
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 500, "{path}");
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                body,
+                json!({
+                    "error": "server_error",
+                    "error_description": "the server could not authenticate the request",
+                }),
+                "{path}"
+            );
+        }
     });
-    let logs = captured.text();
     let errors: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("ERROR") && line.contains("jwt-guard is misconfigured"))
