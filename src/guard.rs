@@ -163,24 +163,25 @@ where
 }
 
 /// The request's [`Claims`]: refused as `MissingToken` (401) for an
-/// anonymous request, and `MissingLayer` (500) when no layer ran for the
-/// route, or when no layer of this process verifies the claims type asked
-/// for while layers of other types exist (logged at error, once per kind
-/// of mistake, naming the types). A refusal is recorded here, once.
+/// anonymous request, and `MissingLayer` (500) when no layer let the
+/// request through: said at error level once per kind of mistake, naming
+/// the claims types layers of this process verify when none verifies the
+/// type asked for. A refusal is recorded here, once.
 pub(crate) fn claims_from<T: Send + Sync + 'static>(
     extensions: &http::Extensions,
 ) -> Result<Claims<T>, Refusal> {
     if let Some(claims) = extensions.get::<Claims<T>>() {
         return Ok(claims.clone());
     }
-    let asked = std::any::type_name::<T>();
-    let layers = layer_claims_types::names();
-    let refusal = if !layers.is_empty() && !layers.contains(&asked) {
-        misconfigured(AuthError::claims_type_mismatch(&layers, asked))
-    } else if let Some(anonymous) = extensions.get::<Anonymous>() {
-        anonymous.refuse(AuthError::missing_token())
-    } else {
-        misconfigured(AuthError::missing_layer(asked))
+    let refusal = match extensions.get::<Anonymous>() {
+        Some(anonymous) => anonymous.refuse(AuthError::missing_token()),
+        None => {
+            let asked = std::any::type_name::<T>();
+            misconfigured(match layer_claims_types::others_than(asked) {
+                Some(layers) => AuthError::claims_type_mismatch(&layers, asked),
+                None => AuthError::missing_layer(asked),
+            })
+        }
     };
     observe::refused(&refusal.error);
     Err(refusal)

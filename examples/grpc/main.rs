@@ -58,6 +58,8 @@ async fn main() -> ExitCode {
         secret: &config.secret,
         issuer: &config.issuer,
         audience: &config.audience,
+        subject_claim: "sub",
+        roles_claim: "roles",
     };
     if let Some(minted) = cli::mint_command("grpc", &minting) {
         return minted;

@@ -60,11 +60,8 @@ fn from_env() -> Result<(Config, String), String> {
 /// are read as usual; set, the claim is required. A mapped subject may be
 /// an integer (`{"userId": 42}` is subject `42`).
 fn mapping_from_env() -> ClaimMapping {
-    let mapped = |name: &str, default: &str| {
-        std::env::var(name)
-            .ok()
-            .filter(|path| !path.is_empty() && path != default)
-    };
+    let mapped =
+        |name: &str, default: &str| Some(claim_env(name, default)).filter(|path| path != default);
     let mut mapping = ClaimMapping::new();
     if let Some(path) = mapped("JWT_SUBJECT_CLAIM", "sub") {
         mapping = mapping.subject(&path).numeric_subject(true);
@@ -78,6 +75,14 @@ fn mapping_from_env() -> ClaimMapping {
     mapping
 }
 
+/// The claim path variable `name`, or `default` when unset or empty.
+fn claim_env(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     logging::init();
@@ -85,10 +90,15 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(message) => return cli::fail("quickstart", message),
     };
+    // Tokens it mints carry the subject and roles where it reads them.
+    let subject_claim = claim_env("JWT_SUBJECT_CLAIM", "sub");
+    let roles_claim = claim_env("JWT_ROLES_CLAIM", "roles");
     let minting = Minting {
         secret: &config.secret,
         issuer: &config.issuer,
         audience: &config.audience,
+        subject_claim: &subject_claim,
+        roles_claim: &roles_claim,
     };
     if let Some(minted) = cli::mint_command("quickstart", &minting) {
         return minted;

@@ -8,11 +8,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jwt_guard::{Algorithm, ConfigError, SigningKey};
 use serde_json::json;
 
-/// What a minted token is signed with and for.
+/// What a minted token is signed with and for, and where it puts the
+/// subject and the roles (dotted paths: the service's claim mapping).
 pub struct Minting<'a> {
     pub secret: &'a [u8],
     pub issuer: &'a str,
     pub audience: &'a str,
+    pub subject_claim: &'a str,
+    pub roles_claim: &'a str,
 }
 
 /// Prints `example: message` on stderr, and fails.
@@ -60,10 +63,29 @@ fn mint(minting: &Minting<'_>, args: &[String]) -> Result<String, ConfigError> {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let claims = json!({
-        "sub": sub, "iss": minting.issuer, "aud": minting.audience, "roles": roles,
+    let mut claims = json!({
+        "iss": minting.issuer, "aud": minting.audience,
         "iat": now, "nbf": now, "exp": now + 15 * 60,
         "jti": format!("{now:x}-{}", std::process::id()),
     });
+    set_path(&mut claims, minting.subject_claim, json!(sub));
+    set_path(&mut claims, minting.roles_claim, json!(roles));
     SigningKey::hmac(Algorithm::HS256, minting.secret)?.sign("JWT", &claims)
+}
+
+/// Puts `value` at the dotted `path` of `claims`, making the objects on the
+/// way (`realm_access.roles` is `{"realm_access": {"roles": …}}`).
+fn set_path(claims: &mut serde_json::Value, path: &str, value: serde_json::Value) {
+    let mut at = claims;
+    let mut names = path.split('.').peekable();
+    while let Some(name) = names.next() {
+        if names.peek().is_none() {
+            at[name] = value;
+            return;
+        }
+        if !at[name].is_object() {
+            at[name] = json!({});
+        }
+        at = &mut at[name];
+    }
 }

@@ -232,7 +232,8 @@ public class Driver {
                     String name = string();
                     space();
                     expect(':');
-                    if (map.put(name, read()) != null) throw new IllegalArgumentException("duplicate member " + name);
+                    if (map.containsKey(name)) throw new IllegalArgumentException("duplicate member " + name);
+                    map.put(name, read());
                     space();
                     if (text.charAt(at) == ',') { at++; continue; }
                     expect('}');

@@ -38,13 +38,19 @@ async function verify(req) {
       const key = req.jwks
         ? createPublicKey({ key: jwkFor(req.jwks, req.token), format: 'jwk' })
         : req.secret;
-      return jsonwebtoken.verify(req.token, key, options);
+      const payload = jsonwebtoken.verify(req.token, key, options);
+      // jsonwebtoken checks `exp` only when present; a fleet requires it.
+      if (typeof payload.exp !== 'number') throw new Error('jwt has no exp');
+      return payload;
     }
     case 'jose': {
       const key = req.jwks
         ? jose.createLocalJWKSet(req.jwks)
         : new TextEncoder().encode(req.secret);
-      const { payload } = await jose.jwtVerify(req.token, key, options);
+      const { payload } = await jose.jwtVerify(req.token, key, {
+        ...options,
+        requiredClaims: ['exp', 'iss', 'aud'],
+      });
       return payload;
     }
     default:

@@ -51,6 +51,7 @@ def verify(req):
             algorithms=[alg],
             issuer=req["issuer"],
             audience=req["audience"],
+            options={"require_exp": True, "require_iss": True, "require_aud": True},
         )
     raise ValueError(f"unknown library {req['lib']}")
 

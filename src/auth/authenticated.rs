@@ -10,29 +10,49 @@ use crate::error::AuthError;
 use crate::rejection::{Refusal, Rejecter};
 use crate::verify::{Header, Verified};
 
-/// The claims types this process has built layers for, by name: when an
-/// extractor finds no [`Claims`] of its type, and no layer of that type
-/// exists, it names the types that do, instead of saying that no layer ran.
-/// Kept here rather than marked on every request, which would cost the
-/// accepted path an allocation; bounded, as it only serves a diagnosis.
+/// The claims types this process has built authenticators (and so layers)
+/// for, by name: when an extractor finds neither [`Claims`] of its type nor
+/// [`Anonymous`], and no authenticator of that type exists, it names the
+/// types that do, instead of saying that no layer ran. Kept here rather
+/// than marked on every request, which would cost the accepted path an
+/// allocation; read only on that refusal path.
 pub(crate) mod layer_claims_types {
     use std::sync::{Mutex, PoisonError};
 
-    static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    /// At most this many names; past it the list is incomplete, and no
+    /// diagnosis is made from it.
     const MAX_NAMES: usize = 64;
 
-    /// Records that a layer verifying `T` was built.
+    struct Names {
+        names: Vec<&'static str>,
+        overflowed: bool,
+    }
+
+    static NAMES: Mutex<Names> = Mutex::new(Names {
+        names: Vec::new(),
+        overflowed: false,
+    });
+
+    /// Records that an authenticator verifying `T` was built.
     pub(crate) fn register<T>() {
         let name = std::any::type_name::<T>();
-        let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-        if names.len() < MAX_NAMES && !names.contains(&name) {
-            names.push(name);
+        let mut state = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.names.contains(&name) {
+            return;
+        }
+        if state.names.len() < MAX_NAMES {
+            state.names.push(name);
+        } else {
+            state.overflowed = true;
         }
     }
 
-    /// The recorded names, in the order first built.
-    pub(crate) fn names() -> Vec<&'static str> {
-        NAMES.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    /// The recorded names when they are complete and do not include
+    /// `asked`: the claims types a mistaken extractor should have named.
+    pub(crate) fn others_than(asked: &str) -> Option<Vec<&'static str>> {
+        let state = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+        let complete = !state.overflowed && !state.names.is_empty();
+        (complete && !state.names.contains(&asked)).then(|| state.names.clone())
     }
 }
 

@@ -387,6 +387,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> AuthenticatorBuilder<T> {
 
     /// Builds the authenticator whose claims render refusals with `rejecter`.
     pub(crate) fn build_with(self, rejecter: Arc<Rejecter>) -> Authenticator<T> {
+        layer_claims_types::register::<T>();
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         if self.fail_open {
             tracing::warn!(
@@ -585,6 +586,14 @@ mod tests {
         assert_eq!(error.kind(), AuthErrorKind::StoreUnavailable);
         let (open, _) = round_trip(down, true);
         assert!(open.authenticate(Credential::bearer(&token)).await.is_ok());
+        // A store refusing its configuration is not an outage: never open.
+        let misconfigured = || Err(StoreError::new(StoreErrorKind::Misconfigured));
+        let (open, _) = round_trip(misconfigured, true);
+        let error = open
+            .authenticate(Credential::bearer(&token))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::StoreUnavailable);
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{AuthError, AuthErrorKind};
 use crate::observe;
-use crate::store::{Lookup, RevocationStore, StoreError, TokenRef, TokenStatus};
+use crate::store::{Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus};
 
 /// A revocation store, and whether its failures let verified tokens through.
 #[derive(Clone)]
@@ -47,7 +47,9 @@ impl RevocationCheck {
 
     /// What the store's answer means for a request: revoked tokens are
     /// refused, and when the store cannot tell, the request is refused with
-    /// 503 (fail-closed) unless fail-open was chosen.
+    /// 503 (fail-closed) unless fail-open was chosen. A store that refuses
+    /// its configuration (a wrong password) is never failed open: that is
+    /// not an outage to ride out but revocation switched off for good.
     pub(crate) fn decide(&self, status: Result<TokenStatus, StoreError>) -> Result<(), AuthError> {
         if let Err(error) = &status {
             observe::store_error(error.kind().name());
@@ -58,7 +60,7 @@ impl RevocationCheck {
                 AuthErrorKind::Revoked,
                 "the token has been revoked",
             )),
-            Err(error) if self.fail_open => {
+            Err(error) if self.fail_open && error.kind() != StoreErrorKind::Misconfigured => {
                 warn_fail_open(&error);
                 Ok(())
             }

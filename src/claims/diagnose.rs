@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 /// from something this deserializer does differently, e.g. a custom
 /// `Deserialize` that looks at the input's exact text).
 pub(crate) fn mismatch<T: DeserializeOwned>(value: &Value) -> Option<String> {
-    let error = T::deserialize(ValueDeserializer(value)).err()?;
+    let error = T::deserialize(ValueDeserializer::top(value)).err()?;
     let path = error
         .path
         .iter()
@@ -116,7 +116,7 @@ impl de::Error for Mismatch {
     }
 
     fn unknown_field(field: &str, _: &'static [&'static str]) -> Self {
-        Self::new("is not a field of the claims type".to_owned()).within(format!(".{field}"))
+        Self::new("is not a field of the claims type".to_owned()).within(segment(field, true))
     }
 
     fn missing_field(field: &'static str) -> Self {
@@ -128,6 +128,43 @@ impl de::Error for Mismatch {
     }
 }
 
+/// A member's place in a path: its name when it names a field of the
+/// claims type, or a top-level claim whose name is plain (letters, digits,
+/// `_-.:/@`, at most 64 of them); `*` otherwise, as a map's keys are data
+/// and a name could hold anything, line breaks included.
+fn segment(name: &str, shown: bool) -> String {
+    let plain = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:/@".contains(&b));
+    if shown && plain {
+        format!(".{name}")
+    } else {
+        ".*".to_owned()
+    }
+}
+
+/// Which member names a path may show.
+#[derive(Clone, Copy)]
+enum Names {
+    /// The claims object itself: claim names are the schema.
+    Claims,
+    /// A struct of the claims type: its declared fields.
+    Fields(&'static [&'static str]),
+    /// Anything else (a map's keys are data): none.
+    Hidden,
+}
+
+impl Names {
+    fn shows(self, name: &str) -> bool {
+        match self {
+            Self::Claims => true,
+            Self::Fields(fields) => fields.contains(&name),
+            Self::Hidden => false,
+        }
+    }
+}
+
 fn quoted(names: &[&str]) -> String {
     names
         .iter()
@@ -136,14 +173,40 @@ fn quoted(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// A deserializer over parsed JSON whose errors are [`Mismatch`]es.
-struct ValueDeserializer<'a>(&'a Value);
+/// A deserializer over parsed JSON whose errors are [`Mismatch`]es; `top`
+/// for the claims object itself.
+struct ValueDeserializer<'a> {
+    value: &'a Value,
+    top: bool,
+}
+
+impl<'a> ValueDeserializer<'a> {
+    fn top(value: &'a Value) -> Self {
+        Self { value, top: true }
+    }
+
+    fn inner(value: &'a Value) -> Self {
+        Self { value, top: false }
+    }
+
+    fn members<'de, V: Visitor<'de>>(
+        members: &'a Map<String, Value>,
+        names: Names,
+        visitor: V,
+    ) -> Result<V::Value, Mismatch> {
+        visitor.visit_map(Members {
+            members: members.iter(),
+            current: None,
+            names,
+        })
+    }
+}
 
 impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
     type Error = Mismatch;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Mismatch> {
-        match self.0 {
+        match self.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Number(n) => {
@@ -160,15 +223,38 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
                 items: items.iter(),
                 index: 0,
             }),
-            Value::Object(members) => visitor.visit_map(Members {
-                members: members.iter(),
-                current: None,
-            }),
+            Value::Object(members) => {
+                let names = if self.top {
+                    Names::Claims
+                } else {
+                    Names::Hidden
+                };
+                Self::members(members, names, visitor)
+            }
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Mismatch> {
+        match self.value {
+            Value::Object(members) => {
+                let names = if self.top {
+                    Names::Claims
+                } else {
+                    Names::Fields(fields)
+                };
+                Self::members(members, names, visitor)
+            }
+            _ => self.deserialize_any(visitor),
         }
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Mismatch> {
-        match self.0 {
+        match self.value {
             Value::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
@@ -188,19 +274,19 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
         _: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Mismatch> {
-        match self.0 {
+        match self.value {
             Value::String(variant) => visitor.visit_enum(Variant {
                 name: variant,
                 value: None,
             }),
+            // The variant's name is the token's, not the type's: not in
+            // the path.
             Value::Object(members) if members.len() == 1 => {
                 let (name, value) = members.iter().next().expect("one member");
-                visitor
-                    .visit_enum(Variant {
-                        name,
-                        value: Some(value),
-                    })
-                    .map_err(|e| e.within(format!(".{name}")))
+                visitor.visit_enum(Variant {
+                    name,
+                    value: Some(value),
+                })
             }
             other => Err(de::Error::invalid_type(unexpected(other), &"an enum")),
         }
@@ -208,7 +294,7 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'_> {
 
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map
         identifier ignored_any
     }
 }
@@ -241,7 +327,7 @@ impl<'de> SeqAccess<'de> for Items<'_> {
         };
         let index = self.index;
         self.index += 1;
-        seed.deserialize(ValueDeserializer(item))
+        seed.deserialize(ValueDeserializer::inner(item))
             .map(Some)
             .map_err(|e| e.within(format!("[{index}]")))
     }
@@ -254,6 +340,7 @@ impl<'de> SeqAccess<'de> for Items<'_> {
 struct Members<'a> {
     members: serde_json::map::Iter<'a>,
     current: Option<(&'a String, &'a Value)>,
+    names: Names,
 }
 
 impl<'de> MapAccess<'de> for Members<'_> {
@@ -276,8 +363,8 @@ impl<'de> MapAccess<'de> for Members<'_> {
             .current
             .take()
             .expect("serde asks for a value after its key");
-        seed.deserialize(ValueDeserializer(value))
-            .map_err(|e| e.within(format!(".{name}")))
+        seed.deserialize(ValueDeserializer::inner(value))
+            .map_err(|e| e.within(segment(name, self.names.shows(name))))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -322,7 +409,7 @@ impl<'de> VariantAccess<'de> for VariantValue<'_> {
 
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Mismatch> {
         match self.0 {
-            Some(value) => seed.deserialize(ValueDeserializer(value)),
+            Some(value) => seed.deserialize(ValueDeserializer::inner(value)),
             None => Err(de::Error::invalid_type(
                 Unexpected::UnitVariant,
                 &"a newtype variant",
@@ -332,7 +419,7 @@ impl<'de> VariantAccess<'de> for VariantValue<'_> {
 
     fn tuple_variant<V: Visitor<'de>>(self, _: usize, visitor: V) -> Result<V::Value, Mismatch> {
         match self.0 {
-            Some(value) => ValueDeserializer(value).deserialize_seq(visitor),
+            Some(value) => ValueDeserializer::inner(value).deserialize_seq(visitor),
             None => Err(de::Error::invalid_type(
                 Unexpected::UnitVariant,
                 &"a tuple variant",
@@ -346,7 +433,7 @@ impl<'de> VariantAccess<'de> for VariantValue<'_> {
         visitor: V,
     ) -> Result<V::Value, Mismatch> {
         match self.0 {
-            Some(value) => ValueDeserializer(value).deserialize_map(visitor),
+            Some(value) => ValueDeserializer::inner(value).deserialize_map(visitor),
             None => Err(de::Error::invalid_type(
                 Unexpected::UnitVariant,
                 &"a struct variant",
@@ -442,6 +529,34 @@ mod tests {
             assert!(!said.contains("987"), "{said}");
             assert!(!said.contains("123"), "{said}");
         }
+    }
+
+    #[test]
+    fn names_from_the_token_stay_out_of_the_path() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code, reason = "only whether it deserializes matters")]
+        struct Tenants {
+            level: Level,
+            tenants: std::collections::HashMap<String, u32>,
+        }
+        let claims = json!({"level": {"secret-platinum": 1}, "tenants": {}});
+        let said = mismatch::<Tenants>(&claims).unwrap();
+        assert!(said.starts_with("the `level` claim: "), "{said}");
+        let claims = json!({"level": "gold", "tenants": {"secret-tenant": "x"}});
+        assert_eq!(
+            mismatch::<Tenants>(&claims).unwrap(),
+            "the `tenants.*` claim: expected u32, found a string"
+        );
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code, reason = "only whether it deserializes matters")]
+        struct Strict {
+            sub: String,
+        }
+        assert_eq!(
+            mismatch::<Strict>(&json!({"sub": "a", "bad\nname": 1})).unwrap(),
+            "the `*` claim: is not a field of the claims type"
+        );
     }
 
     #[test]

@@ -24,6 +24,11 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 /// `"https://example.com/roles"`). Unset, the usual claims are read: `sub`,
 /// `roles` (an array) and `permissions` (an array, or OAuth `scope`).
 ///
+/// Revocation keys on the subject: every service sharing a revocation store
+/// must map the subject the same way, and to a claim that never changes for
+/// a user (an id, not a username), or a logout seen by one is missed by
+/// another.
+///
 /// A configured claim is required: a token without it is refused
 /// ([`MissingClaim`](crate::AuthErrorKind::MissingClaim)), and one of the
 /// wrong type names the claim, never its value
@@ -39,7 +44,6 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 ///     .key(VerifyingKey::hmac(Algorithm::HS256, SECRET)?)
 ///     .claim_mapping(
 ///         ClaimMapping::new()
-///             .subject("preferred_username")
 ///             .roles("realm_access.roles")
 ///             .permissions("scope"),
 ///     )
@@ -53,7 +57,8 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 ///     "exp": now + 300,
 /// }))?;
 /// let verified = validator.validate::<StandardClaims>(&token)?;
-/// assert_eq!(verified.claims().sub, "alice");
+/// // `sub` stays Keycloak's user id, which never changes (a username may).
+/// assert_eq!(verified.claims().sub, "f81d4fae-7dec-11d0-a765-00a0c91e6bf6");
 /// assert!(verified.claims().has_role("admin"));
 /// assert!(verified.claims().has_permission("orders:read"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -119,7 +124,9 @@ impl ClaimMapping {
 
     /// The permissions are the claim at the dotted `path` (`"scope"`,
     /// `"scp"`, `"permissions"`): an array of strings, or a string of
-    /// space-separated permissions, as OAuth writes `scope`.
+    /// space-separated permissions, as OAuth writes `scope`. They are then
+    /// the only permissions: a `scope` claim beside another mapped path is
+    /// dropped, so that it cannot grant any.
     pub fn permissions(mut self, path: &str) -> Self {
         self.permissions = Some(dotted(path));
         self
@@ -215,6 +222,11 @@ impl ClaimMapping {
                 _ => return Err(invalid(path, "must be a string or an array of strings")),
             };
             claims.insert("permissions".to_owned(), Value::Array(permissions));
+            // The mapped claim stands in for the permissions: a `scope` the
+            // token also has must not grant any (guards read both).
+            if path.as_slice() != ["scope"] {
+                claims.remove("scope");
+            }
         }
         Ok(claims)
     }
@@ -294,6 +306,21 @@ mod tests {
         let auth0 = ClaimMapping::new().roles_at(["https://shop.example/roles"]);
         let claims = parse(&auth0, r#"{"sub":"a","https://shop.example/roles":["x"]}"#).unwrap();
         assert!(claims.has_role("x"));
+    }
+
+    #[test]
+    fn mapped_permissions_are_the_only_ones() {
+        let mapping = ClaimMapping::new().permissions("scp");
+        let claims = parse(
+            &mapping,
+            r#"{"sub":"a","scp":"orders:read","scope":"admin:all"}"#,
+        )
+        .unwrap();
+        assert!(claims.has_permission("orders:read"));
+        assert!(!claims.has_permission("admin:all"));
+        let mapping = ClaimMapping::new().permissions("scope");
+        let claims = parse(&mapping, r#"{"sub":"a","scope":"orders:read"}"#).unwrap();
+        assert!(claims.has_permission("orders:read"));
     }
 
     #[test]

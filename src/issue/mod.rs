@@ -733,7 +733,9 @@ impl Issuer {
         let exp = NumericDate::from_secs(iat)
             .saturating_add(inner.access_ttl)
             .as_secs();
-        let mut payload = Map::with_capacity(custom.len() + 9);
+        // The grant's claims first, the issuer's over them: a family stored
+        // before a name was reserved (`iat_us`) cannot override it.
+        let mut payload = custom;
         payload.insert("iss".into(), inner.issuer.clone().into());
         payload.insert("sub".into(), sub.into());
         payload.insert("aud".into(), inner.audience.clone().into());
@@ -743,7 +745,6 @@ impl Issuer {
         payload.insert("exp".into(), exp.into());
         payload.insert("jti".into(), jti.into());
         payload.insert("sid".into(), sid.into());
-        payload.extend(custom);
         inner.keys.prune().ok();
         inner
             .keys

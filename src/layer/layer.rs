@@ -188,7 +188,6 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
 
     /// Builds the layer.
     pub fn build(self) -> JwtLayer<T> {
-        crate::auth::layer_claims_types::register::<T>();
         let rejecter = Arc::new(Rejecter::new(self.realm, self.custom));
         JwtLayer {
             shared: Arc::new(Shared {

@@ -237,11 +237,11 @@ async fn tokens_of_existing_systems_are_accepted_with_their_claims_mapped() {
             "python",
             "python-jose",
             "keycloak",
+            // `sub` is Keycloak's stable user id: kept as the subject.
             ClaimMapping::new()
-                .subject("preferred_username")
                 .roles("realm_access.roles")
                 .permissions("scope"),
-            None,
+            Some("f81d4fae-7dec-11d0-a765-00a0c91e6bf6"),
             Some("admin"),
             Some("orders:read"),
         ),
@@ -313,6 +313,17 @@ async fn every_library_checks_what_this_suite_relies_on() {
     let (head, _) = good.rsplit_once('.').unwrap();
     let cases = [
         ("another audience", base(json!({"aud": "another-api"}))),
+        (
+            "another issuer",
+            base(json!({"iss": "https://elsewhere.test"})),
+        ),
+        ("without exp", {
+            let mut claims = json!({
+                "sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now.floor(),
+            });
+            claims["nbf"] = json!(now.floor());
+            signed(claims)
+        }),
         ("expired", base(json!({"exp": now.floor() - 60.0}))),
         // An hour ahead: a driver's start-up (the JDK compiles its source
         // first) cannot make it valid before it is checked.
@@ -322,6 +333,27 @@ async fn every_library_checks_what_this_suite_relies_on() {
         ),
         ("bad signature", format!("{head}.{}", "A".repeat(43))),
     ];
+    let es256 = issuer(
+        SigningKey::from_ec_pem(
+            Algorithm::ES256,
+            ec_key(&ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
+        )
+        .unwrap(),
+    );
+    let forged_es256 = SigningKey::from_ec_pem(
+        Algorithm::ES256,
+        ec_key(&ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
+    )
+    .unwrap()
+    .with_kid(es256.active_kid().as_str())
+    .sign(
+        "at+jwt",
+        &json!({
+            "sub": "mallory", "iss": ISSUER, "aud": AUDIENCE,
+            "iat": now.floor(), "exp": now.floor() + 300.0,
+        }),
+    )
+    .unwrap();
     for (language, libraries) in LIBRARIES {
         let test = "every_library_checks_what_this_suite_relies_on";
         let Some(mut driver) = interop::or_skip(driver(language), test) else {
@@ -339,6 +371,25 @@ async fn every_library_checks_what_this_suite_relies_on() {
                 let answer = verify(&mut driver, token);
                 assert_eq!(answer["ok"], false, "{library} accepted a token {what}");
             }
+            // Through the issuer's JWKS: a token signed by another key under
+            // the issuer's `kid` is refused.
+            let verify_es256 = |driver: &mut Driver, token: &str| {
+                driver.call(&json!({
+                    "op": "verify", "lib": library, "alg": "ES256", "token": token,
+                    "jwks": es256.jwks(), "issuer": ISSUER, "audience": AUDIENCE,
+                }))
+            };
+            let genuine = es256.issue(&Grant::new("alice")).await.unwrap();
+            assert_eq!(
+                verify_es256(&mut driver, genuine.access_token())["ok"],
+                true,
+                "{library}"
+            );
+            let answer = verify_es256(&mut driver, &forged_es256);
+            assert_eq!(
+                answer["ok"], false,
+                "{library} accepted a forged ES256 token"
+            );
         }
     }
 }

@@ -479,18 +479,17 @@ impl RedisStore {
     pub async fn ready(&self, within: Duration) -> Result<(), StoreError> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let ping = self.ping().await;
-            if let Err(error) = &ping
-                && error.kind() == StoreErrorKind::Misconfigured
-            {
-                return ping;
-            }
-            let ready = match &self.shared.mirror {
-                Some(mirror) => mirror.is_synced(),
-                None => ping.is_ok(),
-            };
-            if ready {
+            if self.shared.mirror.as_ref().is_some_and(|m| m.is_synced()) {
                 return Ok(());
+            }
+            // A PING, within what is left of `within`: it answers the
+            // direct mode, and tells a refused configuration from an outage.
+            match tokio::time::timeout_at(deadline, self.ping()).await {
+                Ok(Err(error)) if error.kind() == StoreErrorKind::Misconfigured => {
+                    return Err(error);
+                }
+                Ok(Ok(())) if self.shared.mirror.is_none() => return Ok(()),
+                _ => {}
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(StoreError::new(StoreErrorKind::NotSynchronized));

@@ -232,6 +232,16 @@ async fn the_binary_reads_the_claim_mapping_from_its_environment() {
     // The configured claim is required.
     let header = challenge(&format!("{}/me", qs.url), &mint("alice", "admin")).await;
     assert!(header.contains("the token has no `id` claim"), "{header}");
+    // Its own `mint`, with the same environment, writes where it reads.
+    let mapping = [("JWT_SUBJECT_CLAIM", "id"), ("JWT_ROLES_CLAIM", "role")];
+    let output = command(&mapping)
+        .args(["mint", "asha", "admin"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let minted = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let (status, body) = get(&format!("{}/admin", qs.url), Some(&minted)).await;
+    assert_eq!((status, &body["sub"]), (StatusCode::OK, &json!("asha")));
 }
 
 #[tokio::test]
