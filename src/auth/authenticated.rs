@@ -23,36 +23,77 @@ pub(crate) mod layer_claims_types {
     /// diagnosis is made from it.
     const MAX_NAMES: usize = 64;
 
-    struct Names {
+    /// The names, and whether some did not fit.
+    struct Registry {
         names: Vec<&'static str>,
         overflowed: bool,
     }
 
-    static NAMES: Mutex<Names> = Mutex::new(Names {
-        names: Vec::new(),
-        overflowed: false,
-    });
+    impl Registry {
+        const fn new() -> Self {
+            Self {
+                names: Vec::new(),
+                overflowed: false,
+            }
+        }
+
+        fn register(&mut self, name: &'static str) {
+            if self.names.contains(&name) {
+                return;
+            }
+            if self.names.len() < MAX_NAMES {
+                self.names.push(name);
+            } else {
+                self.overflowed = true;
+            }
+        }
+
+        fn others_than(&self, asked: &str) -> Option<Vec<&'static str>> {
+            let complete = !self.overflowed && !self.names.is_empty();
+            (complete && !self.names.contains(&asked)).then(|| self.names.clone())
+        }
+    }
+
+    static REGISTRY: Mutex<Registry> = Mutex::new(Registry::new());
 
     /// Records that an authenticator verifying `T` was built.
     pub(crate) fn register<T>() {
-        let name = std::any::type_name::<T>();
-        let mut state = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.names.contains(&name) {
-            return;
-        }
-        if state.names.len() < MAX_NAMES {
-            state.names.push(name);
-        } else {
-            state.overflowed = true;
-        }
+        REGISTRY
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register(std::any::type_name::<T>());
     }
 
     /// The recorded names when they are complete and do not include
     /// `asked`: the claims types a mistaken extractor should have named.
     pub(crate) fn others_than(asked: &str) -> Option<Vec<&'static str>> {
-        let state = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-        let complete = !state.overflowed && !state.names.is_empty();
-        (complete && !state.names.contains(&asked)).then(|| state.names.clone())
+        REGISTRY
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .others_than(asked)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{MAX_NAMES, Registry};
+
+        #[test]
+        fn names_the_others_only_while_complete() {
+            let mut registry = Registry::new();
+            assert_eq!(registry.others_than("A"), None, "nothing to name yet");
+            registry.register("A");
+            registry.register("A");
+            assert_eq!(registry.others_than("A"), None, "A has a layer");
+            assert_eq!(registry.others_than("B"), Some(vec!["A"]));
+            let names: Vec<&'static str> = (0..MAX_NAMES)
+                .map(|i| &*Box::leak(format!("T{i}").into_boxed_str()))
+                .collect();
+            for name in names {
+                registry.register(name);
+            }
+            // Past the bound the list may lack the very type asked for.
+            assert_eq!(registry.others_than("B"), None);
+        }
     }
 }
 

@@ -137,6 +137,21 @@ fn a_guard_of_another_claims_type_is_a_generic_500_logged_once_at_error_naming_b
                 "{path}"
             );
         }
+        // Anonymous behind an optional layer is the client's case (401),
+        // whatever types the extractor and the layer name.
+        let optional = Router::new()
+            .route(
+                "/admin",
+                get(|_: RequireRole<Admin, UnlayeredClaims>| async { "admin" }),
+            )
+            .layer(
+                JwtLayer::<OrderClaims>::builder(validator())
+                    .optional(true)
+                    .build(),
+            );
+        let request = http::Request::get("/admin").body(Body::empty()).unwrap();
+        let response = optional.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 401);
     });
     let errors: Vec<&str> = logs
         .lines()
