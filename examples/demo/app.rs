@@ -2,6 +2,9 @@
 //! refresh tokens, reuse detection, logout, logout everywhere, a role guard,
 //! key rotation, a JWKS and a WebSocket that closes on revocation.
 
+#[path = "../support/causes.rs"]
+mod causes;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -202,8 +205,9 @@ fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// The largest body the auth routes read: a login is a few dozen bytes.
-const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The largest body the auth routes read: axum's default, said out loud so
+/// that the refusal can name it.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// A request body the auth routes refuse, answered as every other error:
 /// `invalid_request`, with what was wrong and never what came.
@@ -589,12 +593,12 @@ pub async fn app(config: &Config) -> Result<Router, String> {
         }
         Some(redis) => {
             let store = RedisStore::new(redis.clone().subject_retention(config.retention()))
-                .map_err(|e| with_causes(&e))?;
+                .map_err(|e| causes::with_causes(&e))?;
             match store.ready(Duration::from_secs(5)).await {
                 Ok(()) => eprintln!("demo: sessions in Redis ({store:?})"),
                 // A wrong password or database index: 503 forever would hide it.
                 Err(error) if error.kind() == StoreErrorKind::Misconfigured => {
-                    return Err(with_causes(&error));
+                    return Err(causes::with_causes(&error));
                 }
                 Err(error) => eprintln!(
                     "demo: Redis is not reachable yet ({error}); answering 503 until it is"
@@ -603,16 +607,5 @@ pub async fn app(config: &Config) -> Result<Router, String> {
             service(config, key, store)
         }
     };
-    app.map_err(|error| with_causes(&error))
-}
-
-/// An error and its causes, on one line.
-fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
+    app.map_err(|error| causes::with_causes(&error))
 }

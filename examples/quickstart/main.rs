@@ -22,6 +22,8 @@
 //! tokens for trying it, and serves it.
 
 mod app;
+#[path = "../support/causes.rs"]
+mod causes;
 #[path = "../support/cli.rs"]
 mod cli;
 #[path = "../support/logging.rs"]

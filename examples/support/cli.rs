@@ -26,13 +26,8 @@ pub fn fail(example: &str, message: impl std::fmt::Display) -> ExitCode {
 
 /// Reports a configuration error with its causes, and fails.
 pub fn invalid(example: &str, error: &(dyn std::error::Error + 'static)) -> ExitCode {
-    let mut message = format!("invalid configuration: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    fail(example, message)
+    let causes = super::causes::with_causes(error);
+    fail(example, format!("invalid configuration: {causes}"))
 }
 
 /// Runs `mint` when it is the command line's first argument (the token on

@@ -816,7 +816,7 @@ async fn a_body_over_the_limit_gets_the_json_shape_of_every_error() {
     let demo = demo(config()).await;
     let huge = format!(
         r#"{{"username":"alice","password":"{}"}}"#,
-        "x".repeat(64 * 1024)
+        "x".repeat(2 * 1024 * 1024 + 1)
     );
     for path in ["/auth/login", "/auth/refresh"] {
         let response = client()
@@ -832,7 +832,7 @@ async fn a_body_over_the_limit_gets_the_json_shape_of_every_error() {
             body,
             json!({
                 "error": "invalid_request",
-                "error_description": "the request body is over 16384 bytes",
+                "error_description": "the request body is over 2097152 bytes",
             }),
             "{path}"
         );

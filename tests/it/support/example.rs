@@ -60,15 +60,10 @@ fn build(name: &str, profile_dir: &Path) {
         .map(|(feature, _)| *feature)
         .collect();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    // The checkout being tested, as cargo says when it runs this test: a
-    // test binary reused from a target directory shared between clones
-    // (as `.ci/run` does) was compiled with another clone's path.
-    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
     let mut command = Command::new(cargo);
     command
         .args(["build", "--quiet", "--example", name, "--manifest-path"])
-        .arg(manifest_dir.join("Cargo.toml"))
+        .arg(super::checkout().join("Cargo.toml"))
         .args(["--no-default-features", "--features", &features.join(",")]);
     match profile_dir.file_name().and_then(|p| p.to_str()) {
         Some("debug") | None => {}

@@ -20,14 +20,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::checkout;
+
 /// How long a driver may take to answer one request.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// The checkout under test, as cargo says when it runs the tests.
-fn checkout() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}
 
 /// A running driver process.
 pub struct Driver {

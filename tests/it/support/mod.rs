@@ -20,6 +20,16 @@ pub const SECRET: &[u8] = b"test-secret-0123456789abcdef-0123";
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "test-api";
 
+/// The checkout under test, as cargo says when it runs the tests: a test
+/// binary reused from a target directory shared between clones (as
+/// `.ci/run` does) was compiled with another clone's path.
+pub fn checkout() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        std::path::PathBuf::from,
+    )
+}
+
 pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
