@@ -136,6 +136,19 @@ impl AuthError {
         )
     }
 
+    #[cfg(feature = "socketio")]
+    pub(crate) fn missing_socket_auth(type_name: &'static str) -> Self {
+        Self::new(
+            AuthErrorKind::MissingLayer,
+            format!(
+                "a Socket.IO handler asks for claims of type `{type_name}`, but no \
+                 `SocketAuth<{type_name}>` let its socket in: add it to the namespace's \
+                 connect handler (`io.ns(path, handler.with(socket_auth))`), with the same \
+                 claims type as the extractor"
+            ),
+        )
+    }
+
     pub(crate) fn claims_type_mismatch(layers: &[&'static str], asked: &'static str) -> Self {
         let layer = layers[0];
         let verified = layers

@@ -36,8 +36,6 @@
 //! ```
 
 use std::fmt;
-use std::marker::PhantomData;
-use std::ops::Deref;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -45,9 +43,9 @@ use http::HeaderMap;
 use http::request::Parts;
 
 use crate::auth::{Anonymous, Claims};
-use crate::claims::{HasRoles, StandardClaims};
+use crate::claims::HasRoles;
 use crate::error::AuthError;
-use crate::guard::{Requirement, authorize, claims_from};
+use crate::guard::{RequirePermission, RequireRole, Requirement, authorize, claims_from};
 use crate::rejection::Refusal;
 
 /// The rejection of jwt-guard's extractors: why the request was refused,
@@ -119,58 +117,8 @@ where
     }
 }
 
-/// Extracts [`Claims`] that meet the requirement `R`, usually a role marker:
-/// `RequireRole<Admin>`, `RequireRole<AnyOf<(Admin, Ops)>>`. Answers 403
-/// `insufficient_scope` naming the scope otherwise. Dereferences to the claims.
-pub struct RequireRole<R, T = StandardClaims> {
-    /// The request's claims, which meet `R`.
-    pub claims: Claims<T>,
-    _requirement: PhantomData<fn() -> R>,
-}
-
-/// As [`RequireRole`], named for permission markers:
-/// `RequirePermission<WriteDocs>`.
-pub struct RequirePermission<P, T = StandardClaims> {
-    /// The request's claims, which meet `P`.
-    pub claims: Claims<T>,
-    _requirement: PhantomData<fn() -> P>,
-}
-
 macro_rules! guard_extractor {
     ($name:ident) => {
-        impl<R, T> $name<R, T> {
-            /// The claims, consumed.
-            pub fn into_claims(self) -> Claims<T> {
-                self.claims
-            }
-        }
-
-        impl<R, T> Deref for $name<R, T> {
-            type Target = Claims<T>;
-
-            fn deref(&self) -> &Claims<T> {
-                &self.claims
-            }
-        }
-
-        impl<R, T> Clone for $name<R, T> {
-            fn clone(&self) -> Self {
-                Self {
-                    claims: self.claims.clone(),
-                    _requirement: PhantomData,
-                }
-            }
-        }
-
-        impl<R, T: fmt::Debug> fmt::Debug for $name<R, T> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_struct(stringify!($name))
-                    .field("requirement", &std::any::type_name::<R>())
-                    .field("claims", &self.claims)
-                    .finish()
-            }
-        }
-
         impl<S, R, T> FromRequestParts<S> for $name<R, T>
         where
             S: Send + Sync,
@@ -184,10 +132,7 @@ macro_rules! guard_extractor {
                 _state: &S,
             ) -> Result<Self, Self::Rejection> {
                 authorize::<T, _>(&parts.extensions, |claims| R::is_met(claims), R::scope)
-                    .map(|claims| Self {
-                        claims,
-                        _requirement: PhantomData,
-                    })
+                    .map(Self::new)
                     .map_err(|refusal| Rejection::new(refusal, parts))
             }
         }

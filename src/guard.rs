@@ -140,6 +140,75 @@ impl_combinators!(A, B, C, D, E, F);
 impl_combinators!(A, B, C, D, E, F, G);
 impl_combinators!(A, B, C, D, E, F, G, H);
 
+/// [`Claims`] that meet the requirement `R`, usually a role marker:
+/// `RequireRole<Admin>`, `RequireRole<AnyOf<(Admin, Ops)>>`. Dereferences
+/// to the claims.
+///
+/// An extractor wherever claims are: with the `axum` feature an axum
+/// handler taking it answers 403 `insufficient_scope` naming the scope
+/// when the claims fall short; with the `socketio` feature a Socket.IO
+/// event handler taking it answers the event with an error ack instead,
+/// and the socket stays connected.
+pub struct RequireRole<R, T = StandardClaims> {
+    /// The request's claims, which meet `R`.
+    pub claims: Claims<T>,
+    _requirement: PhantomData<fn() -> R>,
+}
+
+/// As [`RequireRole`], named for permission markers:
+/// `RequirePermission<WriteDocs>`.
+pub struct RequirePermission<P, T = StandardClaims> {
+    /// The request's claims, which meet `P`.
+    pub claims: Claims<T>,
+    _requirement: PhantomData<fn() -> P>,
+}
+
+macro_rules! guard_type {
+    ($name:ident) => {
+        impl<R, T> $name<R, T> {
+            /// Claims already checked against the requirement.
+            #[cfg_attr(not(any(feature = "axum", feature = "socketio")), allow(dead_code))]
+            pub(crate) fn new(claims: Claims<T>) -> Self {
+                Self {
+                    claims,
+                    _requirement: PhantomData,
+                }
+            }
+
+            /// The claims, consumed.
+            pub fn into_claims(self) -> Claims<T> {
+                self.claims
+            }
+        }
+
+        impl<R, T> std::ops::Deref for $name<R, T> {
+            type Target = Claims<T>;
+
+            fn deref(&self) -> &Claims<T> {
+                &self.claims
+            }
+        }
+
+        impl<R, T> Clone for $name<R, T> {
+            fn clone(&self) -> Self {
+                Self::new(self.claims.clone())
+            }
+        }
+
+        impl<R, T: fmt::Debug> fmt::Debug for $name<R, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("requirement", &std::any::type_name::<R>())
+                    .field("claims", &self.claims)
+                    .finish()
+            }
+        }
+    };
+}
+
+guard_type!(RequireRole);
+guard_type!(RequirePermission);
+
 /// Checks claims against a requirement; what the extractors, the gRPC
 /// helpers and the guard layer call, so that they all answer alike. A
 /// refusal is recorded here, once.
@@ -190,7 +259,7 @@ pub(crate) fn claims_from<T: Send + Sync + 'static>(
 /// A refusal for a mistake in the application's wiring: said at error
 /// level the first time (with the fix), then only counted; the client gets
 /// a generic 500.
-fn misconfigured(error: AuthError) -> Refusal {
+pub(crate) fn misconfigured(error: AuthError) -> Refusal {
     static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut said = SAID
         .lock()

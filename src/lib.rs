@@ -223,6 +223,8 @@ pub mod metrics;
 mod observe;
 mod policy;
 mod rejection;
+#[cfg(feature = "socketio")]
+pub mod socketio;
 pub mod store;
 pub mod verify;
 pub mod watch;
@@ -230,9 +232,7 @@ pub mod watch;
 pub use auth::{Anonymous, Authenticator, Claims, Credential};
 pub use claims::{Audience, ClaimMapping, HasRoles, NumericDate, RegisteredClaims, StandardClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
-#[cfg(feature = "axum")]
-pub use extract::{RequirePermission, RequireRole};
-pub use guard::{AllOf, AnyOf, RequireLayer, Requirement};
+pub use guard::{AllOf, AnyOf, RequireLayer, RequirePermission, RequireRole, Requirement};
 #[allow(deprecated)]
 pub use keys::Key;
 pub use keys::{Algorithm, KeySet, SharedKeys, SigningKey, VerifyingKey};

@@ -6,7 +6,9 @@
 //!   what the application's [`RejectionHandler`] makes of the error;
 //! - gRPC through the layer: HTTP 200, trailers-only, with `grpc-status`;
 //! - gRPC in a tonic handler (feature `tonic`): a [`tonic::Status`] built
-//!   from the error itself.
+//!   from the error itself;
+//! - Socket.IO (feature `socketio`): the message of a refused connection's
+//!   `connect_error`, and the payload a refused event is answered with.
 //!
 //! Each form is rendered from the error value, never from another form.
 //! Nothing rendered here contains the token, its signature or a key: the
@@ -238,6 +240,28 @@ fn grpc_percent_encode(message: &str) -> String {
         }
     }
     out
+}
+
+/// Socket.IO's forms: a code alone, since a `connect_error` carries only a
+/// message, and the same code in the payload of an error ack or event.
+#[cfg(feature = "socketio")]
+impl AuthError {
+    /// The RFC 6750 code, or `missing_token` when no token came (RFC 6750
+    /// has no code for that: its challenge then carries none).
+    pub(crate) fn socketio_code(&self) -> &'static str {
+        self.error_code().unwrap_or("missing_token")
+    }
+
+    /// The ack of a refused event: `{"error": code}`.
+    pub(crate) fn socketio_ack(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.socketio_code() })
+    }
+
+    /// The error event for a refused event the client asked no ack for:
+    /// `{"error": code, "event": name}`.
+    pub(crate) fn socketio_event(&self, event: &str) -> serde_json::Value {
+        serde_json::json!({ "error": self.socketio_code(), "event": event })
+    }
 }
 
 #[cfg(test)]

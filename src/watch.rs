@@ -58,6 +58,16 @@ pub enum WatchEnd {
 }
 
 impl WatchEnd {
+    /// A machine-readable code: `revoked`, `expired` or `unverifiable` (the
+    /// `reason` of the Socket.IO `auth_revoked` event).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::Unverifiable => "unverifiable",
+        }
+    }
+
     /// A short reason for a WebSocket close frame (close code 1008, policy
     /// violation, suits all three).
     pub fn reason(self) -> &'static str {

@@ -1,9 +1,13 @@
 //! The demo's service: argon2id logins with a throttle, access and rotating
 //! refresh tokens, reuse detection, logout, logout everywhere, a role guard,
-//! key rotation, a JWKS and a WebSocket that closes on revocation.
+//! key rotation, a JWKS, a WebSocket that closes on revocation, and
+//! Socket.IO (`socket_io.rs`) that disconnects on it.
 
 #[path = "../support/causes.rs"]
 mod causes;
+#[cfg(feature = "socketio")]
+#[path = "socket_io.rs"]
+mod socket_io;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -526,8 +530,7 @@ where
         .route("/admin", get(admin))
         .route("/admin/rotate-key", post(rotate_key))
         .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
-        .route_layer(auth);
+        .route("/auth/logout-all", post(logout_all));
     let auth_routes = Router::new()
         .route("/auth/login", post(login))
         .route("/auth/refresh", post(refresh))
@@ -536,11 +539,19 @@ where
         .route("/.well-known/jwks.json", get(jwks))
         .route("/health", get(health))
         .route("/health/live", get(live));
-    Ok(protected
+    #[cfg(feature = "socketio")]
+    let socket_io = socket_io::layer(auth.authenticator().clone());
+    let routes = protected
+        .route_layer(auth)
         .merge(sockets)
         .merge(auth_routes)
         .merge(open)
-        .with_state(app))
+        .with_state(app);
+    // Socket.IO on `/socket.io/`, outside the HTTP layer: its clients
+    // present their token in the CONNECT packet.
+    #[cfg(feature = "socketio")]
+    let routes = routes.layer(socket_io);
+    Ok(routes)
 }
 
 /// Builds the service on `store`: memory or Redis.

@@ -288,6 +288,30 @@ impl<T> Authenticator<T> {
         }
     }
 
+    /// Checks again what may have changed since `claims` were verified (by
+    /// this pipeline or another, an outer layer's say): the time rules and
+    /// revocation, recorded as a decision on a credential.
+    #[cfg_attr(not(feature = "socketio"), allow(dead_code))]
+    pub(crate) async fn recheck(&self, claims: Claims<T>) -> Result<Claims<T>, AuthError> {
+        let timer = Timer::start();
+        let registered = claims.registered();
+        let result = match self
+            .inner
+            .validator
+            .check_time(registered, NumericDate::now())
+        {
+            Err(error) => Err(error.with_context(claims.verified().error_context())),
+            Ok(()) => {
+                let status = self.inner.revocation.status(&registered.token_ref()).await;
+                match self.inner.revocation.decide(status) {
+                    Ok(()) => Ok(claims),
+                    Err(error) => Err(error.with_context(claims.verified().error_context())),
+                }
+            }
+        };
+        self.finish(timer, result)
+    }
+
     /// Records the outcome: the one place every decision on a credential
     /// passes through.
     fn finish(

@@ -29,4 +29,6 @@ mod observability;
 mod redis_harness;
 #[cfg(all(feature = "axum", feature = "redis"))]
 mod redis_store;
+#[cfg(all(feature = "socketio", feature = "axum"))]
+mod socketio;
 mod verify;

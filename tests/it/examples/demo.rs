@@ -623,6 +623,11 @@ async fn the_flow_on_a_redis_cluster() {
     throttle_blocks_after_five_failures(&a.url, &b.url, "alice", "wonderland").await;
 }
 
+// -- Socket.IO: tests/it/examples/demo/socket_io.rs.
+
+#[cfg(feature = "socketio")]
+mod socket_io;
+
 // -- WebSocket sessions that end on revocation.
 
 mod ws {

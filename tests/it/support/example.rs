@@ -18,7 +18,7 @@ macro_rules! features {
     };
 }
 
-const FEATURES: [(&str, bool); 8] = features![
+const FEATURES: [(&str, bool); 9] = features![
     "axum",
     "aws_lc_rs",
     "rust_crypto",
@@ -27,6 +27,7 @@ const FEATURES: [(&str, bool); 8] = features![
     "tonic",
     "jwks",
     "metrics",
+    "socketio",
 ];
 
 /// The example binary `name`, in `target/<profile>/examples`.

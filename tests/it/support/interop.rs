@@ -91,10 +91,15 @@ impl Drop for Driver {
     }
 }
 
+/// `interop/node` with its packages installed, or why it cannot be.
+pub fn node_package() -> Result<PathBuf, String> {
+    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    INSTALLED.get_or_init(install_node).clone()
+}
+
 /// The Node driver (`jsonwebtoken`, `jose`), or why there is none.
 pub fn node() -> Result<Driver, String> {
-    static INSTALLED: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = INSTALLED.get_or_init(install_node).clone()?;
+    let dir = node_package()?;
     let mut command = Command::new("node");
     command.arg(dir.join("driver.mjs")).current_dir(&dir);
     Driver::spawn("node", command)

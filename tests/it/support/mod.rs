@@ -9,6 +9,8 @@ pub mod keys;
 pub mod ports;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "socketio")]
+pub mod socketio;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
