@@ -3,7 +3,7 @@
 //! A [`Requirement`] is a marker type declared in one line with [`role!`](crate::role!) or
 //! [`permission!`](crate::permission!), and combined with [`AnyOf`] and
 //! [`AllOf`]. Handlers state it in their signature with
-//! [`RequireRole`](crate::RequireRole) (axum); whole routes or services state
+//! [`RequireRole`] (axum, Socket.IO events); whole routes or services state
 //! it with [`RequireLayer`] (`route_layer`, or a tonic service).
 //!
 //! ```

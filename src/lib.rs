@@ -1,6 +1,7 @@
-//! JWT authentication for axum and tonic services: a Tower layer that verifies
-//! Bearer tokens locally and strictly, checks revocation, and hands typed
-//! claims to handlers, with role guards declared in handler signatures.
+//! JWT authentication for axum, tonic and Socket.IO services: a Tower layer
+//! that verifies Bearer tokens locally and strictly, checks revocation, and
+//! hands typed claims to handlers, with role guards declared in handler
+//! signatures.
 //!
 //! # Quick start
 //!
@@ -127,6 +128,15 @@
 //! [`watch::TokenWatch`] resolves when its token is revoked or expires, so
 //! the connection can be closed (the demo closes its WebSocket with 1008).
 //!
+//! # Socket.IO
+//!
+//! With the `socketio` feature (default), `socketio::SocketAuth` is a
+//! socketioxide connect middleware on the same pipeline: the token from the
+//! client's `auth` payload, `connect_error` with the RFC 6750 code when it
+//! is refused, [`Claims`] and the guards as socketioxide extractors, and
+//! every socket told `auth_revoked` and disconnected when its token is
+//! revoked or expires.
+//!
 //! # gRPC
 //!
 //! The layer wraps a tonic server unchanged and answers gRPC calls with
@@ -170,6 +180,14 @@
 //! | `rust_crypto` | no | `jsonwebtoken`'s RustCrypto backend (used when `aws_lc_rs` is off) |
 //! | `redis` | yes | [`store::redis::RedisStore`]: Redis, Redis Cluster and Sentinel, mirrored locally |
 //! | `redis-tls` | no | `rediss://` URLs (rustls) |
+#![cfg_attr(
+    feature = "socketio",
+    doc = "| `socketio` | yes | [`socketio`]: socketioxide 0.18 connect middleware, extractors and guards; sockets end on revocation |"
+)]
+#![cfg_attr(
+    not(feature = "socketio"),
+    doc = "| `socketio` | yes | `socketio`: socketioxide 0.18 connect middleware, extractors and guards; sockets end on revocation |"
+)]
 #![cfg_attr(
     feature = "tonic",
     doc = "| `tonic` | no | [`grpc`]: claims and role guards for tonic handlers, guards per gRPC service |"

@@ -31,6 +31,10 @@
 //! text, and closes with code 1008 within a second of the token's logout,
 //! logout everywhere, family revocation or expiry.
 //!
+//! Socket.IO on `/socket.io/`, namespace `/` (`io(url, { auth: { token } })`):
+//! `welcome` on connect, `whoami` and `admin:ping` with an ack, and
+//! `auth_revoked` then a disconnect on the same events (`socket_io.rs`).
+//!
 //! `app.rs` builds the service; this file reads the environment and serves it.
 
 mod app;

@@ -346,3 +346,50 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SocketAuthBuilder<T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Algorithm, VerifyingKey};
+    use crate::verify::Validator;
+
+    fn authenticator() -> Authenticator<StandardClaims> {
+        let key = VerifyingKey::hmac(Algorithm::HS256, b"a-secret-of-at-least-thirty-two-bytes!");
+        let validator = Validator::builder().key(key.unwrap()).build().unwrap();
+        Authenticator::builder(validator).build()
+    }
+
+    #[test]
+    fn event_names_are_checked_when_built() {
+        let builder = || SocketAuth::builder(authenticator());
+        assert!(builder().build().is_ok());
+        assert!(builder().refresh_event(None::<&str>).build().is_ok());
+        let refused = [
+            builder().revoked_event(""),
+            builder().revoked_event("disconnect"),
+            builder().error_event("connect_error"),
+            builder().refresh_event(Some("connect")),
+            builder().error_event(DEFAULT_REVOKED_EVENT),
+            builder()
+                .refresh_event(Some("again"))
+                .revoked_event("again"),
+        ];
+        for builder in refused {
+            let described = format!("{builder:?}");
+            let error = builder.build().unwrap_err();
+            assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting, "{described}");
+        }
+    }
+
+    #[test]
+    fn a_connect_refusal_says_the_code_alone() {
+        let said = ConnectRefusal(AuthError::missing_token().socketio_code()).to_string();
+        assert_eq!(said, "missing_token");
+        let scope = AuthError::insufficient_scope("admin");
+        assert_eq!(scope.socketio_code(), "insufficient_scope");
+        assert_eq!(
+            scope.socketio_ack(),
+            serde_json::json!({"error": "insufficient_scope"})
+        );
+    }
+}
