@@ -17,11 +17,18 @@
 //! | token | `auth.token` of the CONNECT packet (`io(url, { auth: { token } })`, with or without `Bearer `), else `Authorization: Bearer` on the handshake request, else the claims an outer [`JwtLayer`](crate::JwtLayer) verified for that request (their expiry and revocation checked again) |
 //! | refused connection | `connect_error` whose `message` is the RFC 6750 code: `invalid_token`, `invalid_request`, `insufficient_scope` (a namespace guard), `temporarily_unavailable` (the revocation store cannot answer), `server_error`; or `missing_token` when no token came, for which RFC 6750 has no code |
 //! | refused event | an error ack `{"error": code}`, or when no ack was asked the event `auth_error` with `{"error": code, "event": name}`; the socket stays connected |
-//! | token revoked or expired | the event `auth_revoked` with `{"reason": "revoked" \| "expired" \| "unverifiable"}`, then a server disconnect (`io server disconnect`), within milliseconds of the store learning of it |
-//! | reauthentication | the client emits `auth:refresh` with a fresh token (the token, or `{"token": …}`): the ack is `{"ok": true, "exp": …}` and the socket is watched with the new token, or `{"error": code}` and it keeps the old one, whose expiry still ends it; the new token must be for the same `sub` and `iss` |
+//! | token revoked or expired | the event `auth_revoked` with `{"reason": "revoked" \| "expired" \| "unverifiable"}`, then a server disconnect from the namespace (`io server disconnect`): as soon as the store signals the revocation (the memory store, a mirrored Redis store), within a poll interval (250 ms) for other stores; at `exp` itself, without the leeway requests get |
+//! | reauthentication | the client emits `auth:refresh` with a fresh token (the token, or `{"token": …}`): the ack is `{"ok": true, "exp": …}` and the socket is watched with the new token, or `{"error": code}` and it keeps the old one, whose expiry still ends it; the new token must be for the same `sub` and `iss` (an anonymous socket of an optional namespace signs in this way); refreshes of one socket are handled one at a time |
 //!
 //! The event names are settings of the [builder](SocketAuthBuilder). Nothing
 //! sent to the client contains the token, its signature or a key.
+//!
+//! A Socket.IO socket is one namespace on an Engine.IO connection that may
+//! carry others: a revocation disconnects the socket from its namespace,
+//! and every other namespace guarded by a `SocketAuth` ends its own socket
+//! on the same token; a namespace without one is not watched. Claims an
+//! outer layer verified are taken as that layer's validator judged them
+//! (signature, `iss`, `aud`): give it rules as strict as this pipeline's.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -185,16 +192,21 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SocketAuth<T> {
                 }
             }
         };
-        if let (Some(claims), Some(requirement)) = (&claims, &settings.requirement)
-            && !(requirement.is_met)(claims)
-        {
-            let error = claims
-                .refuse(AuthError::insufficient_scope(&*requirement.scope))
-                .error;
-            observe::refused(&error);
-            return Err(error);
-        }
-        Ok(claims)
+        let Some(requirement) = &settings.requirement else {
+            return Ok(claims);
+        };
+        let error = match &claims {
+            Some(claims) if (requirement.is_met)(claims) => return Ok(Some(claims.clone())),
+            Some(claims) => {
+                claims
+                    .refuse(AuthError::insufficient_scope(&*requirement.scope))
+                    .error
+            }
+            // An optional namespace kept to a role lets no one in anonymously.
+            None => AuthError::missing_token(),
+        };
+        observe::refused(&error);
+        Err(error)
     }
 }
 
@@ -207,13 +219,14 @@ impl fmt::Display for ConnectRefusal {
     }
 }
 
-/// Marks [`SocketAuth`]'s `ConnectMiddleware` impl apart from socketioxide's
-/// impls for closures; never named by users.
-#[doc(hidden)]
-#[derive(Debug)]
-pub enum Authenticate {}
+mod private {
+    /// Marks [`SocketAuth`](super::SocketAuth)'s `ConnectMiddleware` impl
+    /// apart from socketioxide's impls for closures; never named by users.
+    #[derive(Debug)]
+    pub enum Authenticate {}
+}
 
-impl<A, T> ConnectMiddleware<A, Authenticate> for SocketAuth<T>
+impl<A, T> ConnectMiddleware<A, private::Authenticate> for SocketAuth<T>
 where
     A: Adapter,
     T: DeserializeOwned + Send + Sync + 'static,
@@ -269,7 +282,9 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SocketAuthBuilder<T> {
     /// Lets in only sockets whose claims meet `R` (a marker from
     /// [`role!`](crate::role!), [`permission!`](crate::permission!),
     /// [`AnyOf`](crate::AnyOf) or [`AllOf`](crate::AllOf)): the others get
-    /// `connect_error` `insufficient_scope`. A reauthentication must meet it too.
+    /// `connect_error` `insufficient_scope`, and anonymous clients
+    /// `missing_token` even where the namespace is optional. A
+    /// reauthentication must meet it too.
     pub fn require<R: Requirement>(mut self) -> Self
     where
         T: HasRoles,
@@ -296,10 +311,17 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SocketAuthBuilder<T> {
     }
 
     /// The event that brings a fresh token (default
-    /// [`DEFAULT_REFRESH_EVENT`], `auth:refresh`); `None` turns
-    /// reauthentication off, and the socket ends with its token.
-    pub fn refresh_event(mut self, event: Option<impl Into<Cow<'static, str>>>) -> Self {
-        self.refresh_event = event.map(Into::into);
+    /// [`DEFAULT_REFRESH_EVENT`], `auth:refresh`). jwt-guard registers its
+    /// handler on every socket it lets in.
+    pub fn refresh_event(mut self, event: impl Into<Cow<'static, str>>) -> Self {
+        self.refresh_event = Some(event.into());
+        self
+    }
+
+    /// Turns reauthentication off: no refresh event is handled, and a
+    /// socket ends with its token.
+    pub fn without_refresh(mut self) -> Self {
+        self.refresh_event = None;
         self
     }
 
@@ -363,16 +385,14 @@ mod tests {
     fn event_names_are_checked_when_built() {
         let builder = || SocketAuth::builder(authenticator());
         assert!(builder().build().is_ok());
-        assert!(builder().refresh_event(None::<&str>).build().is_ok());
+        assert!(builder().without_refresh().build().is_ok());
         let refused = [
             builder().revoked_event(""),
             builder().revoked_event("disconnect"),
             builder().error_event("connect_error"),
-            builder().refresh_event(Some("connect")),
+            builder().refresh_event("connect"),
             builder().error_event(DEFAULT_REVOKED_EVENT),
-            builder()
-                .refresh_event(Some("again"))
-                .revoked_event("again"),
+            builder().refresh_event("again").revoked_event("again"),
         ];
         for builder in refused {
             let described = format!("{builder:?}");

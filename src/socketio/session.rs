@@ -22,10 +22,14 @@ use crate::error::{AuthError, AuthErrorKind};
 use crate::observe;
 use crate::watch::WatchEnd;
 
-/// How long the task that ends a socket keeps trying: to wait for a socket
-/// still joining its namespace, or for room in a full send buffer.
-const END_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the task that ends a socket waits for one still joining its
+/// namespace (let in by the middleware a moment ago) to join it.
+const JOIN_DEADLINE: Duration = Duration::from_secs(10);
+/// How often the task retries a disconnect refused by a full send buffer.
 const END_RETRY: Duration = Duration::from_millis(20);
+/// How often a watch task checks that its socket is still there, for a
+/// socket kept alive after it closed (a handler holding its `SocketRef`).
+const CLOSED_CHECK: Duration = Duration::from_secs(15);
 
 /// A socket's authentication, in its extensions.
 pub(crate) struct Session<T> {
@@ -35,6 +39,8 @@ pub(crate) struct Session<T> {
     /// How the watch ended (a [`WatchEnd`] code + 1), 0 while it runs:
     /// from then on handlers are refused, even before the socket is gone.
     ended: AtomicU8,
+    /// Held through a reauthentication: one at a time, in order.
+    refreshing: tokio::sync::Mutex<()>,
     settings: SharedSettings<T>,
 }
 
@@ -50,6 +56,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Session<T> {
         let session = Arc::new(Self {
             current,
             ended: AtomicU8::new(0),
+            refreshing: tokio::sync::Mutex::new(()),
             settings: settings.clone(),
         });
         socket.extensions.insert(session.clone());
@@ -83,11 +90,12 @@ impl<T: Send + Sync + 'static> Session<T> {
             return Err(ended(end));
         }
         let claims = self.current.borrow().clone();
-        if let Some(claims) = &claims {
-            self.settings
-                .authenticator
-                .validator()
-                .check_time(claims.registered(), NumericDate::now())?;
+        // At `exp` itself, as the watch ends the socket, not `exp` plus the
+        // leeway a request gets.
+        if let Some(exp) = claims.as_ref().and_then(|c| c.registered().expires_at())
+            && exp <= NumericDate::now()
+        {
+            return Err(ended(WatchEnd::Expired));
         }
         Ok(claims)
     }
@@ -144,21 +152,30 @@ async fn watch_socket<A: Adapter, T: Send + Sync + 'static>(
     mut current: watch::Receiver<Option<Claims<T>>>,
     settings: SharedSettings<T>,
 ) {
-    let end = loop {
+    let mut joined = false;
+    let end = 'watching: loop {
         let claims = current.borrow_and_update().clone();
-        let Some(claims) = claims else {
-            // Anonymous: nothing to watch until a reauthentication.
-            if current.changed().await.is_err() {
-                return;
-            }
-            continue;
-        };
-        let mut watch = settings.authenticator.revoker().watch(claims.registered());
-        tokio::select! {
-            end = watch.ended() => break end,
-            changed = current.changed() => {
-                if changed.is_err() {
-                    return;
+        // Anonymous: nothing to watch until a reauthentication.
+        let mut watch =
+            claims.map(|claims| settings.authenticator.revoker().watch(claims.registered()));
+        loop {
+            tokio::select! {
+                end = async {
+                    match &mut watch {
+                        Some(watch) => watch.ended().await,
+                        None => std::future::pending().await,
+                    }
+                } => break 'watching end,
+                changed = current.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue 'watching;
+                }
+                () = tokio::time::sleep(CLOSED_CHECK) => {
+                    if closed(&socket, &mut joined) {
+                        return;
+                    }
                 }
             }
         }
@@ -171,35 +188,59 @@ async fn watch_socket<A: Adapter, T: Send + Sync + 'static>(
     end_socket(&socket, &settings.events.revoked, end).await;
 }
 
+/// Whether the socket is gone: dropped, or closed after it had joined its
+/// namespace (`joined` remembers that it had).
+fn closed<A: Adapter>(socket: &Weak<Socket<A>>, joined: &mut bool) -> bool {
+    match socket.upgrade() {
+        None => true,
+        Some(socket) if socket.connected() => {
+            *joined = true;
+            false
+        }
+        Some(_) => *joined,
+    }
+}
+
 /// Tells the client why (`{"reason": …}`), then disconnects the socket.
+///
+/// A socket let in a moment ago may not have joined its namespace yet: it
+/// is waited for. A full send buffer (a client that stopped reading)
+/// refuses the disconnect packet: the socket leaves its rooms at once, and
+/// the disconnect is retried until it goes through or the socket is gone
+/// (Engine.IO closes a connection whose buffer stays full past a ping).
 async fn end_socket<A: Adapter>(socket: &Weak<Socket<A>>, event: &str, end: WatchEnd) {
-    let deadline = Instant::now() + END_DEADLINE;
+    let joining_until = Instant::now() + JOIN_DEADLINE;
+    let mut joined = false;
     let mut told = false;
+    let mut left_rooms = false;
     loop {
+        if closed(socket, &mut joined) {
+            return;
+        }
         let Some(socket) = socket.upgrade() else {
             return;
         };
-        // A socket let in a moment ago may not have joined its namespace
-        // yet, and a full send buffer refuses the disconnect packet: both
-        // are retried.
         if socket.connected() {
             if !told {
-                told = true;
-                let _ = socket.emit(event, &serde_json::json!({ "reason": end.code() }));
+                told = socket
+                    .emit(event, &serde_json::json!({ "reason": end.code() }))
+                    .is_ok();
             }
             let id = socket.id;
-            if socket.disconnect().is_ok() {
+            if socket.clone().disconnect().is_ok() {
                 tracing::debug!(socket = %id, reason = end.code(), "disconnected a Socket.IO socket");
                 return;
             }
-        }
-        if Instant::now() >= deadline {
-            tracing::warn!(
-                reason = end.code(),
-                "a Socket.IO socket whose token stopped being valid could not be disconnected"
-            );
+            if !left_rooms {
+                left_rooms = true;
+                socket.leave_all();
+                tracing::debug!(socket = %id, "a Socket.IO socket to end has a full send buffer");
+            }
+        } else if Instant::now() >= joining_until {
+            // Let in, never joined (a later middleware refused it).
             return;
         }
+        drop(socket);
         tokio::time::sleep(END_RETRY).await;
     }
 }
@@ -277,6 +318,7 @@ async fn reauthenticate<A: Adapter, T: DeserializeOwned + Send + Sync + 'static>
             "the socket has no jwt-guard session",
         ));
     };
+    let _one_at_a_time = session.refreshing.lock().await;
     let token = match payload.as_ref().map(handshake::token_in_refresh) {
         Some(Ok(Some(token))) => token,
         Some(Err(error)) => return Err(recorded(error)),

@@ -105,7 +105,21 @@ async fn server_on(
             let _ = socket.emit("welcome", &who(&claims));
         })
         .with(
-            SocketAuth::builder(authenticator)
+            SocketAuth::builder(authenticator.clone())
+                .require::<Admin>()
+                .build()
+                .unwrap(),
+        ),
+    );
+    // Optional, and kept to a role: no one anonymously.
+    io.ns(
+        "/staff",
+        (async |socket: SocketRef, MaybeClaims(claims): MaybeClaims<StandardClaims>| {
+            let _ = socket.emit("welcome", &json!({ "sub": claims.map(|c| c.sub.clone()) }));
+        })
+        .with(
+            SocketAuth::builder(authenticator.clone())
+                .optional(true)
                 .require::<Admin>()
                 .build()
                 .unwrap(),
@@ -205,6 +219,37 @@ async fn namespaces_are_required_optional_or_guarded() {
         let id = format!("admin-alice-{t}");
         clients.connect_with(&id, url, t, on("/admin", Some(json!({ "token": alice }))));
         clients.event(&id, "welcome", PROMPTLY).await;
+        // A fresh token must meet the namespace's requirement too.
+        let demoted = token("alice", &["user"]);
+        assert_eq!(
+            clients.ask(&id, "auth:refresh", json!([demoted])).await,
+            json!({ "error": "insufficient_scope" })
+        );
+
+        // Optional and guarded: the requirement keeps anonymous clients out.
+        let id = format!("staff-anon-{t}");
+        clients.connect_with(&id, url, t, on("/staff", None));
+        assert_eq!(clients.refusal(&id).await, "missing_token");
+        let id = format!("staff-bob-{t}");
+        clients.connect_with(&id, url, t, on("/staff", Some(json!({ "token": bob }))));
+        assert_eq!(clients.refusal(&id).await, "insufficient_scope");
+        let id = format!("staff-alice-{t}");
+        clients.connect_with(&id, url, t, on("/staff", Some(json!({ "token": alice }))));
+        let welcome = clients.event(&id, "welcome", PROMPTLY).await;
+        assert_eq!(welcome["args"][0], json!({ "sub": "alice" }));
+
+        // An anonymous socket signs in with a token on the open socket.
+        let id = format!("anon-{t}");
+        assert_eq!(
+            clients
+                .ask(&id, "auth:refresh", json!([{ "token": bob }]))
+                .await["ok"],
+            true
+        );
+        assert_eq!(
+            clients.ask(&id, "whoami", json!([])).await,
+            json!({ "sub": "bob" })
+        );
     }
 }
 
@@ -288,6 +333,27 @@ async fn refused_events_are_answered_and_the_socket_stays() {
             json!({ "error": "insufficient_scope", "event": "admin:ping" })
         );
         assert_eq!(clients.ask(&id, "whoami", json!([])).await["sub"], "bob");
+        assert!(!clients.saw(&id, "disconnect"));
+
+        // A permission guard, for a token without the permission.
+        let id = format!("eve-{t}");
+        clients
+            .connected(&id, &server.url, t, &token("eve", &["admin"]))
+            .await;
+        assert_eq!(clients.ask(&id, "docs:write", json!([])).await, refused);
+        assert_eq!(
+            clients.ask(&id, "admin:ping", json!([])).await,
+            json!({ "ok": true })
+        );
+        // A refused refresh without an ack is told by the error event.
+        clients
+            .tell(&id, "auth:refresh", json!(["not.a.token"]))
+            .await;
+        let told = clients.event(&id, "auth_error", PROMPTLY).await;
+        assert_eq!(
+            told["args"][0],
+            json!({ "error": "invalid_token", "event": "auth:refresh" })
+        );
         assert!(!clients.saw(&id, "disconnect"));
     }
 }

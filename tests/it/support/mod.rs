@@ -9,7 +9,7 @@ pub mod keys;
 pub mod ports;
 #[cfg(feature = "redis")]
 pub mod redis;
-#[cfg(feature = "socketio")]
+#[cfg(all(feature = "socketio", feature = "axum"))]
 pub mod socketio;
 
 use std::time::{SystemTime, UNIX_EPOCH};

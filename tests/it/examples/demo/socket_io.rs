@@ -138,6 +138,7 @@ async fn logouts_end_sockets(clients: &mut Clients, writer: &str, reader: &str, 
         post_bearer(writer, "/auth/logout", &first).await,
         StatusCode::NO_CONTENT
     );
+    let answered = logging_out.elapsed();
     clients.ended(&s1, "revoked", WITHIN_A_SECOND).await;
     let took = logging_out.elapsed();
     assert!(took < WITHIN_A_SECOND, "{took:?}");
@@ -146,7 +147,10 @@ async fn logouts_end_sockets(clients: &mut Clients, writer: &str, reader: &str, 
     } else {
         "another"
     };
-    eprintln!("socketio: logout on {on} instance to disconnect over {transport}: {took:?}");
+    println!(
+        "socketio: logout on {on} instance, over {transport}: request to disconnect {took:?} \
+         (the logout answered in {answered:?})"
+    );
     for other in [&s2, &s3, &sb] {
         assert!(
             !clients.saw(other, "disconnect"),
@@ -294,7 +298,7 @@ async fn two_hundred_sockets_each_ended_by_its_own_logout() {
         }
     }
     took.sort_unstable();
-    eprintln!(
+    println!(
         "socketio: {SOCKETS} sockets, logout request to disconnect: p50 {:?}, p99 {:?}, max {:?}",
         took[SOCKETS / 2],
         took[SOCKETS * 99 / 100],
