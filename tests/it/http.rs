@@ -445,32 +445,6 @@ async fn cached_token_is_refused_once_it_expires() {
     assert_eq!(answer.json()["error_description"], "the token has expired");
 }
 
-/// A store that cannot answer, as Redis does when it is down.
-struct FailingStore;
-
-impl RevocationStore for FailingStore {
-    fn check(&self, _: &TokenRef<'_>) -> Lookup {
-        Lookup::Ready(Err(StoreError::new(StoreErrorKind::Unavailable)))
-    }
-
-    fn revoke_token<'a>(
-        &'a self,
-        _: &'a str,
-        _: Option<&'a str>,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
-    }
-
-    fn revoke_subject<'a>(
-        &'a self,
-        _: &'a str,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
-    }
-}
-
 /// A store that answers after a round trip, counting its lookups.
 #[derive(Clone, Default)]
 struct SlowStore {

@@ -11,9 +11,7 @@ use std::time::{Duration, SystemTime};
 use axum::Router;
 use axum::routing::get;
 use jwt_guard::socketio::{MaybeClaims, SocketAuth};
-use jwt_guard::store::{
-    BoxFuture, Lookup, MemoryStore, RevocationStore, StoreError, StoreErrorKind, TokenRef,
-};
+use jwt_guard::store::{MemoryStore, RevocationStore};
 use jwt_guard::{Authenticator, Claims, JwtLayer, RequirePermission, RequireRole, StandardClaims};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
@@ -21,7 +19,9 @@ use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::handler::ConnectHandler;
 
 use crate::support::socketio::{Clients, PROMPTLY, TRANSPORTS, clients};
-use crate::support::{claims, eventually, mint, serve, token, validator};
+use crate::support::{
+    FailingStore, ISSUER, claims, eventually, mint, serve, token, validator, validator_builder,
+};
 
 jwt_guard::role!(Admin = "admin");
 jwt_guard::permission!(WriteDocs = "docs:write");
@@ -455,7 +455,12 @@ async fn an_outer_layers_claims_are_checked_again() {
     let Some(mut clients) = driver("an_outer_layers_claims_are_checked_again").await else {
         return;
     };
-    let outer = JwtLayer::<StandardClaims>::builder(validator())
+    // The outer layer allows more leeway than the socket's pipeline.
+    let lenient = validator_builder()
+        .leeway(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let outer = JwtLayer::<StandardClaims>::builder(lenient)
         .optional(true)
         .cookie("session")
         .build();
@@ -474,6 +479,18 @@ async fn an_outer_layers_claims_are_checked_again() {
             "dave"
         );
     }
+    // Expired two minutes ago: within the outer layer's leeway, not the pipeline's.
+    let mut stale = claims("erin", &[]);
+    let now = crate::support::now();
+    stale["exp"] = json!(now - 120);
+    stale["iat"] = json!(now - 300);
+    stale["nbf"] = json!(now - 300);
+    let stale = json!({ "headers": { "cookie": format!("session={}", mint(&stale)) } });
+    for t in TRANSPORTS {
+        let id = format!("stale-{t}");
+        clients.connect_with(&id, &server.url, t, stale.clone());
+        assert_eq!(clients.refusal(&id).await, "invalid_token");
+    }
     // Revoked in the socket's store (the outer layer's knows nothing of it).
     revoke(&server.store, &dave).await;
     for t in TRANSPORTS {
@@ -486,32 +503,6 @@ async fn an_outer_layers_claims_are_checked_again() {
     }
 }
 
-/// A store that cannot answer, as Redis down in direct mode.
-struct Down;
-
-impl RevocationStore for Down {
-    fn check(&self, _: &TokenRef<'_>) -> Lookup {
-        Lookup::Ready(Err(StoreError::new(StoreErrorKind::Unavailable)))
-    }
-
-    fn revoke_token<'a>(
-        &'a self,
-        _: &'a str,
-        _: Option<&'a str>,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
-    }
-
-    fn revoke_subject<'a>(
-        &'a self,
-        _: &'a str,
-        _: SystemTime,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_answer_refuses_and_a_mistake_is_answered() {
     let Some(mut clients) =
@@ -519,7 +510,9 @@ async fn a_store_that_cannot_answer_refuses_and_a_mistake_is_answered() {
     else {
         return;
     };
-    let authenticator = Authenticator::builder(validator()).store(Down).build();
+    let authenticator = Authenticator::builder(validator())
+        .store(FailingStore)
+        .build();
     let server = server_on(authenticator, MemoryStore::new(), None).await;
     let alice = token("alice", &[]);
     for t in TRANSPORTS {
@@ -589,5 +582,41 @@ async fn an_auth_payload_that_is_not_an_object_is_an_invalid_request() {
             .unwrap_or_else(|| panic!("{payload}: no CONNECT_ERROR in {answer:?}"));
         let error: Value = serde_json::from_str(error).unwrap();
         assert_eq!(error, json!({ "message": said }), "{payload}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_token_from_another_trusted_issuer_is_refused() {
+    let Some(mut clients) = driver("a_fresh_token_from_another_trusted_issuer_is_refused").await
+    else {
+        return;
+    };
+    const OTHER: &str = "https://other-issuer.test";
+    let store = MemoryStore::new();
+    let two_issuers = validator_builder().issuer(OTHER).build().unwrap();
+    let authenticator = Authenticator::builder(two_issuers)
+        .store(store.clone())
+        .build();
+    let server = server_on(authenticator, store, None).await;
+    let mut elsewhere = claims("alice", &[]);
+    elsewhere["iss"] = json!(OTHER);
+    let elsewhere = mint(&elsewhere);
+    for t in TRANSPORTS {
+        let id = format!("alice-{t}");
+        clients
+            .connected(&id, &server.url, t, &token("alice", &[]))
+            .await;
+        // The same subject, vouched for by another issuer: another identity.
+        assert_eq!(
+            clients.ask(&id, "auth:refresh", json!([elsewhere])).await,
+            json!({ "error": "invalid_token" })
+        );
+        let mut same = claims("alice", &[]);
+        assert_eq!(same["iss"], ISSUER);
+        same["exp"] = json!(same["exp"].as_u64().unwrap() + 60);
+        assert_eq!(
+            clients.ask(&id, "auth:refresh", json!([mint(&same)])).await["ok"],
+            true
+        );
     }
 }

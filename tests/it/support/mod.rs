@@ -205,3 +205,41 @@ pub fn assert_no_token_leak(token: &str, headers: &reqwest::header::HeaderMap, b
         );
     }
 }
+
+#[cfg(feature = "axum")]
+pub use failing::FailingStore;
+
+#[cfg(feature = "axum")]
+mod failing {
+    use std::time::SystemTime;
+
+    use jwt_guard::store::{
+        BoxFuture, Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef,
+    };
+
+    /// A store that cannot answer, as Redis does when it is down.
+    pub struct FailingStore;
+
+    impl RevocationStore for FailingStore {
+        fn check(&self, _: &TokenRef<'_>) -> Lookup {
+            Lookup::Ready(Err(StoreError::new(StoreErrorKind::Unavailable)))
+        }
+
+        fn revoke_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: SystemTime,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
+        }
+
+        fn revoke_subject<'a>(
+            &'a self,
+            _: &'a str,
+            _: SystemTime,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async { Err(StoreError::new(StoreErrorKind::Unavailable)) })
+        }
+    }
+}
