@@ -37,12 +37,32 @@ impl KeySet {
     ///
     /// Keys that cannot verify signatures (`use` other than `sig`, `key_ops`
     /// without `verify`, key types or curves this crate does not support, or
-    /// RSA/`oct` keys without `alg`) are skipped, as an identity provider's
+    /// `oct` keys without `alg`) are skipped, as an identity provider's
     /// JWKS often lists encryption keys too. A usable-looking key that is
     /// malformed or weak is an error. A set left empty is an error.
+    ///
+    /// `alg` is optional in a JWK (RFC 7517 §4.4), and providers often leave
+    /// it out. Without it, EC and OKP keys take the algorithm their curve
+    /// fixes (`P-256` ES256, `P-384` ES384, `Ed25519` EdDSA), and RSA keys
+    /// are read as RS256 keys: a token signed with another RSA algorithm
+    /// (PS256, RS512) is then refused. For a provider whose RSA keys sign
+    /// with another algorithm, use [`from_jwks_with_rsa`](Self::from_jwks_with_rsa).
     pub fn from_jwks(json: &str) -> Result<Self, ConfigError> {
-        let keys = signing_jwks(json)?
-            .map(|jwk| jwk.into_key(None))
+        Self::from_jwks_with_rsa(json, Algorithm::RS256)
+    }
+
+    /// As [`from_jwks`](Self::from_jwks), with RSA keys without `alg` read
+    /// as keys for `rsa` (one RSA algorithm: never PS and RS both for one
+    /// key).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_jwks`](Self::from_jwks), and `AlgorithmMismatch` when
+    /// `rsa` is not an RSA algorithm.
+    pub fn from_jwks_with_rsa(json: &str, rsa: Algorithm) -> Result<Self, ConfigError> {
+        let defaults = AlgDefaults::new(rsa)?;
+        let keys = signing_jwks(json, defaults)?
+            .map(|jwk| jwk.into_key(None, defaults))
             .collect::<Result<Vec<_>, _>>()?;
         Self::new(keys)
     }
@@ -53,11 +73,12 @@ impl KeySet {
     /// sharing a `kid` are all dropped. One odd key must not freeze a remote
     /// set on its old keys. A set left empty is an error.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(super) fn from_jwks_lenient(json: &str) -> Result<Self, ConfigError> {
+    pub(super) fn from_jwks_lenient(json: &str, rsa: Algorithm) -> Result<Self, ConfigError> {
+        let defaults = AlgDefaults::new(rsa)?;
         let mut keys = Vec::new();
-        for jwk in signing_jwks(json)? {
+        for jwk in signing_jwks(json, defaults)? {
             let kid = jwk.kid.clone();
-            match jwk.into_key(None) {
+            match jwk.into_key(None, defaults) {
                 Ok(key) => keys.push(key),
                 Err(error) => {
                     tracing::warn!(kid = kid.as_deref(), %error, "skipping an unusable JWKS key");
@@ -81,21 +102,49 @@ impl KeySet {
     }
 }
 
+/// What a JWK without `alg` is read as, beyond what its curve fixes: RSA
+/// keys of a JWKS as keys for one RSA algorithm, or (for a lone JWK) not at
+/// all.
+#[derive(Debug, Clone, Copy)]
+struct AlgDefaults {
+    rsa: Option<Algorithm>,
+}
+
+impl AlgDefaults {
+    /// For a lone JWK: only what the key itself fixes.
+    const NONE: Self = Self { rsa: None };
+
+    fn new(rsa: Algorithm) -> Result<Self, ConfigError> {
+        if rsa.family() != KeyFamily::Rsa {
+            return Err(ConfigError::new(
+                ConfigErrorKind::AlgorithmMismatch,
+                format!(
+                    "{rsa} is not an RSA algorithm: it cannot be what RSA keys without `alg` verify"
+                ),
+            ));
+        }
+        Ok(Self { rsa: Some(rsa) })
+    }
+}
+
 fn read_jwk(json: &str, default_alg: Option<Algorithm>) -> Result<VerifyingKey, ConfigError> {
     let jwk: Jwk = serde_json::from_str(json)
         .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWK", e))?;
-    jwk.into_key(default_alg)
+    jwk.into_key(default_alg, AlgDefaults::NONE)
 }
 
 /// The keys of a JWKS document that can verify signatures; the others
 /// (encryption keys, unsupported types) are skipped.
-fn signing_jwks(json: &str) -> Result<impl Iterator<Item = Jwk>, ConfigError> {
+fn signing_jwks(
+    json: &str,
+    defaults: AlgDefaults,
+) -> Result<impl Iterator<Item = Jwk>, ConfigError> {
     let jwks: Jwks = serde_json::from_str(json)
         .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWKS", e))?;
     Ok(jwks
         .keys
         .into_iter()
-        .filter(|jwk| match jwk.unusable_reason(None) {
+        .filter(move |jwk| match jwk.unusable_reason(None, defaults) {
             Some(reason) => {
                 tracing::debug!(kid = jwk.kid.as_deref(), reason, "skipping JWKS key");
                 false
@@ -138,7 +187,11 @@ struct Jwk {
 
 impl Jwk {
     /// Why this JWK cannot be a verification key, if it cannot.
-    fn unusable_reason(&self, default_alg: Option<Algorithm>) -> Option<&'static str> {
+    fn unusable_reason(
+        &self,
+        default_alg: Option<Algorithm>,
+        defaults: AlgDefaults,
+    ) -> Option<&'static str> {
         if self.use_.as_deref().is_some_and(|u| u != "sig") {
             return Some("its `use` is not `sig`");
         }
@@ -149,10 +202,14 @@ impl Jwk {
         {
             return Some("its `key_ops` do not include `verify`");
         }
-        self.algorithm(default_alg).err()
+        self.algorithm(default_alg, defaults).err()
     }
 
-    fn algorithm(&self, default_alg: Option<Algorithm>) -> Result<Algorithm, &'static str> {
+    fn algorithm(
+        &self,
+        default_alg: Option<Algorithm>,
+        defaults: AlgDefaults,
+    ) -> Result<Algorithm, &'static str> {
         if let Some(name) = &self.alg {
             let alg = Algorithm::from_name(name).ok_or("its `alg` is not supported")?;
             if default_alg.is_some_and(|d| d != alg) {
@@ -168,20 +225,27 @@ impl Jwk {
             ("EC", Some("P-384")) => Ok(Algorithm::ES384),
             ("OKP", Some("Ed25519")) => Ok(Algorithm::EdDSA),
             ("EC" | "OKP", _) => Err("its curve is not supported"),
-            ("RSA" | "oct", _) => Err("it has no `alg`, and its type fits several algorithms"),
+            ("RSA", _) => defaults
+                .rsa
+                .ok_or("it has no `alg`, and its type fits several algorithms"),
+            ("oct", _) => Err("it has no `alg`, and its type fits several algorithms"),
             _ => Err("its key type is not supported"),
         }
     }
 
-    fn into_key(self, default_alg: Option<Algorithm>) -> Result<VerifyingKey, ConfigError> {
-        if let Some(reason) = self.unusable_reason(default_alg) {
+    fn into_key(
+        self,
+        default_alg: Option<Algorithm>,
+        defaults: AlgDefaults,
+    ) -> Result<VerifyingKey, ConfigError> {
+        if let Some(reason) = self.unusable_reason(default_alg, defaults) {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidKey,
                 format!("the JWK cannot verify signatures: {reason}"),
             ));
         }
         let alg = self
-            .algorithm(default_alg)
+            .algorithm(default_alg, defaults)
             .expect("checked by unusable_reason");
         let expected_kty = match alg.family() {
             KeyFamily::Hmac => "oct",

@@ -53,7 +53,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use crate::future::BoxFuture;
 
 use super::shared::{UnknownKidHook, WeakSharedKeys};
-use super::{KeySet, SharedKeys};
+use super::{Algorithm, KeyFamily, KeySet, SharedKeys};
 
 /// The default time between two fetches: 5 minutes.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
@@ -100,6 +100,7 @@ impl RemoteJwks {
             connect_timeout: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             allow_http: false,
+            rsa_algorithm: Algorithm::RS256,
         }
     }
 
@@ -153,6 +154,7 @@ pub struct RemoteJwksBuilder {
     connect_timeout: Option<Duration>,
     max_body_bytes: usize,
     allow_http: bool,
+    rsa_algorithm: Algorithm,
 }
 
 impl fmt::Debug for RemoteJwksBuilder {
@@ -166,6 +168,7 @@ impl fmt::Debug for RemoteJwksBuilder {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("allow_http", &self.allow_http)
+            .field("rsa_algorithm", &self.rsa_algorithm)
             .finish()
     }
 }
@@ -206,6 +209,15 @@ impl RemoteJwksBuilder {
     /// `false`: refused, since anyone on the path could substitute keys).
     pub fn allow_http(mut self, allow: bool) -> Self {
         self.allow_http = allow;
+        self
+    }
+
+    /// The algorithm RSA keys without `alg` verify (default RS256; `alg` is
+    /// optional in a JWK, and providers often leave it out): a token signed
+    /// with another RSA algorithm is refused. Keys with an `alg` keep
+    /// theirs. One RSA algorithm per source: never PS and RS both for one key.
+    pub fn rsa_algorithm(mut self, alg: Algorithm) -> Self {
+        self.rsa_algorithm = alg;
         self
     }
 
@@ -257,6 +269,15 @@ impl RemoteJwksBuilder {
         if self.max_body_bytes == 0 {
             return Err(invalid("the JWKS body limit must not be zero"));
         }
+        if self.rsa_algorithm.family() != KeyFamily::Rsa {
+            return Err(ConfigError::new(
+                ConfigErrorKind::AlgorithmMismatch,
+                format!(
+                    "rsa_algorithm: {} is not an RSA algorithm",
+                    self.rsa_algorithm
+                ),
+            ));
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             ConfigError::with_source(
                 ConfigErrorKind::InvalidSetting,
@@ -299,6 +320,7 @@ impl RemoteJwksBuilder {
             refresh_interval: self.refresh_interval,
             timeout: self.timeout,
             max_body_bytes: self.max_body_bytes,
+            rsa_algorithm: self.rsa_algorithm,
         };
         runtime.spawn(task.run());
         Ok(RemoteJwks { keys, state })
@@ -408,6 +430,7 @@ struct Refresher {
     refresh_interval: Duration,
     timeout: Duration,
     max_body_bytes: usize,
+    rsa_algorithm: Algorithm,
 }
 
 impl Refresher {
@@ -518,7 +541,8 @@ impl Refresher {
             let set = std::str::from_utf8(&body)
                 .map_err(|e| invalid_jwks(Arc::new(e)))
                 .and_then(|text| {
-                    KeySet::from_jwks_lenient(text).map_err(|e| invalid_jwks(Arc::new(e)))
+                    KeySet::from_jwks_lenient(text, self.rsa_algorithm)
+                        .map_err(|e| invalid_jwks(Arc::new(e)))
                 })?;
             Ok((set, body))
         };

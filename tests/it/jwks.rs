@@ -564,6 +564,55 @@ fn remote_jwks_needs_a_runtime_and_an_http_url() {
         .build()
         .unwrap_err();
     assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+    let error = RemoteJwks::builder("https://idp.example/jwks.json")
+        .rsa_algorithm(jwt_guard::Algorithm::ES256)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::AlgorithmMismatch);
+}
+
+/// A provider's RSA key without `alg` verifies the RSA algorithm the source
+/// was told (RS256 by default), and no other.
+#[tokio::test]
+async fn rsa_keys_without_alg_verify_the_algorithm_the_source_was_told() {
+    use jwt_guard::Algorithm;
+
+    let (key, components) = crate::support::keys::rsa_key();
+    let jwk = serde_json::json!({
+        "kty": "RSA", "kid": "r", "use": "sig",
+        "n": URL_SAFE_NO_PAD.encode(&components.n), "e": URL_SAFE_NO_PAD.encode(&components.e),
+    });
+    let idp = Idp::start(serde_json::json!({ "keys": [jwk] }).to_string()).await;
+    let token = |alg: Algorithm| {
+        SigningKey::from_rsa_pem(alg, &key.private_pem)
+            .unwrap()
+            .with_kid("r")
+            .sign("JWT", &claims("alice", &[]))
+            .unwrap()
+    };
+    for (told, refused) in [
+        (None, Algorithm::PS256),
+        (Some(Algorithm::PS256), Algorithm::RS256),
+    ] {
+        let mut builder = RemoteJwks::builder(&idp.url).cooldown(LONG);
+        if let Some(alg) = told {
+            builder = builder.rsa_algorithm(alg);
+        }
+        let remote = builder.build().unwrap();
+        remote.ready(Duration::from_secs(5)).await.unwrap();
+        let app = app(validator(remote.shared_keys())).await;
+        let accepted = told.unwrap_or(Algorithm::RS256);
+        assert_eq!(
+            get_me(&app, &token(accepted)).await,
+            StatusCode::OK,
+            "{accepted}"
+        );
+        assert_eq!(
+            get_me(&app, &token(refused)).await,
+            StatusCode::UNAUTHORIZED,
+            "{refused}"
+        );
+    }
 }
 
 #[tokio::test]

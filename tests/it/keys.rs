@@ -12,12 +12,13 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use jwt_guard::{
-    Algorithm, ConfigError, ConfigErrorKind, KeySet, SigningKey, Validator, VerifyingKey,
+    Algorithm, AuthErrorKind, ConfigError, ConfigErrorKind, KeySet, SigningKey, Validator,
+    VerifyingKey,
 };
 use serde_json::{Value, json};
 
 use crate::support::keys::{self as test_keys, TestKey, ec_key, pem};
-use crate::support::{SECRET, claims, validator_with};
+use crate::support::{AUDIENCE, ISSUER, SECRET, claims, validator_with};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -554,10 +555,12 @@ fn jwks_skips_keys_that_cannot_verify_and_keeps_signing_keys() {
     ]})
     .to_string();
     let set = KeySet::from_jwks(&jwks).unwrap();
-    assert_eq!(set.len(), 2);
+    assert_eq!(set.len(), 3);
     assert_eq!(set.get("sig").unwrap().algorithm(), Algorithm::ES256);
     assert_eq!(set.get("hmac").unwrap().algorithm(), Algorithm::HS256);
-    for skipped in ["enc", "wrap", "no-alg", "p521", "unknown-type"] {
+    // RSA without `alg`: RS256 unless told otherwise (see below).
+    assert_eq!(set.get("no-alg").unwrap().algorithm(), Algorithm::RS256);
+    for skipped in ["enc", "wrap", "p521", "unknown-type"] {
         assert!(set.get(skipped).is_none(), "{skipped}");
     }
 }
@@ -787,4 +790,75 @@ fn ed25519_keys_off_the_curve_or_of_small_order_are_refused() {
     // A real key passes.
     let good = test_keys::ed25519_key();
     assert!(jwt_guard::VerifyingKey::from_ed_pem(&good.public_pem).is_ok());
+}
+
+/// `alg` is optional in a JWK (RFC 7517 §4.4): an RSA key without it
+/// verifies one RSA algorithm, RS256 unless the caller names another, and
+/// never the others; an `oct` key without it is skipped; a key for
+/// encryption is skipped whatever its `alg`.
+#[test]
+fn rsa_keys_without_alg_verify_one_rsa_algorithm() {
+    let (key, components) = rsa_key();
+    let no_alg = |kid: &str, extra: Value| {
+        let mut jwk: Value =
+            serde_json::from_str(&jwk(&rsa_jwk(&components.n, &components.e), extra)).unwrap();
+        jwk["kid"] = json!(kid);
+        jwk
+    };
+    let jwks = json!({"keys": [
+        no_alg("r", json!({})),
+        no_alg("enc", json!({"use": "enc"})),
+        no_alg("explicit", json!({"alg": "PS384"})),
+        serde_json::from_str::<Value>(&jwk(&oct_jwk(SECRET), json!({"kid": "oct"}))).unwrap(),
+    ]})
+    .to_string();
+    let signer = |alg: Algorithm, kid: &str| {
+        SigningKey::from_rsa_pem(alg, &key.private_pem)
+            .unwrap()
+            .with_kid(kid)
+    };
+    let verify = |set: &KeySet, alg: Algorithm, kid: &str| {
+        let token = signer(alg, kid).sign("JWT", &claims("alice", &[])).unwrap();
+        Validator::builder()
+            .keys(set.clone())
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .unwrap()
+            .validate::<Value>(&token)
+            .map(|_| ())
+            .map_err(|e| e.kind())
+    };
+
+    let set = KeySet::from_jwks(&jwks).unwrap();
+    assert_eq!(set.len(), 2, "the encryption and oct keys are skipped");
+    assert!(set.get("enc").is_none() && set.get("oct").is_none());
+    assert_eq!(set.get("r").unwrap().algorithm(), Algorithm::RS256);
+    assert_eq!(set.get("explicit").unwrap().algorithm(), Algorithm::PS384);
+    assert_eq!(verify(&set, Algorithm::RS256, "r"), Ok(()));
+    for other in [Algorithm::PS256, Algorithm::RS512] {
+        assert_eq!(
+            verify(&set, other, "r"),
+            Err(AuthErrorKind::AlgorithmMismatch),
+            "{other}"
+        );
+    }
+    assert_eq!(verify(&set, Algorithm::PS384, "explicit"), Ok(()));
+
+    let ps = KeySet::from_jwks_with_rsa(&jwks, Algorithm::PS256).unwrap();
+    assert_eq!(ps.get("r").unwrap().algorithm(), Algorithm::PS256);
+    assert_eq!(verify(&ps, Algorithm::PS256, "r"), Ok(()));
+    assert_eq!(
+        verify(&ps, Algorithm::RS256, "r"),
+        Err(AuthErrorKind::AlgorithmMismatch)
+    );
+    assert_config_error(
+        KeySet::from_jwks_with_rsa(&jwks, Algorithm::ES256),
+        ConfigErrorKind::AlgorithmMismatch,
+    );
+    // A lone JWK still needs its `alg` said.
+    assert_config_error(
+        VerifyingKey::from_jwk(&no_alg("r", json!({})).to_string()),
+        ConfigErrorKind::InvalidKey,
+    );
 }
