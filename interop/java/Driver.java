@@ -4,7 +4,7 @@
 // interoperability tests (tests/it/interop). One JSON request per line on
 // stdin, one JSON answer per line on stdout:
 //
-//   {"op":"verify","lib":"jdk","token":…,"alg":"HS256"|"ES256"|"EdDSA",
+//   {"op":"verify","lib":"jdk","token":…,"alg":"HS256"|"ES256"|"ES512"|"EdDSA",
 //    "secret":… | "jwks":{…},"issuer":…,"audience":…}
 //     -> {"ok":true,"payload":{…}} | {"ok":false,"error":"…"}
 //   {"op":"mint","lib":"jdk","alg":"HS512","secret":…,"issuer":…,"audience":…,"sub":…}
@@ -97,7 +97,10 @@ public class Driver {
             PublicKey key;
             if (alg.equals("ES256")) {
                 verifier = Signature.getInstance("SHA256withECDSAinP1363Format");
-                key = ecKey(jwk);
+                key = ecKey(jwk, "P-256", "secp256r1");
+            } else if (alg.equals("ES512")) {
+                verifier = Signature.getInstance("SHA512withECDSAinP1363Format");
+                key = ecKey(jwk, "P-521", "secp521r1");
             } else if (alg.equals("EdDSA")) {
                 verifier = Signature.getInstance("Ed25519");
                 key = edKey(jwk);
@@ -140,10 +143,10 @@ public class Driver {
         throw new SecurityException("no key with kid " + kid);
     }
 
-    static PublicKey ecKey(Map<String, Object> jwk) throws Exception {
-        if (!"P-256".equals(jwk.get("crv"))) throw new SecurityException("not a P-256 key");
+    static PublicKey ecKey(Map<String, Object> jwk, String crv, String curve) throws Exception {
+        if (!crv.equals(jwk.get("crv"))) throw new SecurityException("not a " + crv + " key");
         AlgorithmParameters parameters = AlgorithmParameters.getInstance("EC");
-        parameters.init(new ECGenParameterSpec("secp256r1"));
+        parameters.init(new ECGenParameterSpec(curve));
         ECParameterSpec spec = parameters.getParameterSpec(ECParameterSpec.class);
         ECPoint point = new ECPoint(
             new BigInteger(1, B64.decode((String) jwk.get("x"))),

@@ -7,8 +7,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 
 /// A JWS signature algorithm this crate supports.
 ///
-/// `none` is not one of them and never will be. ES512 is not supported by the
-/// underlying crypto.
+/// `none` is not one of them and never will be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Algorithm {
@@ -34,6 +33,9 @@ pub enum Algorithm {
     ES256,
     /// ECDSA on P-384 with SHA-384.
     ES384,
+    /// ECDSA on P-521 with SHA-512 (verified and signed by this crate
+    /// itself: the `jsonwebtoken` crate has no ES512).
+    ES512,
     /// EdDSA on Ed25519.
     EdDSA,
 }
@@ -54,7 +56,7 @@ pub enum KeyFamily {
 
 impl Algorithm {
     /// Every supported algorithm.
-    pub const ALL: [Algorithm; 12] = [
+    pub const ALL: [Algorithm; 13] = [
         Self::HS256,
         Self::HS384,
         Self::HS512,
@@ -66,6 +68,7 @@ impl Algorithm {
         Self::PS512,
         Self::ES256,
         Self::ES384,
+        Self::ES512,
         Self::EdDSA,
     ];
 
@@ -83,6 +86,7 @@ impl Algorithm {
             Self::PS512 => "PS512",
             Self::ES256 => "ES256",
             Self::ES384 => "ES384",
+            Self::ES512 => "ES512",
             Self::EdDSA => "EdDSA",
         }
     }
@@ -99,13 +103,13 @@ impl Algorithm {
             Self::RS256 | Self::RS384 | Self::RS512 | Self::PS256 | Self::PS384 | Self::PS512 => {
                 KeyFamily::Rsa
             }
-            Self::ES256 | Self::ES384 => KeyFamily::Ec,
+            Self::ES256 | Self::ES384 | Self::ES512 => KeyFamily::Ec,
             Self::EdDSA => KeyFamily::Ed,
         }
     }
 
-    pub(super) const fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
+    pub(super) const fn to_jsonwebtoken(self) -> Option<jsonwebtoken::Algorithm> {
+        Some(match self {
             Self::HS256 => jsonwebtoken::Algorithm::HS256,
             Self::HS384 => jsonwebtoken::Algorithm::HS384,
             Self::HS512 => jsonwebtoken::Algorithm::HS512,
@@ -118,7 +122,8 @@ impl Algorithm {
             Self::ES256 => jsonwebtoken::Algorithm::ES256,
             Self::ES384 => jsonwebtoken::Algorithm::ES384,
             Self::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-        }
+            Self::ES512 => return None,
+        })
     }
 
     /// Length of an EC public point (uncompressed, with its 0x04 prefix).
@@ -126,6 +131,7 @@ impl Algorithm {
         match self {
             Self::ES256 => Some(65),
             Self::ES384 => Some(97),
+            Self::ES512 => Some(crate::crypto::es512::POINT_LEN),
             _ => None,
         }
     }

@@ -25,6 +25,7 @@ pub(super) fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
     let algorithm: &'static dyn VerificationAlgorithm = match alg {
         Algorithm::ES256 => &ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &ECDSA_P384_SHA384_FIXED,
+        Algorithm::ES512 => return crate::crypto::es512::point_is_valid(point),
         Algorithm::EdDSA => return ed25519_point_is_valid(point),
         _ => return false,
     };
@@ -48,6 +49,7 @@ pub(super) fn public_point_is_valid(alg: Algorithm, point: &[u8]) -> bool {
     match alg {
         Algorithm::ES256 => p256::PublicKey::from_sec1_bytes(point).is_ok(),
         Algorithm::ES384 => p384::PublicKey::from_sec1_bytes(point).is_ok(),
+        Algorithm::ES512 => crate::crypto::es512::point_is_valid(point),
         Algorithm::EdDSA => ed25519_point_is_valid(point),
         _ => false,
     }
@@ -90,6 +92,31 @@ pub(super) fn check_rsa_modulus(n: &[u8]) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// The DER inside a PEM document labelled `label` (RFC 7468): for the keys
+/// `jsonwebtoken` cannot read (P-521).
+pub(super) fn pem_der(pem: &[u8], label: &str) -> Result<Vec<u8>, ConfigError> {
+    use base64::Engine as _;
+
+    let invalid = || {
+        ConfigError::new(
+            ConfigErrorKind::InvalidKey,
+            format!("the key is not a PEM `{label}`"),
+        )
+    };
+    let text = std::str::from_utf8(pem).map_err(|_| invalid())?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = text
+        .split_once(&begin)
+        .and_then(|(_, rest)| rest.split_once(&end))
+        .map(|(body, _)| body)
+        .ok_or_else(invalid)?;
+    let body: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| invalid())
 }
 
 pub(super) fn invalid_key(what: &str, source: jsonwebtoken::errors::Error) -> ConfigError {

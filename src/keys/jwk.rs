@@ -223,6 +223,7 @@ impl Jwk {
         match (self.kty.as_str(), self.crv.as_deref()) {
             ("EC", Some("P-256")) => Ok(Algorithm::ES256),
             ("EC", Some("P-384")) => Ok(Algorithm::ES384),
+            ("EC", Some("P-521")) => Ok(Algorithm::ES512),
             ("OKP", Some("Ed25519")) => Ok(Algorithm::EdDSA),
             ("EC" | "OKP", _) => Err("its curve is not supported"),
             ("RSA", _) => defaults
@@ -262,6 +263,7 @@ impl Jwk {
         let expected_crv = match alg {
             Algorithm::ES256 => Some("P-256"),
             Algorithm::ES384 => Some("P-384"),
+            Algorithm::ES512 => Some("P-521"),
             Algorithm::EdDSA => Some("Ed25519"),
             _ => None,
         };
@@ -288,6 +290,13 @@ impl Jwk {
                 point.push(0x04);
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
+                if alg == Algorithm::ES512 {
+                    let key = VerifyingKey::es512(&point)?;
+                    return Ok(match self.kid {
+                        Some(kid) => key.with_kid(kid),
+                        None => key,
+                    });
+                }
                 DecodingKey::from_ec_der(&point)
             }
             KeyFamily::Ed => DecodingKey::from_ed_der(&decode_member("x", self.x.as_deref())?),

@@ -7,10 +7,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 
-use crate::crypto::{provider, sha256_b64url};
+use crate::crypto::{es512, provider, sha256_b64url};
 use crate::error::{ConfigError, ConfigErrorKind};
 
-use super::check::{check_hmac_secret, check_rsa_modulus, expect_family, invalid_key};
+use super::check::{check_hmac_secret, check_rsa_modulus, expect_family, invalid_key, pem_der};
 use super::{Algorithm, KeyFamily, VerifyingKey};
 
 /// A signing key: the private half used to mint tokens.
@@ -22,7 +22,24 @@ use super::{Algorithm, KeyFamily, VerifyingKey};
 pub struct SigningKey {
     alg: Algorithm,
     kid: Option<Arc<str>>,
-    material: Arc<EncodingKey>,
+    material: Arc<Material>,
+}
+
+/// What signs: `jsonwebtoken`'s key, or a P-521 key for ES512, which it
+/// lacks.
+enum Material {
+    Jws(EncodingKey),
+    Es512(es512::PrivateKey),
+}
+
+impl Material {
+    /// The key bytes `jsonwebtoken` keeps (an HMAC secret, a DER key).
+    fn jws_bytes(&self) -> &[u8] {
+        match self {
+            Self::Jws(key) => key.as_bytes(),
+            Self::Es512(_) => &[],
+        }
+    }
 }
 
 impl fmt::Debug for SigningKey {
@@ -61,6 +78,20 @@ impl SigningKey {
     /// An EC signing key (`ES256`, `ES384`) from a PKCS#8 PEM private key.
     pub fn from_ec_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         expect_family(alg, KeyFamily::Ec)?;
+        if alg == Algorithm::ES512 {
+            let der = pem_der(pem.as_ref(), "PRIVATE KEY")?;
+            let key = es512::PrivateKey::from_pkcs8(&der).ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::InvalidKey,
+                    "the PEM is not a P-521 private key (PKCS#8)",
+                )
+            })?;
+            return Ok(Self {
+                alg,
+                kid: None,
+                material: Arc::new(Material::Es512(key)),
+            });
+        }
         let material =
             EncodingKey::from_ec_pem(pem.as_ref()).map_err(|e| invalid_key("EC PEM", e))?;
         Self::checked(alg, material)
@@ -118,11 +149,24 @@ impl SigningKey {
         let mut token = URL_SAFE_NO_PAD.encode(header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-        let signer = (provider().signer_factory)(&self.alg.to_jsonwebtoken(), &self.material)
-            .map_err(|e| invalid_key(self.alg.as_str(), e))?;
-        let signature = signer.try_sign(token.as_bytes()).map_err(|e| {
-            ConfigError::with_source(ConfigErrorKind::InvalidKey, "signing failed", e)
-        })?;
+        let signature = match (&*self.material, self.alg.to_jsonwebtoken()) {
+            (Material::Jws(key), Some(alg)) => {
+                let signer = (provider().signer_factory)(&alg, key)
+                    .map_err(|e| invalid_key(self.alg.as_str(), e))?;
+                signer.try_sign(token.as_bytes()).map_err(|e| {
+                    ConfigError::with_source(ConfigErrorKind::InvalidKey, "signing failed", e)
+                })?
+            }
+            (Material::Es512(key), None) => key
+                .sign(token.as_bytes())
+                .ok_or_else(|| ConfigError::new(ConfigErrorKind::InvalidKey, "signing failed"))?,
+            _ => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidKey,
+                    "the key's material does not fit its algorithm",
+                ));
+            }
+        };
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         Ok(token)
@@ -155,7 +199,7 @@ impl SigningKey {
     /// HMAC the same secret. Carries the same `kid`.
     pub fn verifying_key(&self) -> Result<VerifyingKey, ConfigError> {
         let key = match self.public_members()? {
-            None => VerifyingKey::hmac(self.alg, self.material.as_bytes())?,
+            None => VerifyingKey::hmac(self.alg, self.material.jws_bytes())?,
             Some(jwk) => VerifyingKey::from_jwk_with_alg(&jwk.to_string(), self.alg)?,
         };
         Ok(match &self.kid {
@@ -174,7 +218,7 @@ impl SigningKey {
         let canonical = match self.public_members()? {
             None => format!(
                 r#"{{"k":"{}","kty":"oct"}}"#,
-                URL_SAFE_NO_PAD.encode(self.material.as_bytes())
+                URL_SAFE_NO_PAD.encode(self.material.jws_bytes())
             ),
             Some(jwk) => {
                 let member = |name: &str| jwk[name].as_str().unwrap_or_default().to_owned();
@@ -204,8 +248,17 @@ impl SigningKey {
     /// The public key's members (`kty`, `crv`, `x`, `y`, `n`, `e`); `None` for HMAC.
     fn public_members(&self) -> Result<Option<serde_json::Value>, ConfigError> {
         let utils = &provider().key_utils;
-        let der = self.material.as_bytes();
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let der = match &*self.material {
+            Material::Jws(key) => key.as_bytes(),
+            Material::Es512(key) => {
+                let point = key.public_point();
+                let (x, y) = point[1..].split_at(point.len() / 2);
+                return Ok(Some(
+                    serde_json::json!({ "kty": "EC", "crv": "P-521", "x": b64(x), "y": b64(y) }),
+                ));
+            }
+        };
         Ok(Some(match self.alg.family() {
             KeyFamily::Hmac => return Ok(None),
             KeyFamily::Rsa => {
@@ -214,9 +267,11 @@ impl SigningKey {
                 serde_json::json!({ "kty": "RSA", "n": b64(&n), "e": b64(&e) })
             }
             KeyFamily::Ec => {
-                let (_, x, y) =
-                    (utils.ec_pub_components_from_private_key)(der, self.alg.to_jsonwebtoken())
-                        .map_err(|e| invalid_key("EC", e))?;
+                let alg = self.alg.to_jsonwebtoken().ok_or_else(|| {
+                    ConfigError::new(ConfigErrorKind::InvalidKey, "an EC key without its curve")
+                })?;
+                let (_, x, y) = (utils.ec_pub_components_from_private_key)(der, alg)
+                    .map_err(|e| invalid_key("EC", e))?;
                 let crv = if self.alg == Algorithm::ES256 {
                     "P-256"
                 } else {
@@ -239,12 +294,18 @@ impl SigningKey {
         Self {
             alg,
             kid: None,
-            material: Arc::new(material),
+            material: Arc::new(Material::Jws(material)),
         }
     }
 
     fn checked(alg: Algorithm, material: EncodingKey) -> Result<Self, ConfigError> {
-        (provider().signer_factory)(&alg.to_jsonwebtoken(), &material)
+        let jws_alg = alg.to_jsonwebtoken().ok_or_else(|| {
+            ConfigError::new(
+                ConfigErrorKind::InvalidKey,
+                format!("{alg} keys are read apart"),
+            )
+        })?;
+        (provider().signer_factory)(&jws_alg, &material)
             .map_err(|e| invalid_key(alg.as_str(), e))?;
         Ok(Self::from_parts(alg, material))
     }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 
-use crate::crypto::provider;
+use crate::crypto::{es512, provider};
 use crate::error::{ConfigError, ConfigErrorKind};
 
 use super::check::{
-    check_hmac_secret, check_rsa_modulus, expect_family, invalid_key, public_point_is_valid,
+    check_hmac_secret, check_rsa_modulus, expect_family, invalid_key, pem_der,
+    public_point_is_valid,
 };
 use super::{Algorithm, KeyFamily};
 
@@ -20,8 +21,22 @@ use super::{Algorithm, KeyFamily};
 pub struct VerifyingKey {
     pub(super) alg: Algorithm,
     pub(super) kid: Option<Arc<str>>,
-    material: Arc<DecodingKey>,
+    material: Arc<Material>,
 }
+
+/// What verifies: `jsonwebtoken`'s key, or a P-521 point for ES512, which
+/// it lacks.
+enum Material {
+    Jws(DecodingKey),
+    Es512(Box<[u8]>),
+}
+
+/// The DER prefix of a P-521 public key's SubjectPublicKeyInfo (RFC 5480):
+/// id-ecPublicKey, secp521r1, then a 134-byte BIT STRING holding the point.
+const P521_SPKI_PREFIX: [u8; 25] = [
+    0x30, 0x81, 0x9b, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05,
+    0x2b, 0x81, 0x04, 0x00, 0x23, 0x03, 0x81, 0x86, 0x00,
+];
 
 impl fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,6 +70,16 @@ impl VerifyingKey {
     /// The curve must match the algorithm.
     pub fn from_ec_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         expect_family(alg, KeyFamily::Ec)?;
+        if alg == Algorithm::ES512 {
+            let der = pem_der(pem.as_ref(), "PUBLIC KEY")?;
+            let point = der.strip_prefix(&P521_SPKI_PREFIX[..]).ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::InvalidKey,
+                    "the PEM is not a P-521 public key (SubjectPublicKeyInfo)",
+                )
+            })?;
+            return Self::es512(point);
+        }
         let key = DecodingKey::from_ec_pem(pem.as_ref()).map_err(|e| invalid_key("EC PEM", e))?;
         Self::checked(alg, key)
     }
@@ -90,9 +115,13 @@ impl VerifyingKey {
     /// key set. For HMAC this re-keys the MAC, which costs well under a
     /// microsecond; the layer's token cache keeps it off the hot path.
     pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
-        match (provider().verifier_factory)(&self.alg.to_jsonwebtoken(), &self.material) {
-            Ok(verifier) => verifier.verify(message, signature).is_ok(),
-            Err(_) => false,
+        match (&*self.material, self.alg.to_jsonwebtoken()) {
+            (Material::Jws(key), Some(alg)) => match (provider().verifier_factory)(&alg, key) {
+                Ok(verifier) => verifier.verify(message, signature).is_ok(),
+                Err(_) => false,
+            },
+            (Material::Es512(point), None) => es512::verify(point, message, signature),
+            _ => false,
         }
     }
 
@@ -100,8 +129,26 @@ impl VerifyingKey {
         Self {
             alg,
             kid: None,
-            material: Arc::new(material),
+            material: Arc::new(Material::Jws(material)),
         }
+    }
+
+    /// An ES512 key from its uncompressed point, checked on the curve.
+    pub(super) fn es512(point: &[u8]) -> Result<Self, ConfigError> {
+        if point.len() != es512::POINT_LEN
+            || point.first() != Some(&0x04)
+            || !public_point_is_valid(Algorithm::ES512, point)
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKey,
+                "the EC key is not an uncompressed point on the curve of ES512",
+            ));
+        }
+        Ok(Self {
+            alg: Algorithm::ES512,
+            kid: None,
+            material: Arc::new(Material::Es512(point.into())),
+        })
     }
 
     /// Checks strength and the key/algorithm match, then builds the key.
@@ -141,7 +188,13 @@ impl VerifyingKey {
             }
         }
         // Let the provider refuse material it cannot use, now rather than per request.
-        (provider().verifier_factory)(&alg.to_jsonwebtoken(), &material)
+        let Some(jws_alg) = alg.to_jsonwebtoken() else {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKey,
+                format!("{alg} keys are made from their point"),
+            ));
+        };
+        (provider().verifier_factory)(&jws_alg, &material)
             .map_err(|e| invalid_key(alg.as_str(), e))?;
         Ok(Self::from_parts(alg, material))
     }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING};
 use jwt_guard::issue::{Grant, Issuer};
 use jwt_guard::store::MemoryStore;
 use jwt_guard::{
@@ -93,6 +93,16 @@ async fn tokens_the_issuer_signs_verify_at_once_in_every_library() {
                 SigningKey::from_ec_pem(
                     Algorithm::ES256,
                     ec_key(&ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
+                )
+                .unwrap(),
+            ),
+        ),
+        (
+            Algorithm::ES512,
+            issuer(
+                SigningKey::from_ec_pem(
+                    Algorithm::ES512,
+                    ec_key(&ECDSA_P521_SHA512_FIXED_SIGNING).private_pem,
                 )
                 .unwrap(),
             ),

@@ -7,7 +7,8 @@
 use std::sync::OnceLock;
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, RsaPublicKeyComponents,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+    ECDSA_P521_SHA512_FIXED_SIGNING, RsaPublicKeyComponents,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
@@ -103,6 +104,11 @@ fn ec_jwk(key: &TestKey, crv: &str) -> Value {
         "x": b64(&key.public_raw[1..=coordinate]),
         "y": b64(&key.public_raw[1 + coordinate..]),
     })
+}
+
+fn p521_key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| ec_key(&ECDSA_P521_SHA512_FIXED_SIGNING))
 }
 
 fn ed_jwk(key: &TestKey) -> Value {
@@ -548,7 +554,7 @@ fn jwks_skips_keys_that_cannot_verify_and_keeps_signing_keys() {
         serde_json::from_str::<Value>(&jwk(&p256, json!({"kid": "enc", "use": "enc"}))).unwrap(),
         serde_json::from_str::<Value>(&jwk(&p256, json!({"kid": "wrap", "key_ops": ["wrapKey"]}))).unwrap(),
         serde_json::from_str::<Value>(&jwk(&rsa_jwk(&components.n, &components.e), json!({"kid": "no-alg"}))).unwrap(),
-        {"kty": "EC", "crv": "P-521", "kid": "p521", "x": "AA", "y": "AA"},
+        {"kty": "EC", "crv": "secp256k1", "kid": "k1", "x": "AA", "y": "AA"},
         {"kty": "X", "kid": "unknown-type"},
         serde_json::from_str::<Value>(&jwk(&p256, json!({"kid": "sig", "use": "sig"}))).unwrap(),
         serde_json::from_str::<Value>(&jwk(&oct_jwk(SECRET), json!({"kid": "hmac", "alg": "HS256"}))).unwrap(),
@@ -560,7 +566,7 @@ fn jwks_skips_keys_that_cannot_verify_and_keeps_signing_keys() {
     assert_eq!(set.get("hmac").unwrap().algorithm(), Algorithm::HS256);
     // RSA without `alg`: RS256 unless told otherwise (see below).
     assert_eq!(set.get("no-alg").unwrap().algorithm(), Algorithm::RS256);
-    for skipped in ["enc", "wrap", "p521", "unknown-type"] {
+    for skipped in ["enc", "wrap", "k1", "unknown-type"] {
         assert!(set.get(skipped).is_none(), "{skipped}");
     }
 }
@@ -860,5 +866,98 @@ fn rsa_keys_without_alg_verify_one_rsa_algorithm() {
     assert_config_error(
         VerifyingKey::from_jwk(&no_alg("r", json!({})).to_string()),
         ConfigErrorKind::InvalidKey,
+    );
+}
+
+/// ES512 (P-521), which `jsonwebtoken` lacks, on this build's backend:
+/// keys from PEM and JWK (with and without `alg`), signing, the public JWK
+/// and thumbprint, and the refusals.
+#[test]
+fn es512_signs_and_verifies_from_pem_and_jwk() {
+    let key = p521_key();
+    assert_eq!(key.public_raw.len(), 133);
+    let signer = SigningKey::from_ec_pem(Algorithm::ES512, &key.private_pem)
+        .unwrap()
+        .with_kid("p521");
+    assert_eq!(signer.algorithm(), Algorithm::ES512);
+    let from_pem = VerifyingKey::from_ec_pem(Algorithm::ES512, &key.public_pem).unwrap();
+    assert_verifies(from_pem.clone().with_kid("p521"), &signer);
+    let jwk_without_alg = ec_jwk(key, "P-521");
+    let from_jwk = VerifyingKey::from_jwk(&jwk(&jwk_without_alg, json!({"kid": "p521"}))).unwrap();
+    assert_eq!(from_jwk.algorithm(), Algorithm::ES512);
+    assert_verifies(from_jwk, &signer);
+    let with_alg = jwk(&jwk_without_alg, json!({"alg": "ES512", "kid": "p521"}));
+    assert_verifies(VerifyingKey::from_jwk(&with_alg).unwrap(), &signer);
+    assert_verifies(signer.verifying_key().unwrap(), &signer);
+
+    // The published JWK is the key's public half, and its RFC 7638 thumbprint.
+    let public = signer.public_jwk().unwrap();
+    assert_eq!(public["crv"], "P-521");
+    assert_eq!(public["alg"], "ES512");
+    assert_eq!(public["x"], jwk_without_alg["x"]);
+    assert_eq!(public["y"], jwk_without_alg["y"]);
+    assert!(public.get("d").is_none());
+    let canonical = format!(
+        r#"{{"crv":"P-521","kty":"EC","x":"{}","y":"{}"}}"#,
+        public["x"].as_str().unwrap(),
+        public["y"].as_str().unwrap()
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    assert_eq!(signer.thumbprint().unwrap(), b64(digest.as_ref()));
+
+    // Signatures are ECDSA's 132 bytes; one altered, or the key of another
+    // curve, does not verify.
+    let token = signer.sign("JWT", &claims("alice", &[])).unwrap();
+    let signature = URL_SAFE_NO_PAD
+        .decode(token.rsplit('.').next().unwrap())
+        .unwrap();
+    assert_eq!(signature.len(), 132);
+    let mut altered = signature.clone();
+    altered[40] ^= 1;
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    let altered = format!("{signed}.{}", b64(&altered));
+    let validator = validator_with(from_pem.with_kid("p521"));
+    assert_eq!(
+        validator.validate::<Value>(&altered).unwrap_err().kind(),
+        AuthErrorKind::InvalidSignature
+    );
+    let p384 = SigningKey::from_ec_pem(Algorithm::ES384, &p384_key().private_pem)
+        .unwrap()
+        .with_kid("p521");
+    let other_curve = p384.sign("JWT", &claims("alice", &[])).unwrap();
+    assert!(validator.validate::<Value>(&other_curve).is_err());
+}
+
+#[test]
+fn es512_keys_of_another_curve_or_off_the_curve_are_refused() {
+    assert_config_error(
+        VerifyingKey::from_ec_pem(Algorithm::ES512, &p256_key().public_pem),
+        ConfigErrorKind::InvalidKey,
+    );
+    assert_config_error(
+        SigningKey::from_ec_pem(Algorithm::ES512, &p384_key().private_pem),
+        ConfigErrorKind::InvalidKey,
+    );
+    assert_config_error(
+        SigningKey::from_ec_pem(Algorithm::ES256, &p521_key().private_pem),
+        ConfigErrorKind::InvalidKey,
+    );
+    // A point whose y is not on the curve.
+    let mut off = ec_jwk(p521_key(), "P-521");
+    let mut y = URL_SAFE_NO_PAD.decode(off["y"].as_str().unwrap()).unwrap();
+    y[65] ^= 1;
+    off["y"] = json!(b64(&y));
+    assert_config_error(
+        VerifyingKey::from_jwk(&off.to_string()),
+        ConfigErrorKind::InvalidKey,
+    );
+    // The curve and the algorithm must agree.
+    assert_config_error(
+        VerifyingKey::from_jwk(&jwk(&ec_jwk(p521_key(), "P-521"), json!({"alg": "ES256"}))),
+        ConfigErrorKind::AlgorithmMismatch,
+    );
+    assert_config_error(
+        VerifyingKey::from_jwk(&jwk(&ec_jwk(p384_key(), "P-384"), json!({"alg": "ES512"}))),
+        ConfigErrorKind::AlgorithmMismatch,
     );
 }
