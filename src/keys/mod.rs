@@ -40,6 +40,8 @@
 
 mod algorithm;
 mod check;
+#[cfg(feature = "jwks")]
+mod discovery;
 mod jwk;
 #[cfg(feature = "jwks")]
 pub mod remote;

@@ -17,6 +17,16 @@
 //! held are kept and the fetch is retried with a backoff. Redirects are not
 //! followed: configure the final URL.
 //!
+//! [`RemoteJwks::discover`] starts from the issuer's URL instead (OpenID
+//! Connect Discovery, falling back to RFC 8414's authorization server
+//! metadata): the metadata document must name that issuer exactly (the
+//! mix-up defence), and its `jwks_uri` is fetched as above. The document is
+//! read again on every scheduled refresh and after a failure, never kept
+//! from a failed attempt; a failed discovery is retried with the same
+//! backoff, and the keys already held stay in use meanwhile.
+//! [`ValidatorBuilder::remote_jwks`](crate::ValidatorBuilder::remote_jwks)
+//! takes the keys and requires the issuer's `iss`.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //!
@@ -38,6 +48,14 @@
 //!     .build()?;
 //! let layer = JwtLayer::<StandardClaims>::new(validator);
 //! # let _ = layer;
+//!
+//! // Or from the issuer alone, by discovery: its keys, and its `iss` required.
+//! let discovered = RemoteJwks::discover("https://auth.example").build()?;
+//! let validator = Validator::builder()
+//!     .remote_jwks(&discovered)
+//!     .audience("orders-api")
+//!     .build()?;
+//! # let _ = validator;
 //! # Ok(()) }
 //! ```
 
@@ -52,6 +70,7 @@ use tokio::sync::{Notify, watch};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::future::BoxFuture;
 
+use super::discovery;
 use super::shared::{UnknownKidHook, WeakSharedKeys};
 use super::{Algorithm, KeyFamily, KeySet, SharedKeys};
 
@@ -82,6 +101,7 @@ impl fmt::Debug for RemoteJwks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteJwks")
             .field("url", &redacted(&self.state.url))
+            .field("discovered", &self.state.issuer.is_some())
             .field("keys", &self.keys)
             .field("ready", &self.is_ready())
             .finish()
@@ -94,6 +114,7 @@ impl RemoteJwks {
     pub fn builder(url: impl Into<String>) -> RemoteJwksBuilder {
         RemoteJwksBuilder {
             url: url.into(),
+            discovery: false,
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
             cooldown: DEFAULT_COOLDOWN,
             timeout: DEFAULT_TIMEOUT,
@@ -102,6 +123,25 @@ impl RemoteJwks {
             allow_http: false,
             rsa_algorithm: Algorithm::RS256,
         }
+    }
+
+    /// Starts configuring a source for the keys of the issuer at `issuer`
+    /// (`https://`, or `http://` for a local identity provider), found by
+    /// discovery: `<issuer>/.well-known/openid-configuration`, else RFC
+    /// 8414's `/.well-known/oauth-authorization-server<issuer path>`. The
+    /// document's `issuer` must equal `issuer` exactly, and its `jwks_uri`
+    /// is then fetched as [`builder`](Self::builder)'s URL would be.
+    pub fn discover(issuer: impl Into<String>) -> RemoteJwksBuilder {
+        RemoteJwksBuilder {
+            discovery: true,
+            ..Self::builder(issuer)
+        }
+    }
+
+    /// For a source made by [`discover`](Self::discover): the issuer, which
+    /// tokens verified with its keys must name as `iss`.
+    pub fn issuer(&self) -> Option<&str> {
+        self.state.issuer.as_deref()
     }
 
     /// The key set, for [`ValidatorBuilder::shared_keys`](crate::ValidatorBuilder::shared_keys).
@@ -148,6 +188,7 @@ impl RemoteJwks {
 #[must_use]
 pub struct RemoteJwksBuilder {
     url: String,
+    discovery: bool,
     refresh_interval: Duration,
     cooldown: Duration,
     timeout: Duration,
@@ -162,6 +203,7 @@ impl fmt::Debug for RemoteJwksBuilder {
         let url = Url::parse(&self.url).map_or_else(|_| "<invalid>".to_owned(), |u| redacted(&u));
         f.debug_struct("RemoteJwksBuilder")
             .field("url", &url)
+            .field("discovery", &self.discovery)
             .field("refresh_interval", &self.refresh_interval)
             .field("cooldown", &self.cooldown)
             .field("timeout", &self.timeout)
@@ -238,18 +280,23 @@ impl RemoteJwksBuilder {
         let url = Url::parse(&self.url).map_err(|e| {
             ConfigError::with_source(
                 ConfigErrorKind::InvalidSetting,
-                "the JWKS URL is not a valid URL",
+                "the JWKS URL (or the issuer to discover) is not a valid URL",
                 e,
             )
         })?;
+        if self.discovery && (url.query().is_some() || url.fragment().is_some()) {
+            return Err(invalid(
+                "an issuer URL has no query or fragment (OpenID Connect Discovery §2)",
+            ));
+        }
         if !matches!(url.scheme(), "https" | "http") {
             return Err(invalid("the JWKS URL must be https:// (or http://)"));
         }
         if url.scheme() == "http" && !is_loopback(&url) {
             if !self.allow_http {
                 return Err(invalid(
-                    "the JWKS URL is plain http to a host other than loopback: use https, \
-                     or allow_http(true) on a network you trust",
+                    "the JWKS URL (or the issuer) is plain http to a host other than loopback: \
+                     use https, or allow_http(true) on a network you trust",
                 ));
             }
             tracing::warn!(
@@ -299,8 +346,15 @@ impl RemoteJwksBuilder {
                 )
             })?;
 
+        let discovery = self.discovery.then(|| Discovery {
+            documents: discovery::document_urls(&url),
+            issuer: self.url.clone(),
+            allow_http: self.allow_http,
+            jwks_uri: Mutex::new(None),
+        });
         let (status, _) = watch::channel(Status::default());
         let state = Arc::new(State {
+            issuer: self.discovery.then(|| self.url.clone()),
             url,
             cooldown: self.cooldown,
             // The fetch in flight may have started just before; allow a little
@@ -321,6 +375,7 @@ impl RemoteJwksBuilder {
             timeout: self.timeout,
             max_body_bytes: self.max_body_bytes,
             rsa_algorithm: self.rsa_algorithm,
+            discovery,
         };
         runtime.spawn(task.run());
         Ok(RemoteJwks { keys, state })
@@ -329,7 +384,10 @@ impl RemoteJwksBuilder {
 
 /// What the handles and the background task share.
 struct State {
+    /// The JWKS URL, or the issuer's to discover from.
     url: Url,
+    /// The issuer, as configured, when the URL is found by discovery.
+    issuer: Option<String>,
     cooldown: Duration,
     wait_limit: Duration,
     control: Mutex<Control>,
@@ -431,23 +489,55 @@ struct Refresher {
     timeout: Duration,
     max_body_bytes: usize,
     rsa_algorithm: Algorithm,
+    discovery: Option<Discovery>,
 }
+
+/// Where the JWKS URL comes from when it is discovered.
+struct Discovery {
+    /// The metadata documents, in the order they are tried.
+    documents: [Url; 2],
+    /// The issuer exactly as configured, which the document must name.
+    issuer: String,
+    allow_http: bool,
+    /// The `jwks_uri` of the last document read, while it serves.
+    jwks_uri: Mutex<Option<Url>>,
+}
+
+impl Discovery {
+    fn known(&self) -> Option<Url> {
+        self.jwks_uri
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn remember(&self, uri: Option<Url>) {
+        *self.jwks_uri.lock().unwrap_or_else(PoisonError::into_inner) = uri;
+    }
+}
+
+/// What a JWKS request accepts.
+const JWKS_TYPES: &str = "application/jwk-set+json, application/json";
 
 impl Refresher {
     async fn run(self) {
         let state = &*self.state;
         let mut failures = 0u32;
         let mut current: Option<Vec<u8>> = None;
+        let mut rediscover;
         loop {
             {
                 let mut control = state.control();
                 if control.closed {
                     return;
                 }
+                // Scheduled refreshes read the issuer's metadata again; a
+                // fetch for an unknown `kid` goes straight to the JWKS.
+                rediscover = !control.requested || failures > 0;
                 control.requested = false;
                 control.in_flight = true;
             }
-            let result = self.fetch().await;
+            let result = self.fetch(rediscover).await;
             crate::observe::jwks_refresh(result.is_ok());
             let Some(keys) = self.keys.upgrade() else {
                 return;
@@ -497,47 +587,24 @@ impl Refresher {
         }
     }
 
-    /// One fetch: the parsed set and the document it came from.
-    async fn fetch(&self) -> Result<(KeySet, Vec<u8>), JwksError> {
+    /// One fetch: the parsed set and the document it came from; the
+    /// issuer's metadata first when the URL is discovered and `rediscover`
+    /// (or when no `jwks_uri` is known).
+    async fn fetch(&self, rediscover: bool) -> Result<(KeySet, Vec<u8>), JwksError> {
         let fetch = async {
-            let mut response = self
-                .client
-                .get(self.state.url.clone())
-                .header(
-                    reqwest::header::ACCEPT,
-                    "application/jwk-set+json, application/json",
-                )
-                .send()
-                .await
-                .map_err(transport)?;
-            let status = response.status();
-            if !status.is_success() {
-                let mut error = JwksError::new(
-                    JwksErrorKind::Status,
-                    "the identity provider answered the JWKS request with an error status",
-                );
-                error.status = Some(status.as_u16());
-                return Err(error);
-            }
-            let too_large = || {
-                JwksError::new(
-                    JwksErrorKind::TooLarge,
-                    "the JWKS document is over the size limit",
-                )
+            let url = match &self.discovery {
+                None => self.state.url.clone(),
+                Some(discovery) => match discovery.known().filter(|_| !rediscover) {
+                    Some(url) => url,
+                    None => self.discover(discovery).await?,
+                },
             };
-            if response
-                .content_length()
-                .is_some_and(|len| len > self.max_body_bytes as u64)
-            {
-                return Err(too_large());
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(transport)? {
-                if body.len() + chunk.len() > self.max_body_bytes {
-                    return Err(too_large());
+            let body = self.get(url, JWKS_TYPES).await.inspect_err(|_| {
+                // A JWKS that fails sends the next attempt to the metadata.
+                if let Some(discovery) = &self.discovery {
+                    discovery.remember(None);
                 }
-                body.extend_from_slice(&chunk);
-            }
+            })?;
             let set = std::str::from_utf8(&body)
                 .map_err(|e| invalid_jwks(Arc::new(e)))
                 .and_then(|text| {
@@ -546,11 +613,95 @@ impl Refresher {
                 })?;
             Ok((set, body))
         };
-        // reqwest's own timeout covers the same span; this one also bounds
-        // anything it might not (a stalled body between chunks included).
-        tokio::time::timeout(self.timeout, fetch)
+        // reqwest's own timeout covers each request; this one also bounds
+        // anything it might not (a stalled body between chunks included),
+        // with room for the metadata requests of a discovery.
+        let requests = if self.discovery.is_some() { 3 } else { 1 };
+        tokio::time::timeout(self.timeout * requests, fetch)
             .await
             .unwrap_or_else(|_| Err(timed_out()))
+    }
+
+    /// The `jwks_uri` of the issuer's metadata: OpenID Connect Discovery's
+    /// document, else RFC 8414's; the first one's error when both fail.
+    async fn discover(&self, discovery: &Discovery) -> Result<Url, JwksError> {
+        discovery.remember(None);
+        let mut first_error = None;
+        for document in &discovery.documents {
+            let found = self
+                .get(document.clone(), "application/json")
+                .await
+                .and_then(|body| {
+                    discovery::jwks_uri(&discovery.issuer, &body).map_err(|refusal| {
+                        JwksError::new(JwksErrorKind::Discovery, refusal.message())
+                    })
+                })
+                .and_then(|uri| {
+                    if uri.scheme() == "http" && !is_loopback(&uri) && !discovery.allow_http {
+                        Err(JwksError::new(
+                            JwksErrorKind::Discovery,
+                            "the issuer's metadata names a plain http `jwks_uri` to a host other \
+                             than loopback",
+                        ))
+                    } else {
+                        Ok(uri)
+                    }
+                });
+            match found {
+                Ok(uri) => {
+                    tracing::debug!(document = %redacted(document), jwks_uri = %redacted(&uri), "discovered the JWKS");
+                    discovery.remember(Some(uri.clone()));
+                    return Ok(uri);
+                }
+                Err(error) => {
+                    tracing::debug!(document = %redacted(document), %error, "no usable issuer metadata here");
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            JwksError::new(JwksErrorKind::Discovery, "no issuer metadata was tried")
+        }))
+    }
+
+    /// A GET of `url`: its body, within the size limit, for a 2xx answer.
+    async fn get(&self, url: Url, accept: &'static str) -> Result<Vec<u8>, JwksError> {
+        let mut response = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            let mut error = JwksError::new(
+                JwksErrorKind::Status,
+                "the identity provider answered with an error status",
+            );
+            error.status = Some(status.as_u16());
+            return Err(error);
+        }
+        let too_large = || {
+            JwksError::new(
+                JwksErrorKind::TooLarge,
+                "the identity provider's document is over the size limit",
+            )
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 
@@ -630,6 +781,9 @@ pub enum JwksErrorKind {
     TooLarge,
     /// The document is not a JWKS with at least one usable signing key.
     InvalidJwks,
+    /// The issuer's metadata (discovery) is not usable: not a JSON object,
+    /// naming another issuer, or without a valid `jwks_uri`.
+    Discovery,
 }
 
 impl JwksError {

@@ -503,6 +503,19 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Verifies with the keys of `remote` ([`shared_keys`](Self::shared_keys)),
+    /// and for a source made by
+    /// [`RemoteJwks::discover`](crate::keys::RemoteJwks::discover) requires
+    /// its issuer as `iss` ([`issuer`](Self::issuer)).
+    #[cfg(feature = "jwks")]
+    pub fn remote_jwks(self, remote: &crate::keys::RemoteJwks) -> Self {
+        let this = self.shared_keys(remote.shared_keys());
+        match remote.issuer() {
+            Some(issuer) => this.issuer(issuer),
+            None => this,
+        }
+    }
+
     /// Accepts tokens from `issuer`. Once any issuer is configured, `iss` is
     /// required and must equal one of them exactly.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {

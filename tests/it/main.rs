@@ -10,6 +10,8 @@
 
 mod support;
 
+#[cfg(all(feature = "jwks", feature = "axum"))]
+mod discovery;
 mod examples;
 #[cfg(feature = "tonic")]
 mod grpc;
