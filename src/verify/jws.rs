@@ -168,6 +168,35 @@ fn key_error(error: KeyLookupError) -> AuthError {
     }
 }
 
+/// The `iss` of a token not verified yet, to pick the issuer whose keys
+/// verify it: read from the payload segment alone (strict base64url, a
+/// JSON object); a payload that hides another `iss` (a duplicate member)
+/// is refused later by that issuer's own strict parse.
+pub(crate) fn unverified_issuer(token: &str) -> Result<Option<String>, AuthError> {
+    #[derive(serde::Deserialize)]
+    struct Issuer {
+        #[serde(default)]
+        iss: Option<serde_json::Value>,
+    }
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed("the token is not a compact JWS"));
+    };
+    let payload = decode_part(payload)?;
+    let issuer: Issuer = serde_json::from_slice(&payload)
+        .map_err(|_| malformed("the token payload is not a JSON object"))?;
+    match issuer.iss {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(iss)) => Ok(Some(iss)),
+        Some(_) => Err(AuthError::new(
+            AuthErrorKind::InvalidClaim,
+            "the token's iss is not a string",
+        )),
+    }
+}
+
 /// Strict base64url: the URL-safe alphabet only, no padding, no whitespace,
 /// no non-zero trailing bits.
 pub(crate) fn decode_part(part: &str) -> Result<Vec<u8>, AuthError> {

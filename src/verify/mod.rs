@@ -67,9 +67,11 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind, Error
 use crate::future::BoxFuture;
 use crate::keys::{KeySet, VerifyingKey};
 
+mod issuers;
 mod jws;
 
 pub use crate::keys::SharedKeys;
+pub use issuers::TrustedIssuers;
 pub use jws::{Header, VerifiedJws};
 
 /// The default maximum token length: 8 KiB.
@@ -116,10 +118,12 @@ impl fmt::Debug for Validator {
     }
 }
 
-/// Where a validator finds its keys.
+/// Where a validator finds its keys: its own, or the validator of the
+/// token's issuer.
 enum TrustedKeys {
     Static(Arc<KeySet>),
     Shared(SharedKeys),
+    Issuers(TrustedIssuers),
 }
 
 impl fmt::Debug for TrustedKeys {
@@ -127,6 +131,7 @@ impl fmt::Debug for TrustedKeys {
         match self {
             Self::Static(keys) => keys.fmt(f),
             Self::Shared(keys) => keys.fmt(f),
+            Self::Issuers(issuers) => issuers.fmt(f),
         }
     }
 }
@@ -155,6 +160,8 @@ pub struct Verified<T> {
     header: Header,
     /// The generation of the shared key set it was verified with.
     key_generation: u64,
+    /// With several trusted issuers: the generation of their set.
+    issuers_generation: u64,
 }
 
 impl<T> Verified<T> {
@@ -204,6 +211,11 @@ impl Validator {
     fn verify_jws(&self, token: &str) -> Result<VerifiedJws, Unverified> {
         let rules = &*self.rules;
         let result = match &rules.keys {
+            TrustedKeys::Issuers(issuers) => {
+                jws::check_length(token, rules.max_token_len)?;
+                let issuer = jws::unverified_issuer(token)?;
+                return issuers.select(issuer.as_deref())?.verify_jws(token);
+            }
             TrustedKeys::Static(keys) => jws::verify(
                 token,
                 rules.max_token_len,
@@ -247,6 +259,17 @@ impl Validator {
         &self,
         token: &str,
     ) -> Result<Verified<T>, Unverified> {
+        if let TrustedKeys::Issuers(issuers) = &self.rules.keys {
+            // Read before the set, as the key generation below.
+            let issuers_generation = issuers.generation();
+            jws::check_length(token, self.rules.max_token_len)?;
+            let issuer = jws::unverified_issuer(token)?;
+            let mut verified = issuers
+                .select(issuer.as_deref())?
+                .validate_or_refresh::<T>(token)?;
+            verified.issuers_generation = issuers_generation;
+            return Ok(verified);
+        }
         // Read before the keys: a replacement in between makes the result
         // look older than it is (re-verified later), never newer.
         let key_generation = self.key_generation();
@@ -266,22 +289,42 @@ impl Validator {
             registered,
             header: jws.header,
             key_generation,
+            issuers_generation: 0,
         })
     }
 
     /// The generation of the shared key set (0 for static keys).
     fn key_generation(&self) -> u64 {
         match &self.rules.keys {
-            TrustedKeys::Static(_) => 0,
+            TrustedKeys::Static(_) | TrustedKeys::Issuers(_) => 0,
             TrustedKeys::Shared(shared) => shared.generation(),
         }
     }
 
     /// Whether `verified` was verified with the key set in use now: a cached
     /// result from before a key rotation must be verified again, or a key
-    /// withdrawn from the set would still be honoured.
+    /// withdrawn from the set would still be honoured. With several
+    /// issuers, also with the issuer's validator in use now.
     pub(crate) fn is_current<T>(&self, verified: &Verified<T>) -> bool {
-        verified.key_generation == self.key_generation()
+        match &self.rules.keys {
+            TrustedKeys::Issuers(issuers) => {
+                verified.issuers_generation == issuers.generation()
+                    && issuers
+                        .select(verified.registered.issuer())
+                        .is_ok_and(|validator| validator.is_current(verified))
+            }
+            _ => verified.key_generation == self.key_generation(),
+        }
+    }
+
+    /// The issuer this validator requires, when it names exactly one and
+    /// verifies with its own keys: what [`TrustedIssuers`] keys it by.
+    pub(crate) fn single_issuer(&self) -> Option<&str> {
+        match (&self.rules.keys, self.rules.issuers.as_slice()) {
+            (TrustedKeys::Issuers(_), _) => None,
+            (_, [issuer]) => Some(issuer),
+            _ => None,
+        }
     }
 
     /// The length rule alone, which runs before anything reads the token.
@@ -352,6 +395,11 @@ impl Validator {
         registered: &RegisteredClaims,
         now: NumericDate,
     ) -> Result<(), AuthError> {
+        if let TrustedKeys::Issuers(issuers) = &self.rules.keys {
+            return issuers
+                .select(registered.issuer())?
+                .check_time(registered, now);
+        }
         let leeway = self.rules.leeway;
         match registered.expires_at() {
             Some(exp) if now >= exp.saturating_add(leeway) => {
@@ -387,16 +435,25 @@ impl Validator {
     /// A snapshot of the keys this validator trusts now: its static keys, or
     /// the current set of its [shared keys](ValidatorBuilder::shared_keys)
     /// (`None` while that set is empty).
+    /// With [several issuers](ValidatorBuilder::trusted_issuers), `None`:
+    /// each has its own.
     pub fn keys(&self) -> Option<Arc<KeySet>> {
         match &self.rules.keys {
             TrustedKeys::Static(keys) => Some(keys.clone()),
             TrustedKeys::Shared(shared) => shared.load(),
+            TrustedKeys::Issuers(_) => None,
         }
     }
 
-    /// The leeway applied to time claims.
+    /// The leeway applied to time claims. With
+    /// [several issuers](ValidatorBuilder::trusted_issuers), each applies its
+    /// own: this is then the largest any may have (10 minutes), so that
+    /// revocations outlive every token they cover.
     pub fn leeway(&self) -> Duration {
-        self.rules.leeway
+        match &self.rules.keys {
+            TrustedKeys::Issuers(_) => crate::policy::MAX_LEEWAY,
+            _ => self.rules.leeway,
+        }
     }
 }
 
@@ -455,6 +512,7 @@ pub struct ValidatorBuilder {
     max_token_len: usize,
     understood_crit: Vec<String>,
     mapping: ClaimMapping,
+    trusted_issuers: Option<TrustedIssuers>,
 }
 
 impl Default for ValidatorBuilder {
@@ -470,6 +528,7 @@ impl Default for ValidatorBuilder {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             understood_crit: Vec::new(),
             mapping: ClaimMapping::new(),
+            trusted_issuers: None,
         }
     }
 }
@@ -485,6 +544,17 @@ impl ValidatorBuilder {
     /// [`KeySet::from_jwks`]), in addition to the others given.
     pub fn keys(mut self, keys: KeySet) -> Self {
         self.keys.extend(keys.iter().cloned());
+        self
+    }
+
+    /// Verifies each token with the validator of the issuer it names, from
+    /// `issuers` (see [`TrustedIssuers`]); a token naming another issuer is
+    /// refused. Exclusive with the settings each issuer's validator holds
+    /// (keys, issuers, audiences, leeway, `typ`, `crit`, claim mapping):
+    /// only [`max_token_len`](Self::max_token_len) applies here, before the
+    /// issuer is read.
+    pub fn trusted_issuers(mut self, issuers: TrustedIssuers) -> Self {
+        self.trusted_issuers = Some(issuers);
         self
     }
 
@@ -572,6 +642,43 @@ impl ValidatorBuilder {
 
     /// Checks the configuration and builds the validator.
     pub fn build(self) -> Result<Validator, ConfigError> {
+        if let Some(issuers) = self.trusted_issuers {
+            let per_issuer = !self.keys.is_empty()
+                || self.shared_keys.is_some()
+                || !self.issuers.is_empty()
+                || !self.audiences.is_empty()
+                || self.leeway != DEFAULT_LEEWAY
+                || !self.require_exp
+                || self.required_typ.is_some()
+                || !self.understood_crit.is_empty()
+                || !self.mapping.is_identity();
+            if per_issuer {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidSetting,
+                    "with trusted issuers, keys, issuers, audiences and rules belong to each \
+                     issuer's validator",
+                ));
+            }
+            if self.max_token_len < 32 {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::InvalidSetting,
+                    "the maximum token length is too small to hold any token",
+                ));
+            }
+            return Ok(Validator {
+                rules: Arc::new(Rules {
+                    keys: TrustedKeys::Issuers(issuers),
+                    issuers: Vec::new(),
+                    audiences: Vec::new(),
+                    leeway: crate::policy::MAX_LEEWAY,
+                    require_exp: true,
+                    required_typ: None,
+                    max_token_len: self.max_token_len,
+                    understood_crit: Vec::new(),
+                    mapping: None,
+                }),
+            });
+        }
         let keys = match self.shared_keys {
             Some(_) if !self.keys.is_empty() => {
                 return Err(ConfigError::new(

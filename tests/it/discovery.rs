@@ -24,9 +24,13 @@ use crate::support::{AUDIENCE, claims, eventually, serve};
 /// The documents the provider serves, by path; a path without one is 404.
 type Documents = Arc<Mutex<Vec<(String, StatusCode, String)>>>;
 
+/// Every request the provider got, by path.
+type Requests = Arc<Mutex<Vec<String>>>;
+
 struct Provider {
     base: String,
     documents: Documents,
+    requests: Requests,
     signer: SigningKey,
     jwks: Value,
 }
@@ -34,8 +38,12 @@ struct Provider {
 const OIDC: &str = "/tenant/.well-known/openid-configuration";
 const OAUTH: &str = "/.well-known/oauth-authorization-server/tenant";
 
-async fn document(State(documents): State<Documents>, Path(path): Path<String>) -> Response {
+async fn document(
+    State((documents, requests)): State<(Documents, Requests)>,
+    Path(path): Path<String>,
+) -> Response {
     let path = format!("/{path}");
+    requests.lock().unwrap().push(path.clone());
     let documents = documents.lock().unwrap();
     match documents.iter().find(|(p, _, _)| *p == path) {
         Some((_, status, body)) => (*status, body.clone()).into_response(),
@@ -46,9 +54,10 @@ async fn document(State(documents): State<Documents>, Path(path): Path<String>) 
 impl Provider {
     async fn start() -> Self {
         let documents = Documents::default();
+        let requests = Requests::default();
         let app = Router::new()
             .route("/{*path}", get(document))
-            .with_state(documents.clone());
+            .with_state((documents.clone(), requests.clone()));
         let base = serve(app).await;
         let key = ed25519_key();
         let signer = SigningKey::from_ed_pem(&key.private_pem)
@@ -61,6 +70,7 @@ impl Provider {
         let provider = Self {
             base,
             documents,
+            requests,
             signer,
             jwks,
         };
@@ -220,4 +230,50 @@ fn an_issuer_url_is_checked_when_built() {
             .build()
             .is_ok()
     );
+}
+
+/// Among several trusted issuers, a token naming an issuer not trusted is
+/// refused before any key source is asked: no request reaches a provider,
+/// however many such tokens come, each with a `kid` never seen.
+#[tokio::test]
+async fn an_unknown_issuer_is_refused_without_a_request_to_any_provider() {
+    let provider = Provider::start().await;
+    provider.serve(OIDC, StatusCode::OK, provider.metadata(&provider.issuer()));
+    let remote = RemoteJwks::discover(provider.issuer())
+        .refresh_interval(Duration::from_secs(3600))
+        .cooldown(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    remote.ready(Duration::from_secs(5)).await.unwrap();
+    let issuers = jwt_guard::verify::TrustedIssuers::new();
+    issuers.insert(validator(&remote)).unwrap();
+    let validator = Validator::builder()
+        .trusted_issuers(issuers)
+        .build()
+        .unwrap();
+    assert!(
+        validator
+            .validate::<StandardClaims>(&provider.token(&provider.issuer()))
+            .is_ok()
+    );
+    let before = provider.requests.lock().unwrap().len();
+    for i in 0..20 {
+        let mut claims = claims("mallory", &[]);
+        claims["iss"] = json!("https://unknown.test");
+        let token = SigningKey::from_ed_pem(&ed25519_key().private_pem)
+            .unwrap()
+            .with_kid(format!("never-seen-{i}"))
+            .sign("at+jwt", &claims)
+            .unwrap();
+        assert_eq!(
+            validator
+                .validate::<StandardClaims>(&token)
+                .unwrap_err()
+                .kind(),
+            AuthErrorKind::InvalidIssuer
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let requests = provider.requests.lock().unwrap();
+    assert_eq!(requests.len(), before, "{:?}", &requests[before..]);
 }

@@ -20,6 +20,8 @@ mod http;
 mod interop;
 #[cfg(all(feature = "axum", feature = "redis"))]
 mod issue;
+#[cfg(feature = "axum")]
+mod issuers;
 #[cfg(all(feature = "jwks", feature = "axum"))]
 mod jwks;
 mod keys;
