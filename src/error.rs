@@ -16,6 +16,7 @@
 //! | token refused (`Malformed` … `Revoked`) | 401 | `invalid_token` | 16 UNAUTHENTICATED |
 //! | `InsufficientScope` | 403 | `insufficient_scope`, with `scope` | 7 PERMISSION_DENIED |
 //! | `StoreUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
+//! | `KeysUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
 //! | `MissingLayer` | 500 | `server_error` | 13 INTERNAL |
 
 use std::borrow::Cow;
@@ -94,6 +95,10 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The revocation store could not say whether the token is revoked.
     StoreUnavailable,
+    /// The key set comes from an identity provider, and none has been
+    /// fetched yet (the provider is down at start, or its discovery fails):
+    /// nothing can be verified until it is.
+    KeysUnavailable,
     /// A handler asked for claims, but no layer put them in the request: the
     /// server is misconfigured.
     MissingLayer,
@@ -197,7 +202,9 @@ impl AuthError {
         match self.kind {
             AuthErrorKind::InvalidRequest => StatusCode::BAD_REQUEST,
             AuthErrorKind::InsufficientScope => StatusCode::FORBIDDEN,
-            AuthErrorKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AuthErrorKind::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -210,7 +217,9 @@ impl AuthError {
             AuthErrorKind::MissingToken => return None,
             AuthErrorKind::InvalidRequest => "invalid_request",
             AuthErrorKind::InsufficientScope => "insufficient_scope",
-            AuthErrorKind::StoreUnavailable => "temporarily_unavailable",
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => {
+                "temporarily_unavailable"
+            }
             AuthErrorKind::MissingLayer => "server_error",
             _ => "invalid_token",
         })
@@ -220,7 +229,7 @@ impl AuthError {
     pub fn grpc_status(&self) -> u16 {
         match self.kind {
             AuthErrorKind::InsufficientScope => 7,
-            AuthErrorKind::StoreUnavailable => 14,
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable => 14,
             AuthErrorKind::MissingLayer => 13,
             _ => 16,
         }

@@ -150,6 +150,7 @@ fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::Revoked => "revoked",
         AuthErrorKind::InsufficientScope => "insufficient_scope",
         AuthErrorKind::StoreUnavailable => "store_unavailable",
+        AuthErrorKind::KeysUnavailable => "keys_unavailable",
         AuthErrorKind::MissingLayer => "missing_layer",
     }
 }

@@ -127,7 +127,9 @@ impl AuthError {
     pub fn challenge(&self, realm: &str) -> Option<String> {
         if matches!(
             self.kind(),
-            AuthErrorKind::StoreUnavailable | AuthErrorKind::MissingLayer
+            AuthErrorKind::StoreUnavailable
+                | AuthErrorKind::KeysUnavailable
+                | AuthErrorKind::MissingLayer
         ) {
             return None;
         }
@@ -161,7 +163,10 @@ impl AuthError {
         {
             headers.insert(WWW_AUTHENTICATE, value);
         }
-        if self.kind() == AuthErrorKind::StoreUnavailable {
+        if matches!(
+            self.kind(),
+            AuthErrorKind::StoreUnavailable | AuthErrorKind::KeysUnavailable
+        ) {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response.extensions_mut().insert(self.clone());

@@ -25,7 +25,9 @@ pub(super) type UnknownKidHook = dyn Fn() -> Option<BoxFuture<'static, ()>> + Se
 /// half of a new one.
 ///
 /// A shared set may be empty (see [`empty`](Self::empty)): every token is then
-/// refused as [`UnknownKey`](crate::AuthErrorKind::UnknownKey).
+/// refused as [`KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable)
+/// (503 with `Retry-After`: no verdict on the token, which may verify once
+/// the set is loaded).
 /// `RemoteJwks` (`keys::RemoteJwks`, feature `jwks`) keeps one
 /// current from an identity provider.
 ///

@@ -222,19 +222,39 @@ impl Validator {
                 Some(keys),
                 &rules.understood_crit,
             ),
-            TrustedKeys::Shared(shared) => jws::verify(
-                token,
-                rules.max_token_len,
-                shared.guard().as_deref(),
-                &rules.understood_crit,
-            ),
+            TrustedKeys::Shared(shared) => {
+                let keys = shared.guard();
+                let unloaded = keys.is_none();
+                jws::verify(
+                    token,
+                    rules.max_token_len,
+                    keys.as_deref(),
+                    &rules.understood_crit,
+                )
+                .map_err(|error| {
+                    // No set yet (a provider not reached so far) is no
+                    // verdict on the token: 503, not 401.
+                    if unloaded && error.kind() == AuthErrorKind::UnknownKey {
+                        let context = error.context().cloned().unwrap_or_default();
+                        AuthError::new(
+                            AuthErrorKind::KeysUnavailable,
+                            "no keys have been fetched from the identity provider yet",
+                        )
+                        .with_context(context)
+                    } else {
+                        error
+                    }
+                })
+            }
         };
         result.map_err(|error| {
             let refresh = match &rules.keys {
                 // With a `kid`, `UnknownKey` means that no key has this `kid`.
                 TrustedKeys::Shared(shared)
-                    if error.kind() == AuthErrorKind::UnknownKey
-                        && error.context().is_some_and(|c| c.kid.is_some()) =>
+                    if matches!(
+                        error.kind(),
+                        AuthErrorKind::UnknownKey | AuthErrorKind::KeysUnavailable
+                    ) && error.context().is_some_and(|c| c.kid.is_some()) =>
                 {
                     shared.unknown_kid()
                 }
@@ -567,7 +587,7 @@ impl ValidatorBuilder {
     /// looked up in one set, where a `kid` is unique and a token without
     /// `kid` needs exactly one key of its algorithm. The set may be empty;
     /// tokens are then refused as
-    /// [`UnknownKey`](crate::AuthErrorKind::UnknownKey).
+    /// [`KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable) (503).
     pub fn shared_keys(mut self, keys: SharedKeys) -> Self {
         self.shared_keys = Some(keys);
         self

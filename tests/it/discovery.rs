@@ -169,11 +169,14 @@ async fn a_document_for_another_issuer_is_refused_and_failures_are_retried() {
         Some(JwksErrorKind::Discovery)
     );
     let validator = validator(&remote);
-    assert!(
-        validator
-            .validate::<StandardClaims>(&provider.token(&issuer))
-            .is_err()
-    );
+    // No keys yet is no verdict on the token: 503 with Retry-After, not 401.
+    let error = validator
+        .validate::<StandardClaims>(&provider.token(&issuer))
+        .unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::KeysUnavailable);
+    let response = error.to_http_response("api");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
 
     provider.serve(OIDC, StatusCode::OK, provider.metadata(&issuer));
     remote.ready(Duration::from_secs(10)).await.unwrap();

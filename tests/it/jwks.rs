@@ -219,8 +219,8 @@ async fn keys_are_fetched_at_start_up_and_readiness_is_signalled() {
             .validate::<StandardClaims>(&k1.token("alice"))
             .unwrap_err()
             .kind(),
-        AuthErrorKind::UnknownKey,
-        "an empty set refuses every token as unknown key"
+        AuthErrorKind::KeysUnavailable,
+        "no set yet: 503, every token refused as not verifiable yet"
     );
 
     remote.ready(Duration::from_secs(5)).await.unwrap();
@@ -540,7 +540,7 @@ fn static_and_shared_keys_are_exclusive() {
             .validate::<StandardClaims>(&k1.token("a"))
             .unwrap_err()
             .kind(),
-        AuthErrorKind::UnknownKey
+        AuthErrorKind::KeysUnavailable
     );
 }
 
