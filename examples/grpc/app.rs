@@ -1,11 +1,7 @@
 //! The gRPC example's server: the standard `grpc.health.v1.Health` service
 //! behind the layer, every call of which needs role `ops`.
 
-use std::time::Duration;
-
-use jwt_guard::{
-    Algorithm, ConfigError, JwtLayer, RequireLayer, StandardClaims, Validator, VerifyingKey,
-};
+use jwt_guard::{ClaimMapping, ConfigError, JwtLayer, RequireLayer, StandardClaims, Validator};
 use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tower::Layer;
@@ -15,11 +11,15 @@ jwt_guard::role!(Ops = "ops");
 
 /// What the server needs to know; `main` reads it from the environment.
 pub struct Config {
-    /// The HS256 secret, at least 32 bytes.
-    pub secret: Vec<u8>,
+    /// The HS256 secret, or the identity provider(s) to discover.
+    pub keys: KeySource,
+    /// The `iss` of HS256 tokens (with a provider, each issuer is its own).
     pub issuer: String,
     pub audience: String,
 }
+
+use super::keys_env;
+pub use super::keys_env::KeySource;
 
 /// The tonic server, ready to serve: `JwtLayer` on every service.
 pub type GrpcServer = Router<Stack<JwtLayer<StandardClaims>, Identity>>;
@@ -40,12 +40,12 @@ pub async fn app(config: &Config) -> Result<GrpcServer, ConfigError> {
         .add_service(RequireLayer::<StandardClaims>::new::<Ops>().layer(health)))
 }
 
-/// HS256 only, `iss` and `aud` required, 30 s leeway.
+/// HS256 (or the provider's keys), `iss` and `aud` required, 30 s leeway.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
-    Validator::builder()
-        .key(VerifyingKey::hmac(Algorithm::HS256, &config.secret)?)
-        .issuer(&config.issuer)
-        .audience(&config.audience)
-        .leeway(Duration::from_secs(30))
-        .build()
+    keys_env::validator(
+        &config.keys,
+        &config.issuer,
+        &config.audience,
+        ClaimMapping::new(),
+    )
 }

@@ -25,10 +25,10 @@ mod app;
 mod causes;
 #[path = "../support/cli.rs"]
 mod cli;
+#[path = "../support/keys_env.rs"]
+mod keys_env;
 #[path = "../support/logging.rs"]
 mod logging;
-#[path = "../support/secret_env.rs"]
-mod secret_env;
 
 use std::process::ExitCode;
 
@@ -37,12 +37,11 @@ use cli::Minting;
 
 /// The server's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
-    let secret = secret_env::from_env()?
-        .ok_or("JWT_SECRET is not set: give it a secret of at least 32 bytes")?;
+    let keys = keys_env::from_env("grpc")?;
     let var =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let config = Config {
-        secret,
+        keys,
         issuer: var("JWT_ISSUER", "quickstart"),
         audience: var("JWT_AUDIENCE", "quickstart-api"),
     };
@@ -56,8 +55,17 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(message) => return cli::fail("grpc", message),
     };
+    let Some(secret) = config.keys.secret() else {
+        if std::env::args().nth(1).as_deref() == Some("mint") {
+            return cli::fail(
+                "grpc",
+                "mint needs JWT_SECRET: the identity provider mints tokens",
+            );
+        }
+        return serve(config, bind).await;
+    };
     let minting = Minting {
-        secret: &config.secret,
+        secret,
         issuer: &config.issuer,
         audience: &config.audience,
         subject_claim: "sub",
@@ -66,6 +74,10 @@ async fn main() -> ExitCode {
     if let Some(minted) = cli::mint_command("grpc", &minting) {
         return minted;
     }
+    serve(config, bind).await
+}
+
+async fn serve(config: Config, bind: String) -> ExitCode {
     // The secret first: a bad one must stop the service before anything else.
     let server = match app::app(&config).await {
         Ok(server) => server,
@@ -81,9 +93,14 @@ async fn main() -> ExitCode {
         }
     };
 
+    let trusted = match &config.keys {
+        app::KeySource::Secret(_) => format!("iss {}", config.issuer),
+        #[cfg(feature = "jwks")]
+        app::KeySource::Oidc(issuers) => format!("issuers {} by discovery", issuers.join(", ")),
+    };
     eprintln!(
-        "grpc listening on {bind} (iss {}, aud {}; grpc.health.v1.Health needs role ops)",
-        config.issuer, config.audience
+        "grpc listening on {bind} ({trusted}, aud {}; grpc.health.v1.Health needs role ops)",
+        config.audience
     );
     if let Err(error) = server.serve(addr).await {
         return cli::fail("grpc", format!("server error: {error}"));

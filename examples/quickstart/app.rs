@@ -1,5 +1,6 @@
-//! The quickstart's service: HS256 tokens with required `iss` and `aud`, a
-//! role guard, optional auth, and logout through the revocation store.
+//! The quickstart's service: HS256 tokens with required `iss` and `aud` (or
+//! an identity provider's, by discovery), a role guard, optional auth, and
+//! logout through the revocation store.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -12,17 +13,20 @@ use axum::{Json, Router};
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{MemoryStore, RevocationStore, Revoker, StoreErrorKind};
 use jwt_guard::{
-    Algorithm, ClaimMapping, Claims, ConfigError, JwtLayer, RequireRole, StandardClaims, Validator,
-    VerifyingKey,
+    ClaimMapping, Claims, ConfigError, JwtLayer, RequireRole, StandardClaims, Validator,
 };
+
+use super::keys_env;
+pub use super::keys_env::KeySource;
 use serde_json::{Value, json};
 
 jwt_guard::role!(Admin = "admin");
 
 /// What the service needs to know; `main` reads it from the environment.
 pub struct Config {
-    /// The HS256 secret, at least 32 bytes.
-    pub secret: Vec<u8>,
+    /// The HS256 secret, or the identity provider(s) to discover.
+    pub keys: KeySource,
+    /// The `iss` of HS256 tokens (with a provider, each issuer is its own).
     pub issuer: String,
     pub audience: String,
     /// Where revocations are shared; `None` keeps them in this process.
@@ -92,16 +96,15 @@ async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, Box<dyn Erro
     Ok(Arc::new(store))
 }
 
-/// HS256 only, `iss` and `aud` required, 30 s leeway, the claims where
-/// the configuration says.
+/// HS256 (or the provider's keys), `iss` and `aud` required, 30 s leeway,
+/// the claims where the configuration says.
 fn validator(config: &Config) -> Result<Validator, ConfigError> {
-    Validator::builder()
-        .key(VerifyingKey::hmac(Algorithm::HS256, &config.secret)?)
-        .issuer(&config.issuer)
-        .audience(&config.audience)
-        .leeway(Duration::from_secs(30))
-        .claim_mapping(config.mapping.clone())
-        .build()
+    keys_env::validator(
+        &config.keys,
+        &config.issuer,
+        &config.audience,
+        config.mapping.clone(),
+    )
 }
 
 fn router(validator: Validator, store: Arc<dyn RevocationStore>) -> Router {

@@ -8,8 +8,11 @@
 //! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:3000/me
 //! ```
 //!
-//! Environment: `JWT_SECRET` (required, at least 32 bytes; base64 with
-//! `JWT_SECRET_ENCODING=base64`), `JWT_ISSUER`
+//! Environment: `JWT_SECRET` (at least 32 bytes; base64 with
+//! `JWT_SECRET_ENCODING=base64`) or, with the `jwks` feature,
+//! `OIDC_ISSUER_URL` (an identity provider's issuer, or several
+//! comma-separated: keys by discovery, each issuer's `iss` required, 503
+//! until its keys are fetched; plain `http://` only to loopback), `JWT_ISSUER`
 //! (default `quickstart`), `JWT_AUDIENCE` (default `quickstart-api`), `BIND`
 //! (default `127.0.0.1:3000`); `JWT_SUBJECT_CLAIM`, `JWT_ROLES_CLAIM` and
 //! `JWT_PERMISSIONS_CLAIM` (dotted paths, defaults `sub`, `roles`,
@@ -26,12 +29,12 @@ mod app;
 mod causes;
 #[path = "../support/cli.rs"]
 mod cli;
+#[path = "../support/keys_env.rs"]
+mod keys_env;
 #[path = "../support/logging.rs"]
 mod logging;
 #[path = "../support/redis_env.rs"]
 mod redis_env;
-#[path = "../support/secret_env.rs"]
-mod secret_env;
 
 use std::process::ExitCode;
 
@@ -41,13 +44,12 @@ use jwt_guard::ClaimMapping;
 
 /// The service's settings and the address to listen on, from the environment.
 fn from_env() -> Result<(Config, String), String> {
-    let secret = secret_env::from_env()?
-        .ok_or("JWT_SECRET is not set: give it a secret of at least 32 bytes")?;
+    let keys = keys_env::from_env("quickstart")?;
     let var =
         |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let redis = redis_env::from_env()?;
     let config = Config {
-        secret,
+        keys,
         issuer: var("JWT_ISSUER", "quickstart"),
         audience: var("JWT_AUDIENCE", "quickstart-api"),
         redis,
@@ -95,8 +97,17 @@ async fn main() -> ExitCode {
     // Tokens it mints carry the subject and roles where it reads them.
     let subject_claim = claim_env("JWT_SUBJECT_CLAIM", "sub");
     let roles_claim = claim_env("JWT_ROLES_CLAIM", "roles");
+    let Some(secret) = config.keys.secret() else {
+        if std::env::args().nth(1).as_deref() == Some("mint") {
+            return cli::fail(
+                "quickstart",
+                "mint needs JWT_SECRET: the identity provider mints tokens",
+            );
+        }
+        return serve(config, bind).await;
+    };
     let minting = Minting {
-        secret: &config.secret,
+        secret,
         issuer: &config.issuer,
         audience: &config.audience,
         subject_claim: &subject_claim,
@@ -105,6 +116,10 @@ async fn main() -> ExitCode {
     if let Some(minted) = cli::mint_command("quickstart", &minting) {
         return minted;
     }
+    serve(config, bind).await
+}
+
+async fn serve(config: Config, bind: String) -> ExitCode {
     let app = match app::app(&config).await {
         Ok(app) => app,
         Err(error) => return cli::invalid("quickstart", &*error),
@@ -113,9 +128,14 @@ async fn main() -> ExitCode {
         Ok(listener) => listener,
         Err(error) => return cli::fail("quickstart", format!("cannot bind {bind}: {error}")),
     };
+    let trusted = match &config.keys {
+        app::KeySource::Secret(_) => format!("iss {}", config.issuer),
+        #[cfg(feature = "jwks")]
+        app::KeySource::Oidc(issuers) => format!("issuers {} by discovery", issuers.join(", ")),
+    };
     eprintln!(
-        "quickstart listening on http://{bind} (iss {}, aud {})",
-        config.issuer, config.audience
+        "quickstart listening on http://{bind} ({trusted}, aud {})",
+        config.audience
     );
     if let Err(error) = axum::serve(listener, app).await {
         return cli::fail("quickstart", format!("server error: {error}"));

@@ -2,6 +2,8 @@
 //! its binary, started from its environment, serving tokens from its `mint`
 //! subcommand; its refusal of a short secret.
 
+use super::keys_env;
+
 #[path = "../../../examples/grpc/app.rs"]
 mod app;
 
@@ -22,7 +24,7 @@ use crate::support::example::{self, Example};
 /// tests run on a multi-thread runtime, as the binary's `main` does.
 async fn serve() -> Channel {
     let config = app::Config {
-        secret: SECRET.as_bytes().to_vec(),
+        keys: app::KeySource::Secret(SECRET.as_bytes().to_vec()),
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
     };
@@ -87,6 +89,11 @@ fn assert_no_token(status: &tonic::Status, token: &str) {
 #[test]
 fn short_secret_exits_non_zero_and_says_why() {
     example::assert_secret_is_checked("grpc");
+}
+
+#[test]
+fn oidc_settings_are_checked_at_start() {
+    example::assert_oidc_settings_are_checked("grpc");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

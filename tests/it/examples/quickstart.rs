@@ -3,6 +3,8 @@
 //! short secret and minting tokens; two instances sharing one Redis or a
 //! Redis Cluster.
 
+use super::keys_env;
+
 #[path = "../../../examples/quickstart/app.rs"]
 mod app;
 
@@ -28,7 +30,7 @@ async fn quickstart(redis: Option<RedisConfig>) -> String {
 /// The quickstart with the claim `mapping` its environment would give.
 async fn quickstart_mapping(redis: Option<RedisConfig>, mapping: ClaimMapping) -> String {
     let config = app::Config {
-        secret: SECRET.as_bytes().to_vec(),
+        keys: app::KeySource::Secret(SECRET.as_bytes().to_vec()),
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
         redis,
@@ -102,6 +104,11 @@ async fn logout(base: &str, token: &str) -> StatusCode {
 #[test]
 fn short_secret_exits_non_zero_and_says_why() {
     example::assert_secret_is_checked("quickstart");
+}
+
+#[test]
+fn oidc_settings_are_checked_at_start() {
+    example::assert_oidc_settings_are_checked("quickstart");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

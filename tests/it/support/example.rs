@@ -244,3 +244,29 @@ pub fn start_up_messages(name: &str, env: &[(&str, &str)]) -> String {
     let _ = child.wait();
     text
 }
+
+/// Checks that example `name` refuses `OIDC_ISSUER_URL` beside
+/// `JWT_SECRET`, and without the `jwks` feature names the feature; with it,
+/// refuses a plain-http issuer that is not on loopback. Each refusal exits
+/// non-zero with a message.
+pub fn assert_oidc_settings_are_checked(name: &str) {
+    let refused = |env: &[(&str, &str)], says: &str| {
+        let output = command(name, env).output().unwrap();
+        assert!(!output.status.success(), "{env:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{env:?}: {stderr}");
+    };
+    refused(
+        &[
+            ("JWT_SECRET", "a-secret-of-at-least-thirty-two-bytes!"),
+            ("OIDC_ISSUER_URL", "https://idp.example"),
+        ],
+        "both set",
+    );
+    if cfg!(feature = "jwks") {
+        refused(&[("OIDC_ISSUER_URL", "http://idp.example")], "plain http");
+        refused(&[("OIDC_ISSUER_URL", " , ")], "names no issuer");
+    } else {
+        refused(&[("OIDC_ISSUER_URL", "https://idp.example")], "--features jwks");
+    }
+}

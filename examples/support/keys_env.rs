@@ -1,0 +1,116 @@
+//! Where an example's keys come from: `JWT_SECRET` (HS256, with
+//! `JWT_ISSUER`), or `OIDC_ISSUER_URL` (an identity provider's issuer URL,
+//! or several comma-separated: their keys found by discovery, each issuer's
+//! `iss` required). Both at once is refused: the service would not say
+//! which tokens it trusts.
+
+#[path = "secret_env.rs"]
+mod secret_env;
+
+use jwt_guard::{Algorithm, ClaimMapping, ConfigError, Validator, VerifyingKey};
+
+/// The keys tokens are verified with.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// An HS256 secret, at least 32 bytes.
+    Secret(Vec<u8>),
+    /// Issuer URLs whose keys are found by OIDC discovery.
+    #[cfg(feature = "jwks")]
+    Oidc(Vec<String>),
+}
+
+impl KeySource {
+    /// The HS256 secret, for minting test tokens.
+    #[cfg_attr(test, allow(dead_code))]
+    pub fn secret(&self) -> Option<&[u8]> {
+        match self {
+            Self::Secret(secret) => Some(secret),
+            #[cfg(feature = "jwks")]
+            Self::Oidc(_) => None,
+        }
+    }
+}
+
+/// `JWT_SECRET` or `OIDC_ISSUER_URL`, for `example`.
+#[cfg_attr(test, allow(dead_code))]
+pub fn from_env(example: &str) -> Result<KeySource, String> {
+    let secret = secret_env::from_env()?;
+    let issuers = std::env::var("OIDC_ISSUER_URL")
+        .ok()
+        .filter(|urls| !urls.trim().is_empty());
+    match (secret, issuers) {
+        (Some(_), Some(_)) => Err(
+            "JWT_SECRET and OIDC_ISSUER_URL are both set: set one (a shared secret, or the \
+             identity provider's issuer)"
+                .to_owned(),
+        ),
+        (Some(secret), None) => Ok(KeySource::Secret(secret)),
+        #[cfg(not(feature = "jwks"))]
+        (None, Some(_)) => Err(format!(
+            "OIDC_ISSUER_URL needs jwt-guard's `jwks` feature: \
+             cargo run --example {example} --features jwks"
+        )),
+        #[cfg(feature = "jwks")]
+        (None, Some(urls)) => {
+            let _ = example;
+            let issuers: Vec<String> = urls
+                .split(',')
+                .map(|url| url.trim().to_owned())
+                .filter(|url| !url.is_empty())
+                .collect();
+            if issuers.is_empty() {
+                return Err("OIDC_ISSUER_URL names no issuer".to_owned());
+            }
+            Ok(KeySource::Oidc(issuers))
+        }
+        (None, None) => Err(
+            "JWT_SECRET is not set: give it a secret of at least 32 bytes \
+             (or OIDC_ISSUER_URL=https://your-identity-provider/…)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// The validator: HS256 with `issuer` and `audience` for a secret; for
+/// issuers, each issuer's keys by discovery (kept current in the
+/// background; 503 until first fetched) and its `iss`, with `audience`.
+/// Must be called inside a Tokio runtime for issuers.
+pub fn validator(
+    keys: &KeySource,
+    issuer: &str,
+    audience: &str,
+    mapping: ClaimMapping,
+) -> Result<Validator, ConfigError> {
+    let rules = |builder: jwt_guard::ValidatorBuilder| {
+        builder
+            .audience(audience)
+            .leeway(std::time::Duration::from_secs(30))
+            .claim_mapping(mapping.clone())
+    };
+    match keys {
+        KeySource::Secret(secret) => rules(
+            Validator::builder()
+                .key(VerifyingKey::hmac(Algorithm::HS256, secret)?)
+                .issuer(issuer),
+        )
+        .build(),
+        #[cfg(feature = "jwks")]
+        KeySource::Oidc(issuers) => {
+            let mut validators = Vec::new();
+            for issuer in issuers {
+                let remote = jwt_guard::keys::RemoteJwks::discover(issuer).build()?;
+                validators.push(rules(Validator::builder().remote_jwks(&remote)).build()?);
+            }
+            match <[Validator; 1]>::try_from(validators) {
+                Ok([one]) => Ok(one),
+                Err(several) => {
+                    let trusted = jwt_guard::verify::TrustedIssuers::new();
+                    for validator in several {
+                        trusted.insert(validator)?;
+                    }
+                    Validator::builder().trusted_issuers(trusted).build()
+                }
+            }
+        }
+    }
+}
