@@ -267,6 +267,9 @@ pub fn assert_oidc_settings_are_checked(name: &str) {
         refused(&[("OIDC_ISSUER_URL", "http://idp.example")], "plain http");
         refused(&[("OIDC_ISSUER_URL", " , ")], "names no issuer");
     } else {
-        refused(&[("OIDC_ISSUER_URL", "https://idp.example")], "--features jwks");
+        refused(
+            &[("OIDC_ISSUER_URL", "https://idp.example")],
+            "--features jwks",
+        );
     }
 }
