@@ -29,6 +29,8 @@ mod keys;
 mod logs;
 #[cfg(all(feature = "metrics", feature = "axum", feature = "redis"))]
 mod observability;
+#[cfg(all(feature = "jwks", feature = "axum"))]
+mod oidc;
 #[cfg(feature = "redis")]
 mod redis_harness;
 #[cfg(all(feature = "axum", feature = "redis"))]

@@ -5,7 +5,9 @@
 pub mod example;
 pub mod interop;
 pub mod keys;
-#[cfg(any(feature = "redis", feature = "tonic"))]
+#[cfg(all(feature = "jwks", feature = "axum"))]
+pub mod oidc;
+#[cfg(any(feature = "redis", feature = "tonic", feature = "jwks"))]
 pub mod ports;
 #[cfg(feature = "redis")]
 pub mod redis;
