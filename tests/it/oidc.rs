@@ -280,3 +280,48 @@ async fn rsa_keys_published_without_alg_verify_the_algorithm_configured() {
         );
     }
 }
+
+/// The quickstart binary with `OIDC_ISSUER_URL` instead of `JWT_SECRET`:
+/// 503 with `Retry-After` while its provider is not up yet, then the
+/// provider's tokens pass, without a restart.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_trusts_a_provider_named_by_oidc_issuer_url() {
+    let test = "the_quickstart_trusts_a_provider_named_by_oidc_issuer_url";
+    let port = crate::support::ports::free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let quickstart = crate::support::example::start(
+        "quickstart",
+        &[("OIDC_ISSUER_URL", &issuer), ("JWT_AUDIENCE", AUDIENCE)],
+        "/public",
+    )
+    .await;
+    let any = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"ES256","kid":"k"}"#),
+        URL_SAFE_NO_PAD.encode(format!(r#"{{"iss":"{issuer}"}}"#)),
+        URL_SAFE_NO_PAD.encode([0u8; 64])
+    );
+    let (status, headers, _) = get_with(&quickstart.url, "/me", &any).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "1");
+
+    let mut config = oidc::config();
+    config["port"] = json!(port);
+    let Some(mut provider) = oidc::start(test, &config) else {
+        return;
+    };
+    let token = provider.token("docs:read");
+    let url = quickstart.url.clone();
+    eventually(
+        "the quickstart accepts the provider's token",
+        Duration::from_secs(30),
+        async || get_with(&url, "/me", &token).await.0 == StatusCode::OK,
+    )
+    .await;
+    let (_, _, body) = get_with(&quickstart.url, "/me", &token).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["sub"],
+        oidc::CLIENT_ID
+    );
+}
