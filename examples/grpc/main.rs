@@ -55,17 +55,8 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(message) => return cli::fail("grpc", message),
     };
-    let Some(secret) = config.keys.secret() else {
-        if std::env::args().nth(1).as_deref() == Some("mint") {
-            return cli::fail(
-                "grpc",
-                "mint needs JWT_SECRET: the identity provider mints tokens",
-            );
-        }
-        return serve(config, bind).await;
-    };
     let minting = Minting {
-        secret,
+        secret: config.keys.secret(),
         issuer: &config.issuer,
         audience: &config.audience,
         subject_claim: "sub",
@@ -93,11 +84,7 @@ async fn serve(config: Config, bind: String) -> ExitCode {
         }
     };
 
-    let trusted = match &config.keys {
-        app::KeySource::Secret(_) => format!("iss {}", config.issuer),
-        #[cfg(feature = "jwks")]
-        app::KeySource::Oidc(issuers) => format!("issuers {} by discovery", issuers.join(", ")),
-    };
+    let trusted = config.keys.describe(&config.issuer);
     eprintln!(
         "grpc listening on {bind} ({trusted}, aud {}; grpc.health.v1.Health needs role ops)",
         config.audience

@@ -97,17 +97,8 @@ async fn main() -> ExitCode {
     // Tokens it mints carry the subject and roles where it reads them.
     let subject_claim = claim_env("JWT_SUBJECT_CLAIM", "sub");
     let roles_claim = claim_env("JWT_ROLES_CLAIM", "roles");
-    let Some(secret) = config.keys.secret() else {
-        if std::env::args().nth(1).as_deref() == Some("mint") {
-            return cli::fail(
-                "quickstart",
-                "mint needs JWT_SECRET: the identity provider mints tokens",
-            );
-        }
-        return serve(config, bind).await;
-    };
     let minting = Minting {
-        secret,
+        secret: config.keys.secret(),
         issuer: &config.issuer,
         audience: &config.audience,
         subject_claim: &subject_claim,
@@ -128,11 +119,7 @@ async fn serve(config: Config, bind: String) -> ExitCode {
         Ok(listener) => listener,
         Err(error) => return cli::fail("quickstart", format!("cannot bind {bind}: {error}")),
     };
-    let trusted = match &config.keys {
-        app::KeySource::Secret(_) => format!("iss {}", config.issuer),
-        #[cfg(feature = "jwks")]
-        app::KeySource::Oidc(issuers) => format!("issuers {} by discovery", issuers.join(", ")),
-    };
+    let trusted = config.keys.describe(&config.issuer);
     eprintln!(
         "quickstart listening on http://{bind} ({trusted}, aud {})",
         config.audience

@@ -11,7 +11,9 @@ use serde_json::json;
 /// What a minted token is signed with and for, and where it puts the
 /// subject and the roles (dotted paths: the service's claim mapping).
 pub struct Minting<'a> {
-    pub secret: &'a [u8],
+    /// `None` when the service trusts an identity provider, which mints
+    /// its tokens itself.
+    pub secret: Option<&'a [u8]>,
     pub issuer: &'a str,
     pub audience: &'a str,
     pub subject_claim: &'a str,
@@ -37,7 +39,13 @@ pub fn mint_command(example: &str, minting: &Minting<'_>) -> Option<ExitCode> {
     if args.first().map(String::as_str) != Some("mint") {
         return None;
     }
-    Some(match mint(minting, &args[1..]) {
+    let Some(secret) = minting.secret else {
+        return Some(fail(
+            example,
+            "mint needs JWT_SECRET: with OIDC_ISSUER_URL the identity provider mints the tokens",
+        ));
+    };
+    Some(match mint(minting, secret, &args[1..]) {
         Ok(token) => {
             println!("{token}");
             ExitCode::SUCCESS
@@ -48,7 +56,7 @@ pub fn mint_command(example: &str, minting: &Minting<'_>) -> Option<ExitCode> {
 
 /// A 15-minute token for `SUB` (default `alice`) with the comma-separated
 /// roles, if any.
-fn mint(minting: &Minting<'_>, args: &[String]) -> Result<String, ConfigError> {
+fn mint(minting: &Minting<'_>, secret: &[u8], args: &[String]) -> Result<String, ConfigError> {
     let sub = args.first().map_or("alice", String::as_str);
     let roles: Vec<&str> = args
         .get(1)
@@ -65,7 +73,7 @@ fn mint(minting: &Minting<'_>, args: &[String]) -> Result<String, ConfigError> {
     });
     set_path(&mut claims, minting.subject_claim, json!(sub));
     set_path(&mut claims, minting.roles_claim, json!(roles));
-    SigningKey::hmac(Algorithm::HS256, minting.secret)?.sign("JWT", &claims)
+    SigningKey::hmac(Algorithm::HS256, secret)?.sign("JWT", &claims)
 }
 
 /// Puts `value` at the dotted `path` of `claims`, making the objects on the

@@ -20,6 +20,17 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    /// What tokens must name, for the start-up line: the `iss` of HS256
+    /// tokens, or the issuers found by discovery.
+    #[cfg_attr(test, allow(dead_code))]
+    pub fn describe(&self, issuer: &str) -> String {
+        match self {
+            Self::Secret(_) => format!("iss {issuer}"),
+            #[cfg(feature = "jwks")]
+            Self::Oidc(issuers) => format!("issuers {} by discovery", issuers.join(", ")),
+        }
+    }
+
     /// The HS256 secret, for minting test tokens.
     #[cfg_attr(test, allow(dead_code))]
     pub fn secret(&self) -> Option<&[u8]> {

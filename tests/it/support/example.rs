@@ -266,6 +266,14 @@ pub fn assert_oidc_settings_are_checked(name: &str) {
     if cfg!(feature = "jwks") {
         refused(&[("OIDC_ISSUER_URL", "http://idp.example")], "plain http");
         refused(&[("OIDC_ISSUER_URL", " , ")], "names no issuer");
+        // The provider mints the tokens: `mint` says so.
+        let output = command(name, &[("OIDC_ISSUER_URL", "https://idp.example")])
+            .arg("mint")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("mint needs JWT_SECRET"), "{stderr}");
     } else {
         refused(
             &[("OIDC_ISSUER_URL", "https://idp.example")],
