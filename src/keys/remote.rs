@@ -617,7 +617,7 @@ impl Refresher {
         // anything it might not (a stalled body between chunks included),
         // with room for the metadata requests of a discovery.
         let requests = if self.discovery.is_some() { 3 } else { 1 };
-        tokio::time::timeout(self.timeout * requests, fetch)
+        tokio::time::timeout(self.timeout.saturating_mul(requests), fetch)
             .await
             .unwrap_or_else(|_| Err(timed_out()))
     }
@@ -637,7 +637,14 @@ impl Refresher {
                     })
                 })
                 .and_then(|uri| {
-                    if uri.scheme() == "http" && !is_loopback(&uri) && !discovery.allow_http {
+                    let https_issuer = discovery.documents[0].scheme() == "https";
+                    if uri.scheme() == "http" && https_issuer {
+                        Err(JwksError::new(
+                            JwksErrorKind::Discovery,
+                            "the https issuer's metadata names a plain http `jwks_uri`",
+                        ))
+                    } else if uri.scheme() == "http" && !is_loopback(&uri) && !discovery.allow_http
+                    {
                         Err(JwksError::new(
                             JwksErrorKind::Discovery,
                             "the issuer's metadata names a plain http `jwks_uri` to a host other \

@@ -533,6 +533,10 @@ pub struct ValidatorBuilder {
     understood_crit: Vec<String>,
     mapping: ClaimMapping,
     trusted_issuers: Option<TrustedIssuers>,
+    /// Key sets given: more than one is a mistake (one would be dropped).
+    shared_key_sets: u8,
+    /// The issuer of a discovered key source, which must be the only one.
+    discovered_issuer: bool,
 }
 
 impl Default for ValidatorBuilder {
@@ -549,6 +553,8 @@ impl Default for ValidatorBuilder {
             understood_crit: Vec::new(),
             mapping: ClaimMapping::new(),
             trusted_issuers: None,
+            shared_key_sets: 0,
+            discovered_issuer: false,
         }
     }
 }
@@ -589,6 +595,7 @@ impl ValidatorBuilder {
     /// tokens are then refused as
     /// [`KeysUnavailable`](crate::AuthErrorKind::KeysUnavailable) (503).
     pub fn shared_keys(mut self, keys: SharedKeys) -> Self {
+        self.shared_key_sets = self.shared_key_sets.saturating_add(1);
         self.shared_keys = Some(keys);
         self
     }
@@ -599,9 +606,12 @@ impl ValidatorBuilder {
     /// its issuer as `iss` ([`issuer`](Self::issuer)).
     #[cfg(feature = "jwks")]
     pub fn remote_jwks(self, remote: &crate::keys::RemoteJwks) -> Self {
-        let this = self.shared_keys(remote.shared_keys());
+        let mut this = self.shared_keys(remote.shared_keys());
         match remote.issuer() {
-            Some(issuer) => this.issuer(issuer),
+            Some(issuer) => {
+                this.discovered_issuer = true;
+                this.issuer(issuer)
+            }
             None => this,
         }
     }
@@ -662,6 +672,13 @@ impl ValidatorBuilder {
 
     /// Checks the configuration and builds the validator.
     pub fn build(self) -> Result<Validator, ConfigError> {
+        if self.shared_key_sets > 1 || (self.discovered_issuer && self.issuers.len() != 1) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                "one validator verifies with one key set and a discovered issuer alone: \
+                 for several issuers, give each its validator in a TrustedIssuers",
+            ));
+        }
         if let Some(issuers) = self.trusted_issuers {
             let per_issuer = !self.keys.is_empty()
                 || self.shared_keys.is_some()

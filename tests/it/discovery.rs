@@ -280,3 +280,28 @@ async fn an_unknown_issuer_is_refused_without_a_request_to_any_provider() {
     let requests = provider.requests.lock().unwrap();
     assert_eq!(requests.len(), before, "{:?}", &requests[before..]);
 }
+
+/// Two key sets, or a discovered issuer beside another issuer, in one
+/// validator would verify one issuer's tokens with the other's keys: refused.
+#[tokio::test]
+async fn one_validator_takes_one_discovered_issuer() {
+    let a = RemoteJwks::discover("http://127.0.0.1:1/a")
+        .build()
+        .unwrap();
+    let b = RemoteJwks::discover("http://127.0.0.1:1/b")
+        .build()
+        .unwrap();
+    for builder in [
+        Validator::builder().remote_jwks(&a).remote_jwks(&b),
+        Validator::builder()
+            .remote_jwks(&a)
+            .issuer("https://other.test"),
+        Validator::builder()
+            .shared_keys(a.shared_keys())
+            .remote_jwks(&b),
+    ] {
+        let error = builder.build().unwrap_err();
+        assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+    }
+    assert!(Validator::builder().remote_jwks(&a).build().is_ok());
+}
