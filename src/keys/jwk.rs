@@ -43,7 +43,7 @@ impl KeySet {
     ///
     /// `alg` is optional in a JWK (RFC 7517 §4.4), and providers often leave
     /// it out. Without it, EC and OKP keys take the algorithm their curve
-    /// fixes (`P-256` ES256, `P-384` ES384, `Ed25519` EdDSA), and RSA keys
+    /// fixes (`P-256` ES256, `P-384` ES384, `P-521` ES512, `Ed25519` EdDSA), and RSA keys
     /// are read as RS256 keys: a token signed with another RSA algorithm
     /// (PS256, RS512) is then refused. For a provider whose RSA keys sign
     /// with another algorithm, use [`from_jwks_with_rsa`](Self::from_jwks_with_rsa).

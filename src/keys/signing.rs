@@ -75,7 +75,7 @@ impl SigningKey {
         Self::checked(alg, material)
     }
 
-    /// An EC signing key (`ES256`, `ES384`) from a PKCS#8 PEM private key.
+    /// An EC signing key (`ES256`, `ES384`, `ES512`) from a PKCS#8 PEM private key.
     pub fn from_ec_pem(alg: Algorithm, pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         expect_family(alg, KeyFamily::Ec)?;
         if alg == Algorithm::ES512 {
