@@ -43,6 +43,143 @@ pub(crate) fn random_b64url<const N: usize>() -> Result<String, getrandom::Error
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A verification key made ready for its algorithm once, when the key is
+/// built, so that a verification is the signature check alone.
+///
+/// On aws-lc-rs the HMAC key is keyed once (its inner and outer pads are
+/// hashed then, not per token) and a public key is parsed once into the
+/// library's key object. On RustCrypto `jsonwebtoken`'s verifier, which is
+/// not `Send`, is made for each call from the checked key.
+pub(crate) struct Verifier(backend::Verifier);
+
+impl Verifier {
+    /// Prepares `key` for `alg`; refuses material the backend cannot use.
+    pub(crate) fn new(
+        alg: jsonwebtoken::Algorithm,
+        key: &jsonwebtoken::DecodingKey,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        backend::Verifier::new(alg, key).map(Self)
+    }
+
+    /// An ES512 key from its uncompressed point; `None` if it is not on the curve.
+    pub(crate) fn es512(point: &[u8]) -> Option<Self> {
+        backend::Verifier::es512(point).map(Self)
+    }
+
+    /// Whether `signature` is this key's signature over `message`.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.0.verify(message, signature)
+    }
+}
+
+#[cfg(feature = "aws_lc_rs")]
+mod backend {
+    use aws_lc_rs::hmac;
+    use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+    use jsonwebtoken::errors::{Error, ErrorKind};
+    use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
+
+    // Held behind the key's `Arc`: boxing the large HMAC state would only
+    // add an indirection to every verification.
+    #[allow(clippy::large_enum_variant)]
+    pub(super) enum Verifier {
+        Hmac(hmac::Key),
+        Public(ParsedPublicKey),
+    }
+
+    /// The same verification algorithms `jsonwebtoken`'s aws-lc-rs provider
+    /// uses, so that what verifies does not depend on the path taken.
+    fn rsa_params(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
+        Some(match alg {
+            Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+            _ => return None,
+        })
+    }
+
+    impl Verifier {
+        pub(super) fn new(alg: Algorithm, key: &DecodingKey) -> Result<Self, Error> {
+            let rejected = |_| Error::from(ErrorKind::InvalidKeyFormat);
+            let hmac = match alg {
+                Algorithm::HS256 => Some(hmac::HMAC_SHA256),
+                Algorithm::HS384 => Some(hmac::HMAC_SHA384),
+                Algorithm::HS512 => Some(hmac::HMAC_SHA512),
+                _ => None,
+            };
+            if let Some(hmac) = hmac {
+                return Ok(Self::Hmac(hmac::Key::new(hmac, key.try_get_as_bytes()?)));
+            }
+            if let Some(params) = rsa_params(alg) {
+                let parsed = match key.kind() {
+                    DecodingKeyKind::SecretOrDer(der) => {
+                        ParsedPublicKey::new(params, der).map_err(rejected)?
+                    }
+                    DecodingKeyKind::RsaModulusExponent { n, e } => RsaPublicKeyComponents { n, e }
+                        .to_parsed_public_key(params)
+                        .map_err(rejected)?,
+                };
+                return Ok(Self::Public(parsed));
+            }
+            let algorithm: &'static dyn sig::VerificationAlgorithm = match alg {
+                Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+                Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+                Algorithm::EdDSA => &sig::ED25519,
+                _ => return Err(ErrorKind::InvalidAlgorithm.into()),
+            };
+            let parsed =
+                ParsedPublicKey::new(algorithm, key.try_get_as_bytes()?).map_err(rejected)?;
+            Ok(Self::Public(parsed))
+        }
+
+        pub(super) fn es512(point: &[u8]) -> Option<Self> {
+            ParsedPublicKey::new(&sig::ECDSA_P521_SHA512_FIXED, point)
+                .ok()
+                .map(Self::Public)
+        }
+
+        pub(super) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+            match self {
+                Self::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+                Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+            }
+        }
+    }
+}
+
+#[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+mod backend {
+    use jsonwebtoken::errors::Error;
+    use jsonwebtoken::{Algorithm, DecodingKey};
+
+    pub(super) enum Verifier {
+        Jws(Algorithm, DecodingKey),
+        Es512(Box<[u8]>),
+    }
+
+    impl Verifier {
+        pub(super) fn new(alg: Algorithm, key: &DecodingKey) -> Result<Self, Error> {
+            (super::provider().verifier_factory)(&alg, key)?;
+            Ok(Self::Jws(alg, key.clone()))
+        }
+
+        pub(super) fn es512(point: &[u8]) -> Option<Self> {
+            super::es512::point_is_valid(point).then(|| Self::Es512(point.into()))
+        }
+
+        pub(super) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+            match self {
+                Self::Jws(alg, key) => (super::provider().verifier_factory)(alg, key)
+                    .is_ok_and(|verifier| verifier.verify(message, &signature.to_vec()).is_ok()),
+                Self::Es512(point) => super::es512::verify(point, message, signature),
+            }
+        }
+    }
+}
+
 /// ES512 (ECDSA on P-521 with SHA-512), which `jsonwebtoken` lacks: done
 /// here on whichever backend the features chose.
 pub(crate) mod es512 {
@@ -54,17 +191,11 @@ pub(crate) mod es512 {
         use aws_lc_rs::rand::SystemRandom;
         use aws_lc_rs::signature::{
             ECDSA_P521_SHA512_FIXED, ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _,
-            ParsedPublicKey, UnparsedPublicKey,
+            ParsedPublicKey,
         };
 
         pub(crate) fn point_is_valid(point: &[u8]) -> bool {
             ParsedPublicKey::new(&ECDSA_P521_SHA512_FIXED, point).is_ok()
-        }
-
-        pub(crate) fn verify(point: &[u8], message: &[u8], signature: &[u8]) -> bool {
-            UnparsedPublicKey::new(&ECDSA_P521_SHA512_FIXED, point)
-                .verify(message, signature)
-                .is_ok()
         }
 
         pub(crate) struct PrivateKey(EcdsaKeyPair);
@@ -127,7 +258,9 @@ pub(crate) mod es512 {
         }
     }
 
-    pub(crate) use backend::{PrivateKey, point_is_valid, verify};
+    #[cfg(all(feature = "rust_crypto", not(feature = "aws_lc_rs")))]
+    pub(crate) use backend::verify;
+    pub(crate) use backend::{PrivateKey, point_is_valid};
 
     impl std::fmt::Debug for PrivateKey {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

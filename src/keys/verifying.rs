@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 
-use crate::crypto::{es512, provider};
+use crate::crypto::{Verifier, es512, provider};
 use crate::error::{ConfigError, ConfigErrorKind};
 
 use super::check::{
@@ -21,14 +21,7 @@ use super::{Algorithm, KeyFamily};
 pub struct VerifyingKey {
     pub(super) alg: Algorithm,
     pub(super) kid: Option<Arc<str>>,
-    material: Arc<Material>,
-}
-
-/// What verifies: `jsonwebtoken`'s key, or a P-521 point for ES512, which
-/// it lacks.
-enum Material {
-    Jws(DecodingKey),
-    Es512(Box<[u8]>),
+    verifier: Arc<Verifier>,
 }
 
 /// The DER prefix of a P-521 public key's SubjectPublicKeyInfo (RFC 5480):
@@ -55,7 +48,7 @@ impl VerifyingKey {
         expect_family(alg, KeyFamily::Hmac)?;
         let secret = secret.as_ref();
         check_hmac_secret(secret)?;
-        Ok(Self::from_parts(alg, DecodingKey::from_secret(secret)))
+        Self::prepared(alg, &DecodingKey::from_secret(secret))
     }
 
     /// An RSA key (`RS*` or `PS*`) from a PEM public key (`PUBLIC KEY` or
@@ -108,46 +101,47 @@ impl VerifyingKey {
         self.kid.as_deref()
     }
 
-    /// Checks `signature` over `message` with this key's algorithm.
-    ///
-    /// The verifier is made by `jsonwebtoken`'s crypto provider for every call:
-    /// its verifier objects are not `Send`, so they cannot be kept in a shared
-    /// key set. For HMAC this re-keys the MAC, which costs well under a
-    /// microsecond; the layer's token cache keeps it off the hot path.
-    pub(crate) fn verify(&self, message: &[u8], signature: &Vec<u8>) -> bool {
-        match (&*self.material, self.alg.to_jsonwebtoken()) {
-            (Material::Jws(key), Some(alg)) => match (provider().verifier_factory)(&alg, key) {
-                Ok(verifier) => verifier.verify(message, signature).is_ok(),
-                Err(_) => false,
-            },
-            (Material::Es512(point), None) => es512::verify(point, message, signature),
-            _ => false,
-        }
+    /// Checks `signature` over `message` with this key's algorithm, with
+    /// the key prepared when it was built (see [`Verifier`]).
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.verify(message, signature)
     }
 
-    fn from_parts(alg: Algorithm, material: DecodingKey) -> Self {
-        Self {
+    /// The key prepared for `alg`; the backend refuses material it cannot use
+    /// now rather than per request.
+    fn prepared(alg: Algorithm, material: &DecodingKey) -> Result<Self, ConfigError> {
+        let Some(jws_alg) = alg.to_jsonwebtoken() else {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidKey,
+                format!("{alg} keys are made from their point"),
+            ));
+        };
+        let verifier =
+            Verifier::new(jws_alg, material).map_err(|e| invalid_key(alg.as_str(), e))?;
+        Ok(Self {
             alg,
             kid: None,
-            material: Arc::new(Material::Jws(material)),
-        }
+            verifier: Arc::new(verifier),
+        })
     }
 
     /// An ES512 key from its uncompressed point, checked on the curve.
     pub(super) fn es512(point: &[u8]) -> Result<Self, ConfigError> {
-        if point.len() != es512::POINT_LEN
-            || point.first() != Some(&0x04)
-            || !public_point_is_valid(Algorithm::ES512, point)
-        {
-            return Err(ConfigError::new(
+        let verifier = (point.len() == es512::POINT_LEN
+            && point.first() == Some(&0x04)
+            && public_point_is_valid(Algorithm::ES512, point))
+        .then(|| Verifier::es512(point))
+        .flatten()
+        .ok_or_else(|| {
+            ConfigError::new(
                 ConfigErrorKind::InvalidKey,
                 "the EC key is not an uncompressed point on the curve of ES512",
-            ));
-        }
+            )
+        })?;
         Ok(Self {
             alg: Algorithm::ES512,
             kid: None,
-            material: Arc::new(Material::Es512(point.into())),
+            verifier: Arc::new(verifier),
         })
     }
 
@@ -187,16 +181,7 @@ impl VerifyingKey {
                 }
             }
         }
-        // Let the provider refuse material it cannot use, now rather than per request.
-        let Some(jws_alg) = alg.to_jsonwebtoken() else {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidKey,
-                format!("{alg} keys are made from their point"),
-            ));
-        };
-        (provider().verifier_factory)(&jws_alg, &material)
-            .map_err(|e| invalid_key(alg.as_str(), e))?;
-        Ok(Self::from_parts(alg, material))
+        Self::prepared(alg, &material)
     }
 }
 
