@@ -48,15 +48,26 @@ impl<'de> Deserialize<'de> for MemberName<'de> {
 
 /// The member names of one object seen so far.
 ///
-/// A short list while small (claims sets have around ten members), a hash set
-/// past that, so a hostile token with thousands of members stays linear.
-#[derive(Default)]
+/// Kept inline while few (claims sets have around ten members), so that
+/// parsing an ordinary token allocates nothing for it; a hash set past
+/// that, so a hostile token with thousands of members stays linear.
 pub(crate) struct SeenKeys<'de> {
-    few: Vec<Cow<'de, str>>,
+    few: [Cow<'de, str>; LINEAR_LIMIT],
+    len: usize,
     many: Option<HashSet<Cow<'de, str>>>,
 }
 
-const LINEAR_LIMIT: usize = 24;
+const LINEAR_LIMIT: usize = 16;
+
+impl Default for SeenKeys<'_> {
+    fn default() -> Self {
+        Self {
+            few: std::array::from_fn(|_| Cow::Borrowed("")),
+            len: 0,
+            many: None,
+        }
+    }
+}
 
 impl<'de> SeenKeys<'de> {
     /// Records `name`; false if it was already seen.
@@ -64,13 +75,14 @@ impl<'de> SeenKeys<'de> {
         if let Some(many) = &mut self.many {
             return many.insert(name);
         }
-        if self.few.contains(&name) {
+        if self.few[..self.len].contains(&name) {
             return false;
         }
-        if self.few.len() < LINEAR_LIMIT {
-            self.few.push(name);
+        if self.len < LINEAR_LIMIT {
+            self.few[self.len] = name;
+            self.len += 1;
         } else {
-            let mut many: HashSet<_> = self.few.drain(..).collect();
+            let mut many: HashSet<_> = self.few.iter_mut().map(std::mem::take).collect();
             many.insert(name);
             self.many = Some(many);
         }

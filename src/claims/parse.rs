@@ -7,12 +7,13 @@
 //! private `iat_us`) with strict type checks, whatever `T` itself declares.
 //! `T` sees exactly the JSON it would have seen.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer, MapAccess,
-    Visitor,
+    self, Deserialize as _, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny,
+    IntoDeserializer, MapAccess, Visitor,
 };
 use serde_json::Value;
 
@@ -135,6 +136,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, V> {
             inner: map,
             state: self.state,
             seen: SeenKeys::default(),
+            registered_seen: 0,
             current: None,
         };
         let value = self.visitor.visit_map(&mut access)?;
@@ -195,6 +197,8 @@ struct TeeMapAccess<'s, 'de, A> {
     inner: A,
     state: &'s mut TeeState,
     seen: SeenKeys<'de>,
+    /// The registered claims seen so far, one bit each.
+    registered_seen: u16,
     current: Option<Registered>,
 }
 
@@ -208,15 +212,31 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMapAccess<'_, 'de, A> {
         let Some(MemberName(name)) = self.inner.next_key::<MemberName<'de>>()? else {
             return Ok(None);
         };
-        if !self.seen.insert(name.clone()) {
+        // Registered names are told apart by a bit each, the others by name.
+        self.current = Registered::from_name(&name);
+        let repeated = match self.current {
+            Some(claim) => {
+                let bit = 1 << claim as u16;
+                let repeated = self.registered_seen & bit != 0;
+                self.registered_seen |= bit;
+                repeated
+            }
+            None => !self.seen.insert(name.clone()),
+        };
+        if repeated {
             return Err(self.state.fail(AuthError::new(
                 AuthErrorKind::Malformed,
                 "the token's claims repeat a member name",
             )));
         }
-        self.current = Registered::from_name(&name);
-        let key: de::value::CowStrDeserializer<'_, A::Error> = name.into_deserializer();
-        seed.deserialize(key).map(Some)
+        // Borrowed names stay borrowed for the claims type too (serde's
+        // `Cow` deserializer would hand it a copy of each).
+        match name {
+            Cow::Borrowed(name) => seed
+                .deserialize(de::value::BorrowedStrDeserializer::new(name))
+                .map(Some),
+            Cow::Owned(name) => seed.deserialize(name.into_deserializer()).map(Some),
+        }
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(
@@ -226,7 +246,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMapAccess<'_, 'de, A> {
         let Some(claim) = self.current.take() else {
             return self.inner.next_value_seed(seed);
         };
-        let value: Value = self.inner.next_value()?;
+        let value: Captured<'de> = self.inner.next_value()?;
         if let Err(error) = record(&mut self.state.registered, claim, &value) {
             return Err(self.state.fail(error));
         }
@@ -254,20 +274,24 @@ fn invalid_claim(claim: Registered, what: &str) -> AuthError {
 fn record(
     registered: &mut RegisteredClaims,
     claim: Registered,
-    value: &Value,
+    value: &Captured<'_>,
 ) -> Result<(), AuthError> {
     let string = || match value {
-        Value::String(s) => Ok(s.clone()),
+        Captured::Str(s) => Ok(String::from(s.as_ref())),
         _ => Err(invalid_claim(claim, "must be a string")),
     };
-    let date = || match value {
-        Value::Number(n) => match n.as_f64() {
-            Some(secs) if secs.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&secs) => {
-                Ok(NumericDate::from_secs_f64(secs))
-            }
-            _ => Err(invalid_claim(claim, "is out of range")),
-        },
-        _ => Err(invalid_claim(claim, "must be a number")),
+    let date = || {
+        let secs = match *value {
+            Captured::U64(n) => n as f64,
+            Captured::I64(n) => n as f64,
+            Captured::F64(n) => n,
+            _ => return Err(invalid_claim(claim, "must be a number")),
+        };
+        if secs.is_finite() && (0.0..=MAX_NUMERIC_DATE).contains(&secs) {
+            Ok(NumericDate::from_secs_f64(secs))
+        } else {
+            Err(invalid_claim(claim, "is out of range"))
+        }
     };
     match claim {
         Registered::Iss => registered.iss = Some(string()?),
@@ -278,7 +302,12 @@ fn record(
         Registered::Nbf => registered.nbf = Some(date()?),
         Registered::Iat => registered.iat = Some(date()?),
         Registered::IatMicros => {
-            registered.iat_us = match value.as_i64() {
+            let micros = match *value {
+                Captured::U64(n) => i64::try_from(n).ok(),
+                Captured::I64(n) => Some(n),
+                _ => None,
+            };
+            registered.iat_us = match micros {
                 Some(micros) if (0..=MAX_NUMERIC_DATE_MICROS).contains(&micros) => {
                     Some(NumericDate::from_micros(micros))
                 }
@@ -288,8 +317,8 @@ fn record(
         }
         Registered::Aud => {
             registered.aud = match value {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(items) => items
+                Captured::Str(s) => vec![String::from(s.as_ref())],
+                Captured::Other(Value::Array(items)) => items
                     .iter()
                     .map(|item| match item {
                         Value::String(s) => Ok(s.clone()),
@@ -306,6 +335,134 @@ fn record(
         }
     }
     Ok(())
+}
+
+/// A registered claim's value as the claims type will see it: strings
+/// borrowed from the payload when they have no escapes, numbers as parsed,
+/// anything else as a JSON value. Capturing it costs no allocation for
+/// the usual strings and numbers.
+enum Captured<'de> {
+    Str(Cow<'de, str>),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Other(Value),
+}
+
+impl<'de> de::Deserialize<'de> for Captured<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CapturedVisitor;
+
+        impl<'de> Visitor<'de> for CapturedVisitor {
+            type Value = Captured<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Captured::Str(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Captured::Str(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Captured::Str(Cow::Owned(v)))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Captured::U64(v))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Captured::I64(v))
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Captured::F64(v))
+            }
+
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Captured::Other(Value::Bool(v)))
+            }
+
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Captured::Other(Value::Null))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Captured::Other(value))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Captured::Other(value))
+            }
+        }
+
+        deserializer.deserialize_any(CapturedVisitor)
+    }
+}
+
+/// Hands the captured value to the claims type as a `serde_json::Value`
+/// would: `Option`s see `Some`, newtypes their content, enums their
+/// variant name.
+impl<'de> Deserializer<'de> for Captured<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Self::Str(Cow::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            Self::Str(Cow::Owned(s)) => visitor.visit_string(s),
+            Self::U64(n) => visitor.visit_u64(n),
+            Self::I64(n) => visitor.visit_i64(n),
+            Self::F64(n) => visitor.visit_f64(n),
+            Self::Other(value) => value.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self {
+            Self::Other(value) => value.deserialize_option(visitor),
+            other => visitor.visit_some(other),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        match self {
+            Self::Other(value) => value.deserialize_newtype_struct(name, visitor),
+            other => visitor.visit_newtype_struct(other),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        let value = match self {
+            Self::Other(value) => value,
+            Self::Str(s) => Value::String(s.into_owned()),
+            Self::U64(n) => Value::from(n),
+            Self::I64(n) => Value::from(n),
+            Self::F64(n) => Value::from(n),
+        };
+        value.deserialize_enum(name, variants, visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +562,36 @@ mod tests {
     fn type_mismatch_is_invalid_claims() {
         let error = parse_claims::<Only>(br#"{"other":1}"#).unwrap_err();
         assert_eq!(error.kind(), AuthErrorKind::InvalidClaims);
+    }
+
+    #[test]
+    fn registered_claims_reach_options_newtypes_and_enums_as_from_json() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Subject(String);
+        #[derive(Deserialize, Debug, PartialEq)]
+        #[serde(rename_all = "lowercase")]
+        enum Issuer {
+            Internal,
+        }
+        #[derive(Deserialize, Debug)]
+        struct Shapes {
+            sub: Option<Subject>,
+            iss: Issuer,
+            exp: Option<u64>,
+            nbf: Option<f64>,
+            jti: Option<String>,
+        }
+        let payload =
+            br#"{"sub":"al\u0069ce","iss":"internal","exp":2000000000,"nbf":1.5,"jti":"x"}"#;
+        let (typed, registered) = parse_claims::<Shapes>(payload).unwrap();
+        assert_eq!(typed.sub, Some(Subject("alice".into())));
+        assert_eq!(typed.iss, Issuer::Internal);
+        assert_eq!(typed.exp, Some(2_000_000_000));
+        assert_eq!(typed.nbf, Some(1.5));
+        assert_eq!(typed.jti.as_deref(), Some("x"));
+        assert_eq!(registered.sub(), Some("alice"));
+        let value = serde_json::from_slice::<Shapes>(payload).unwrap();
+        assert_eq!(value.sub, typed.sub);
     }
 
     #[test]

@@ -103,8 +103,9 @@ pub(crate) fn verify(
     if signature_b64.is_empty() {
         return Err(malformed("the token has no signature"));
     }
-    let header_bytes = decode_part(header_b64)?;
-    let header = parse_header(&header_bytes)?;
+    // Header and signature are small: decoded on the stack, not the heap.
+    let (mut header_buf, mut spill) = ([0u8; 512], Vec::new());
+    let header = parse_header(decode_part_into(header_b64, &mut header_buf, &mut spill)?)?;
     let context = || ErrorContext {
         kid: header.kid.clone(),
         ..ErrorContext::default()
@@ -128,10 +129,12 @@ pub(crate) fn verify(
         None => Err(KeyLookupError::NoKeyForAlgorithm),
     }
     .map_err(|e| key_error(e).with_context(context()))?;
-    let signature = decode_part(signature_b64)?;
+    // Large enough for an RSA signature of 8192 bits, the longest accepted.
+    let mut signature_buf = [0u8; 1024];
+    let signature = decode_part_into(signature_b64, &mut signature_buf, &mut spill)?;
     let payload = decode_part(payload_b64)?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-    if !key.verify(signing_input.as_bytes(), &signature) {
+    if !key.verify(signing_input.as_bytes(), signature) {
         return Err(AuthError::new(
             AuthErrorKind::InvalidSignature,
             "the token's signature does not verify",
@@ -205,6 +208,23 @@ pub(crate) fn decode_part(part: &str) -> Result<Vec<u8>, AuthError> {
         .map_err(|_| malformed("the token is not valid base64url"))
 }
 
+/// [`decode_part`] into `buf` when the decoded bytes fit, else into `spill`.
+fn decode_part_into<'a>(
+    part: &str,
+    buf: &'a mut [u8],
+    spill: &'a mut Vec<u8>,
+) -> Result<&'a [u8], AuthError> {
+    // base64url without padding: at most 3 bytes per 4 characters, rounded up.
+    if part.len().div_ceil(4) * 3 > buf.len() {
+        *spill = decode_part(part)?;
+        return Ok(spill);
+    }
+    let len = URL_SAFE_NO_PAD
+        .decode_slice(part, buf)
+        .map_err(|_| malformed("the token is not valid base64url"))?;
+    Ok(&buf[..len])
+}
+
 fn parse_header(bytes: &[u8]) -> Result<Header, AuthError> {
     let text = json_text(bytes).map_err(malformed)?;
     let mut de = serde_json::Deserializer::from_str(text);
@@ -246,16 +266,16 @@ fn parse_header(bytes: &[u8]) -> Result<Header, AuthError> {
 }
 
 #[derive(Default)]
-struct RawHeader {
-    alg: Option<String>,
+struct RawHeader<'de> {
+    alg: Option<Cow<'de, str>>,
     kid: Option<String>,
     typ: Option<String>,
     crit: Option<Vec<String>>,
     b64: Option<bool>,
 }
 
-impl RawHeader {
-    fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+impl<'de> RawHeader<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(RawHeaderVisitor)
     }
 }
@@ -263,13 +283,13 @@ impl RawHeader {
 struct RawHeaderVisitor;
 
 impl<'de> Visitor<'de> for RawHeaderVisitor {
-    type Value = RawHeader;
+    type Value = RawHeader<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JOSE header object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawHeader<'de>, A::Error> {
         let mut header = RawHeader::default();
         let mut seen = SeenKeys::default();
         while let Some(name) = map.next_key::<MemberName<'de>>()? {
@@ -278,7 +298,7 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
                 return Err(de::Error::custom("duplicate header member"));
             }
             match name.as_ref() {
-                "alg" => header.alg = Some(map.next_value()?),
+                "alg" => header.alg = Some(map.next_value::<MemberName<'de>>()?.0),
                 "kid" => header.kid = Some(map.next_value()?),
                 "typ" => header.typ = Some(map.next_value()?),
                 "crit" => header.crit = Some(map.next_value()?),
