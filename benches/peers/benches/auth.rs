@@ -21,12 +21,19 @@
 //!   - `request/jwt-authorizer`: jwt-authorizer 0.15 layer + `JwtClaims` on axum 0.7.
 //!   - `request/axum-jwt-auth`: axum-jwt-auth 0.7 `Claims` extractor (it has no layer).
 //! - `verify/*`: signature + claims check only, no HTTP.
-//!   - `verify/jwt-guard/{HS256,RS256,ES256,EdDSA}`: `Validator::validate`.
-//!   - `verify/jsonwebtoken/{...}`: plain `jsonwebtoken::decode` (v11, aws-lc-rs),
-//!     as a floor for what jwt-guard adds on top of the library it builds on.
+//!   - `verify/jwt-guard/{HS256,RS256,PS256,ES256,ES384,ES512,EdDSA}`:
+//!     `Validator::validate`.
+//!   - `verify/crypto/{...}`: the bare aws-lc-rs verify of the token's signing
+//!     input with the key parsed once: the floor.
+//!   - `verify/jsonwebtoken/{...}`: plain `jsonwebtoken::decode` (v11, aws-lc-rs;
+//!     no ES512), as a reference.
 //! - `roundtrip/redis-mget`: a bare `MGET` of the two keys a direct check reads,
 //!   on one multiplexed connection and the same runtime: the cost of one round
 //!   trip, to read `request/jwt-guard+redis-direct` against.
+//!
+//! Interleaved (alternating batches, three runs, median of the three):
+//! `request/over-bare` and `verify/over-crypto/<alg>`, the small differences
+//! criterion's one-after-another timings drift past.
 //!
 //! Then, outside criterion (see `support/extras.rs`), `propagation/redis-mirror`
 //! (revocation on one mirror to `Revoked` on another: p50/p90/p99/max) and
@@ -143,14 +150,59 @@ fn bearer(token: &str) -> HeaderValue {
     HeaderValue::try_from(format!("Bearer {token}")).expect("header value")
 }
 
-/// One signing algorithm's material: a private key to mint with, the public key
-/// as a PEM (SPKI "PUBLIC KEY"), and a token minted with it.
+/// One signing algorithm's material: the public key as a PEM (SPKI "PUBLIC
+/// KEY") or the raw secret, a token minted with it, and the bare crypto
+/// verifier of that key (the floor `verify/crypto/*` measures).
 struct KeyMaterial {
     name: &'static str,
-    alg: jsonwebtoken::Algorithm,
+    /// `None` for ES512, which jsonwebtoken lacks (minted by jwt-guard).
+    alg: Option<jsonwebtoken::Algorithm>,
+    guard_alg: jwt_guard::Algorithm,
     /// PEM of the public key (for asymmetric algorithms) or the raw secret (HS256).
     verify_key: Vec<u8>,
     token: String,
+    bare: BareVerifier,
+}
+
+/// aws-lc-rs with the key parsed once: what a verification costs at least.
+/// Unboxed like jwt-guard's own, so that neither pays an extra indirection.
+#[allow(clippy::large_enum_variant)]
+enum BareVerifier {
+    Hmac(aws_lc_rs::hmac::Key),
+    Public(aws_lc_rs::signature::ParsedPublicKey),
+}
+
+impl BareVerifier {
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Hmac(key) => aws_lc_rs::hmac::verify(key, message, signature).is_ok(),
+            Self::Public(key) => key.verify_sig(message, signature).is_ok(),
+        }
+    }
+}
+
+impl KeyMaterial {
+    /// The token's signing input and decoded signature, for the bare verifier.
+    fn signed_parts(&self) -> (&[u8], Vec<u8>) {
+        use base64::Engine as _;
+        let (input, signature) = self.token.rsplit_once('.').expect("compact JWS");
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(signature)
+            .expect("base64url signature");
+        (input.as_bytes(), signature)
+    }
+
+    fn guard_key(&self) -> jwt_guard::VerifyingKey {
+        use jwt_guard::VerifyingKey;
+        use jwt_guard::keys::KeyFamily;
+        match self.guard_alg.family() {
+            KeyFamily::Hmac => VerifyingKey::hmac(self.guard_alg, &self.verify_key),
+            KeyFamily::Rsa => VerifyingKey::from_rsa_pem(self.guard_alg, &self.verify_key),
+            KeyFamily::Ec => VerifyingKey::from_ec_pem(self.guard_alg, &self.verify_key),
+            _ => VerifyingKey::from_ed_pem(&self.verify_key),
+        }
+        .expect("jwt-guard key")
+    }
 }
 
 fn pem(tag: &str, der: &[u8]) -> Vec<u8> {
@@ -165,43 +217,98 @@ fn hs256_material() -> KeyMaterial {
     );
     KeyMaterial {
         name: "HS256",
-        alg,
+        alg: Some(alg),
+        guard_alg: jwt_guard::Algorithm::HS256,
         verify_key: SECRET.as_bytes().to_vec(),
         token,
+        bare: BareVerifier::Hmac(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            SECRET.as_bytes(),
+        )),
     }
 }
 
-fn rs256_material() -> KeyMaterial {
+/// RS256 and PS256 with one 2048-bit key.
+fn rsa_materials() -> [KeyMaterial; 2] {
+    use aws_lc_rs::signature::{
+        ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
+    };
     let pair =
         aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa keygen");
     let private: Pkcs8V1Der<'static> = pair.as_der().expect("rsa pkcs8");
     let public = pair.public_key().as_der().expect("rsa spki");
-    let alg = jsonwebtoken::Algorithm::RS256;
     let signing = jsonwebtoken::EncodingKey::from_rsa_pem(&pem("PRIVATE KEY", private.as_ref()))
         .expect("rsa pem");
-    KeyMaterial {
-        name: "RS256",
-        alg,
+    let material = |name, alg, guard_alg, params| KeyMaterial {
+        name,
+        alg: Some(alg),
+        guard_alg,
         verify_key: pem("PUBLIC KEY", public.as_ref()),
         token: mint(alg, &signing),
-    }
+        bare: BareVerifier::Public(
+            ParsedPublicKey::new(params, public.as_ref()).expect("parsed rsa key"),
+        ),
+    };
+    [
+        material(
+            "RS256",
+            jsonwebtoken::Algorithm::RS256,
+            jwt_guard::Algorithm::RS256,
+            &RSA_PKCS1_2048_8192_SHA256,
+        ),
+        material(
+            "PS256",
+            jsonwebtoken::Algorithm::PS256,
+            jwt_guard::Algorithm::PS256,
+            &RSA_PSS_2048_8192_SHA256,
+        ),
+    ]
 }
 
-fn es256_material() -> KeyMaterial {
-    let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
-        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-    )
-    .expect("p256 keygen");
-    let private = pair.to_pkcs8v1().expect("p256 pkcs8");
-    let public = pair.public_key().as_der().expect("p256 spki");
-    let alg = jsonwebtoken::Algorithm::ES256;
-    let signing = jsonwebtoken::EncodingKey::from_ec_pem(&pem("PRIVATE KEY", private.as_ref()))
-        .expect("ec pem");
+/// An EC key of `guard_alg`'s curve; minted by jsonwebtoken where it has
+/// the algorithm, else by jwt-guard.
+fn ec_material(name: &'static str, guard_alg: jwt_guard::Algorithm) -> KeyMaterial {
+    use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, ParsedPublicKey};
+    let (signing_alg, verify_alg, alg): (_, &'static dyn sig::VerificationAlgorithm, _) =
+        match guard_alg {
+            jwt_guard::Algorithm::ES256 => (
+                &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &sig::ECDSA_P256_SHA256_FIXED,
+                Some(jsonwebtoken::Algorithm::ES256),
+            ),
+            jwt_guard::Algorithm::ES384 => (
+                &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
+                &sig::ECDSA_P384_SHA384_FIXED,
+                Some(jsonwebtoken::Algorithm::ES384),
+            ),
+            _ => (
+                &sig::ECDSA_P521_SHA512_FIXED_SIGNING,
+                &sig::ECDSA_P521_SHA512_FIXED,
+                None,
+            ),
+        };
+    let pair = EcdsaKeyPair::generate(signing_alg).expect("ec keygen");
+    let private = pem("PRIVATE KEY", pair.to_pkcs8v1().expect("ec pkcs8").as_ref());
+    let public = pair.public_key().as_der().expect("ec spki");
+    let token = match alg {
+        Some(alg) => mint(
+            alg,
+            &jsonwebtoken::EncodingKey::from_ec_pem(&private).expect("ec pem"),
+        ),
+        None => jwt_guard::SigningKey::from_ec_pem(guard_alg, &private)
+            .expect("jwt-guard ec key")
+            .sign("JWT", &bench_claims())
+            .expect("mint token"),
+    };
     KeyMaterial {
-        name: "ES256",
+        name,
         alg,
+        guard_alg,
         verify_key: pem("PUBLIC KEY", public.as_ref()),
-        token: mint(alg, &signing),
+        token,
+        bare: BareVerifier::Public(
+            ParsedPublicKey::new(verify_alg, pair.public_key().as_ref()).expect("parsed ec key"),
+        ),
     }
 }
 
@@ -214,10 +321,32 @@ fn eddsa_material() -> KeyMaterial {
         .expect("ed pem");
     KeyMaterial {
         name: "EdDSA",
-        alg,
+        alg: Some(alg),
+        guard_alg: jwt_guard::Algorithm::EdDSA,
         verify_key: pem("PUBLIC KEY", public.as_ref()),
         token: mint(alg, &signing),
+        bare: BareVerifier::Public(
+            aws_lc_rs::signature::ParsedPublicKey::new(
+                &aws_lc_rs::signature::ED25519,
+                pair.public_key().as_ref(),
+            )
+            .expect("parsed ed25519 key"),
+        ),
     }
+}
+
+/// Every algorithm `verify/*` measures.
+fn materials() -> Vec<KeyMaterial> {
+    let [rs256, ps256] = rsa_materials();
+    vec![
+        hs256_material(),
+        rs256,
+        ps256,
+        ec_material("ES256", jwt_guard::Algorithm::ES256),
+        ec_material("ES384", jwt_guard::Algorithm::ES384),
+        ec_material("ES512", jwt_guard::Algorithm::ES512),
+        eddsa_material(),
+    ]
 }
 
 // ---------------------------------------------------------------------------
@@ -353,8 +482,10 @@ fn bench_service<S, B, RB>(
 // Contenders
 // ---------------------------------------------------------------------------
 
+/// The floor: the same route and the same handler work (an owned `String`
+/// body, as the contenders return the subject) without authentication.
 fn bare_router() -> axum::Router {
-    axum::Router::new().route("/", axum::routing::get(|| async { SUBJECT }))
+    axum::Router::new().route("/", axum::routing::get(|| async { SUBJECT.to_owned() }))
 }
 
 fn jwt_guard_hs256_validator() -> jwt_guard::Validator {
@@ -464,6 +595,15 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// A one-worker runtime for background tasks the measured loop must not starve.
+fn background_runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("background tokio runtime")
 }
 
 fn install_crypto_provider() {
@@ -581,14 +721,54 @@ fn count_direct_commands(
 type Op<'a> = Box<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>> + 'a>;
 
 fn router_op<'a>(svc: &axum::Router, authorization: &HeaderValue) -> Op<'a> {
+    service_op::<_, axum::body::Body>(svc, authorization)
+}
+
+/// One request to `svc`, as `bench_service` sends it.
+fn service_op<'a, S, B>(svc: &S, authorization: &HeaderValue) -> Op<'a>
+where
+    S: Service<Request<B>, Error = Infallible> + Clone + 'a,
+    S::Future: 'a,
+    B: Default + 'a,
+{
     let (svc, authorization) = (svc.clone(), authorization.clone());
     Box::new(move || {
         let svc = svc.clone();
-        let req = request::<axum::body::Body>(Some(&authorization));
+        let req = request::<B>(Some(&authorization));
         Box::pin(async move {
             black_box(svc.oneshot(req).await.unwrap());
         })
     })
+}
+
+/// `request/over-bare`: each contender's time per request over the bare
+/// route's, measured interleaved (alternating batches of 1000), three
+/// times; the median of the three is reported. Criterion's own
+/// contender-after-contender timings drift by more than these differences.
+fn request_over_bare(rt: &Runtime, contenders: &[(&str, Op<'_>)]) {
+    let id = "request/over-bare";
+    let mode = extras::mode_for(id);
+    if mode == extras::Mode::Skip {
+        return;
+    }
+    let rounds = if mode == extras::Mode::Bench { 150 } else { 3 };
+    let ops: Vec<(usize, Op<'_>)> = contenders
+        .iter()
+        .map(|(_, op)| -> (usize, Op<'_>) { (1000, Box::new(|| op())) })
+        .collect();
+    let runs: Vec<Vec<f64>> = (0..3).map(|_| interleaved(rt, &ops, rounds)).collect();
+    let bare = median3(runs.iter().map(|run| run[0]));
+    let mut fields = serde_json::json!({ "bare_us": bare, "rounds": rounds, "runs": runs });
+    let mut line = format!("{id}: bare {bare:.3} µs;");
+    for (i, (name, _)) in contenders.iter().enumerate().skip(1) {
+        let over = median3(runs.iter().map(|run| run[i] - run[0]));
+        fields[*name] = over.into();
+        line.push_str(&format!(" {name} {over:+.3} µs;"));
+    }
+    line.push_str(&format!(
+        " (medians of 3 runs of {rounds} interleaved batches of 1000)"
+    ));
+    extras::report(mode, id, line, fields);
 }
 
 fn mget_op<'a>(conn: &redis::aio::MultiplexedConnection, keys: &'a [String]) -> Op<'a> {
@@ -726,14 +906,23 @@ fn requests(c: &mut Criterion) {
     let redis = redis_server::RedisServer::start();
     let memory_store = MemoryStore::new();
     rt.block_on(populate(&memory_store));
+    // The mirror's task (subscription, health checks renewing its lease)
+    // runs on a runtime of its own, as it would beside a server's request
+    // tasks: criterion's loop on `rt` never yields, and a mirror whose task
+    // starved would let its lease lapse and answer 503 mid-measurement.
+    let background = background_runtime();
     let (mirror_store, direct_store) = {
+        let (mirror, writer) = {
+            let _enter = background.enter();
+            let mirror = RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-mirror:"))
+                .expect("mirror store");
+            // The mirror is filled the way revocations reach it in production:
+            // another instance revokes, Redis publishes, the mirror applies.
+            let writer = RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-mirror:"))
+                .expect("writer store");
+            (mirror, writer)
+        };
         let _enter = rt.enter();
-        let mirror = RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-mirror:"))
-            .expect("mirror store");
-        // The mirror is filled the way revocations reach it in production:
-        // another instance revokes, Redis publishes, the mirror applies.
-        let writer = RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-mirror:"))
-            .expect("writer store");
         let direct = RedisStore::new(
             RedisConfig::url(redis.url())
                 .prefix("bench-direct:")
@@ -813,6 +1002,20 @@ fn requests(c: &mut Criterion) {
         &valid,
         &conn,
         &keys,
+    );
+
+    request_over_bare(
+        &rt,
+        &[
+            ("bare", router_op(&bare, &valid)),
+            ("jwt-guard", router_op(&jwt_guard, &valid)),
+            ("jwt-guard-nocache", router_op(&jwt_guard_nocache, &valid)),
+            (
+                "jwt-authorizer",
+                service_op::<_, axum07::body::Body>(&jwt_authorizer, &valid),
+            ),
+            ("axum-jwt-auth", router_op(&axum_jwt_auth, &valid)),
+        ],
     );
 
     let mut group = c.benchmark_group("request");
@@ -909,31 +1112,12 @@ fn base64_url(text: &str) -> String {
 
 fn verify(c: &mut Criterion) {
     install_crypto_provider();
-    let materials = [
-        hs256_material(),
-        rs256_material(),
-        es256_material(),
-        eddsa_material(),
-    ];
+    let materials = materials();
 
     let mut group = c.benchmark_group("verify");
     for m in &materials {
         // jwt-guard
-        let key = match m.alg {
-            jsonwebtoken::Algorithm::HS256 => {
-                jwt_guard::VerifyingKey::hmac(jwt_guard::Algorithm::HS256, &m.verify_key)
-            }
-            jsonwebtoken::Algorithm::RS256 => {
-                jwt_guard::VerifyingKey::from_rsa_pem(jwt_guard::Algorithm::RS256, &m.verify_key)
-            }
-            jsonwebtoken::Algorithm::ES256 => {
-                jwt_guard::VerifyingKey::from_ec_pem(jwt_guard::Algorithm::ES256, &m.verify_key)
-            }
-            jsonwebtoken::Algorithm::EdDSA => jwt_guard::VerifyingKey::from_ed_pem(&m.verify_key),
-            other => unreachable!("no bench key for {other:?}"),
-        }
-        .expect("jwt-guard key");
-        let validator = jwt_guard_validator(key);
+        let validator = jwt_guard_validator(m.guard_key());
         validator
             .validate::<jwt_guard::StandardClaims>(&m.token)
             .unwrap_or_else(|e| panic!("jwt-guard refused the {} token: {e:?}", m.name));
@@ -946,13 +1130,21 @@ fn verify(c: &mut Criterion) {
             b.iter(|| validator.validate::<jwt_guard::StandardClaims>(black_box(&m.token)))
         });
 
-        // plain jsonwebtoken 11, same checks, as the floor
-        let decoding = match m.alg {
+        // the signature alone, key parsed once: the floor
+        let (input, signature) = m.signed_parts();
+        assert!(m.bare.verify(input, &signature), "bare {} verify", m.name);
+        group.bench_function(format!("crypto/{}", m.name), |b| {
+            b.iter(|| m.bare.verify(black_box(input), black_box(&signature)))
+        });
+
+        // plain jsonwebtoken 11, same checks, as a reference
+        let Some(alg) = m.alg else { continue };
+        let decoding = match alg {
             jsonwebtoken::Algorithm::HS256 => jsonwebtoken::DecodingKey::from_secret(&m.verify_key),
-            jsonwebtoken::Algorithm::RS256 => {
+            jsonwebtoken::Algorithm::RS256 | jsonwebtoken::Algorithm::PS256 => {
                 jsonwebtoken::DecodingKey::from_rsa_pem(&m.verify_key).expect("rsa")
             }
-            jsonwebtoken::Algorithm::ES256 => {
+            jsonwebtoken::Algorithm::ES256 | jsonwebtoken::Algorithm::ES384 => {
                 jsonwebtoken::DecodingKey::from_ec_pem(&m.verify_key).expect("ec")
             }
             jsonwebtoken::Algorithm::EdDSA => {
@@ -960,7 +1152,7 @@ fn verify(c: &mut Criterion) {
             }
             other => unreachable!("no bench key for {other:?}"),
         };
-        let mut validation = jsonwebtoken::Validation::new(m.alg);
+        let mut validation = jsonwebtoken::Validation::new(alg);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
@@ -975,6 +1167,91 @@ fn verify(c: &mut Criterion) {
         });
     }
     group.finish();
+    verify_over_crypto(&materials);
+}
+
+/// `verify/over-crypto`: each algorithm's `Validator::validate` against the
+/// bare verify of the same signing input, measured interleaved (alternating
+/// batches), three times; the median of the three medians is reported.
+fn verify_over_crypto(materials: &[KeyMaterial]) {
+    let id = "verify/over-crypto";
+    let mode = extras::mode_for(id);
+    if mode == extras::Mode::Skip {
+        return;
+    }
+    let rounds = if mode == extras::Mode::Bench { 150 } else { 3 };
+    for m in materials {
+        let validator = jwt_guard_validator(m.guard_key());
+        let (input, signature) = m.signed_parts();
+        let batch = if m.name.starts_with("HS") { 2000 } else { 40 };
+        let runs: Vec<[f64; 2]> = (0..3)
+            .map(|_| {
+                let [validate, bare] = interleaved_sync(
+                    [
+                        &|| {
+                            black_box(
+                                validator
+                                    .validate::<jwt_guard::StandardClaims>(black_box(&m.token))
+                                    .is_ok(),
+                            );
+                        },
+                        &|| {
+                            black_box(m.bare.verify(black_box(input), black_box(&signature)));
+                        },
+                    ],
+                    batch,
+                    rounds,
+                );
+                [validate, bare]
+            })
+            .collect();
+        let validate = median3(runs.iter().map(|r| r[0]));
+        let bare = median3(runs.iter().map(|r| r[1]));
+        let over = median3(runs.iter().map(|r| (r[0] - r[1]) / r[1] * 100.0));
+        extras::report(
+            mode,
+            &format!("{id}/{}", m.name),
+            format!(
+                "{id}/{}: validate {validate:.3} µs, bare verify {bare:.3} µs, {over:+.1} % \
+                 (medians of 3 runs of {rounds} interleaved batches of {batch})",
+                m.name
+            ),
+            serde_json::json!({
+                "validate_us": validate,
+                "crypto_us": bare,
+                "over_percent": over,
+                "runs": runs,
+            }),
+        );
+    }
+}
+
+/// The median of three numbers.
+fn median3(values: impl Iterator<Item = f64>) -> f64 {
+    let mut values: Vec<f64> = values.collect();
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// As [`interleaved`], for synchronous operations: median µs per call of each.
+fn interleaved_sync<const N: usize>(ops: [&dyn Fn(); N], batch: usize, rounds: usize) -> [f64; N] {
+    let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(rounds));
+    for round in 0..rounds + rounds / 10 {
+        for (op, times) in ops.iter().zip(&mut times) {
+            let start = Instant::now();
+            for _ in 0..batch {
+                op();
+            }
+            // the first tenth warms up
+            if round >= rounds / 10 {
+                times.push(start.elapsed().as_secs_f64() * 1e6 / batch as f64);
+            }
+        }
+    }
+    times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    })
 }
 
 /// Issuing: a login (a new refresh family and its first pair) and a refresh
