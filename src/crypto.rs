@@ -162,19 +162,19 @@ mod backend {
 
     impl Verifier {
         pub(super) fn new(alg: Algorithm, key: &DecodingKey) -> Result<Self, Error> {
-            (super::provider().verifier_factory)(&alg, key)?;
+            (crate::crypto::provider().verifier_factory)(&alg, key)?;
             Ok(Self::Jws(alg, key.clone()))
         }
 
         pub(super) fn es512(point: &[u8]) -> Option<Self> {
-            super::es512::point_is_valid(point).then(|| Self::Es512(point.into()))
+            crate::crypto::es512::point_is_valid(point).then(|| Self::Es512(point.into()))
         }
 
         pub(super) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
             match self {
-                Self::Jws(alg, key) => (super::provider().verifier_factory)(alg, key)
+                Self::Jws(alg, key) => (crate::crypto::provider().verifier_factory)(alg, key)
                     .is_ok_and(|verifier| verifier.verify(message, &signature.to_vec()).is_ok()),
-                Self::Es512(point) => super::es512::verify(point, message, signature),
+                Self::Es512(point) => crate::crypto::es512::verify(point, message, signature),
             }
         }
     }
