@@ -5,8 +5,15 @@
 //! {prefix}{<base64url(sub)>}:c         value: the cut-off (Unix µs), EXAT cut-off + retention
 //! {prefix}{<base64url(sub)>}:f:<family>  hash: a refresh family (see `families.rs`)
 //! {prefix}l:<key>                  value: attempts in the throttle window, PEXPIRE the window
-//! channel {prefix}events               messages "t|<exp s>|<jti>" and "s|<cut-off µs>|<sub>"
+//! channel {prefix}events               messages "t|<exp s>|<jti>" and "s|<cut-off µs>|<sub>",
+//!                                      prefixed "x<stream id>|" when also logged
+//! {prefix}log                          stream: the same messages (field `e`), trimmed by time
 //! ```
+//!
+//! The revocation log exists on a single server and behind Sentinel: a
+//! script may only write keys of one cluster slot, and a revocation's slot
+//! is its subject's. On a Cluster the mirror reloads in full instead (a log
+//! per slot, read per master, is the layout that would keep the rule).
 //!
 //! The subject, encoded so that it holds no brace, is the Redis Cluster hash
 //! tag: a token's key and its subject's cut-off live in one slot, so one
@@ -19,6 +26,39 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub(crate) struct Keys {
     prefix: String,
     channel: String,
+    log: String,
+}
+
+/// Where revoking scripts log: the log's key and retention, or nowhere
+/// (an empty key) on a Cluster or when turned off.
+#[derive(Debug, Clone)]
+pub(crate) struct RevocationLog {
+    key: String,
+    retention_ms: u64,
+}
+
+impl RevocationLog {
+    pub(crate) fn new(keys: &Keys, retention: std::time::Duration, possible: bool) -> Self {
+        let on = possible && !retention.is_zero();
+        Self {
+            key: if on {
+                keys.log().to_owned()
+            } else {
+                String::new()
+            },
+            retention_ms: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Whether revocations are logged.
+    pub(crate) fn is_on(&self) -> bool {
+        !self.key.is_empty()
+    }
+
+    /// Appends the script arguments `publish` takes after the message.
+    pub(crate) fn args(&self, invocation: &mut redis::ScriptInvocation<'_>) {
+        invocation.arg(&self.key).arg(self.retention_ms);
+    }
 }
 
 /// A key read back during a resynchronisation.
@@ -33,7 +73,13 @@ impl Keys {
         Self {
             prefix: prefix.to_owned(),
             channel: format!("{prefix}events"),
+            log: format!("{prefix}log"),
         }
+    }
+
+    /// The revocation log (a stream), where the topology allows one.
+    pub(crate) fn log(&self) -> &str {
+        &self.log
     }
 
     pub(crate) fn channel(&self) -> &str {
@@ -108,6 +154,19 @@ impl Event {
         }
     }
 
+    /// A channel message: the event, and its place in the revocation log
+    /// when it was logged.
+    pub(crate) fn decode_message(message: &[u8]) -> Option<(Option<StreamId>, Self)> {
+        match message.strip_prefix(b"x") {
+            Some(rest) => {
+                let split = rest.iter().position(|&b| b == b'|')?;
+                let id = StreamId::parse(std::str::from_utf8(&rest[..split]).ok()?)?;
+                Some((Some(id), Self::decode(&rest[split + 1..])?))
+            }
+            None => Some((None, Self::decode(message)?)),
+        }
+    }
+
     pub(crate) fn decode(message: &[u8]) -> Option<Self> {
         let message = std::str::from_utf8(message).ok()?;
         let mut parts = message.splitn(3, '|');
@@ -123,6 +182,29 @@ impl Event {
             }),
             _ => None,
         }
+    }
+}
+
+/// A Redis stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct StreamId {
+    pub(crate) ms: u64,
+    pub(crate) seq: u64,
+}
+
+impl StreamId {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let (ms, seq) = text.split_once('-')?;
+        Some(Self {
+            ms: ms.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for StreamId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
     }
 }
 
@@ -163,6 +245,24 @@ mod tests {
             assert_eq!(Event::decode(event.encode().as_bytes()), Some(event));
         }
         assert_eq!(Event::decode(b"q|1|x"), None);
+        let logged = Event::decode_message(b"x1700000000000-3|t|9|a|b").unwrap();
+        assert_eq!(
+            logged,
+            (
+                Some(StreamId {
+                    ms: 1_700_000_000_000,
+                    seq: 3
+                }),
+                Event::Token {
+                    jti: "a|b".into(),
+                    expires_at_secs: 9
+                }
+            )
+        );
+        assert_eq!(Event::decode_message(b"x12|t|9|a"), None);
+        assert_eq!(Event::decode_message(b"t|9|a").unwrap().0, None);
+        assert!(StreamId::parse("1-2") < StreamId::parse("2-0"));
+        assert!(StreamId::parse("2-1") > StreamId::parse("2-0"));
         assert_eq!(Event::decode(b"t|nope|x"), None);
     }
 }

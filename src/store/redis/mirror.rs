@@ -59,6 +59,7 @@ pub(crate) struct Mirror {
     lease_until: AtomicU64,
     epoch: Instant,
     resyncs: AtomicU64,
+    catch_ups: AtomicU64,
     keys: [RandomState; 2],
     /// Bumped after every change, for [`TokenWatch`](crate::watch::TokenWatch)es.
     changes: tokio::sync::watch::Sender<()>,
@@ -83,6 +84,7 @@ impl Mirror {
             lease_until: AtomicU64::new(0),
             epoch: Instant::now(),
             resyncs: AtomicU64::new(0),
+            catch_ups: AtomicU64::new(0),
             keys: [RandomState::new(), RandomState::new()],
             changes: tokio::sync::watch::Sender::new(()),
         }
@@ -132,6 +134,18 @@ impl Mirror {
     }
 
     /// How many full resynchronisations have completed.
+    /// Records a resynchronisation from the revocation log (also a resync).
+    pub(crate) fn count_catch_up(&self) {
+        self.resyncs.fetch_add(1, Ordering::Relaxed);
+        self.catch_ups.fetch_add(1, Ordering::Relaxed);
+        self.changes.send_replace(());
+    }
+
+    /// How many resynchronisations were catch-ups from the log.
+    pub(crate) fn catch_ups(&self) -> u64 {
+        self.catch_ups.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn resyncs(&self) -> u64 {
         self.resyncs.load(Ordering::Relaxed)
     }

@@ -74,6 +74,30 @@ use super::{
 };
 use crate::error::{ConfigError, ConfigErrorKind};
 
+/// `publish(channel, log, retention_ms, msg)`: publishes a revocation and,
+/// when `log` names the revocation log, first appends it there (trimming
+/// entries older than `retention_ms` by Redis's clock, and expiring the
+/// whole log after that long without a write) and publishes it
+/// with its entry id, so that a mirror knows how far it has read.
+macro_rules! publish_fn {
+    () => {
+        r"
+local function publish(channel, log, retention_ms, msg)
+  if log == '' then
+    redis.call('PUBLISH', channel, msg)
+    return
+  end
+  local t = redis.call('TIME')
+  local minid = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(retention_ms)
+  if minid < 0 then minid = 0 end
+  local id = redis.call('XADD', log, 'MINID', '~', string.format('%.0f', minid), '*', 'e', msg)
+  redis.call('PEXPIRE', log, retention_ms)
+  redis.call('PUBLISH', channel, 'x' .. id .. '|' .. msg)
+end
+"
+    };
+}
+
 mod attempts;
 mod error;
 mod families;
@@ -84,10 +108,13 @@ mod sync;
 mod topology;
 
 use error::{bounded, protocol, store_error};
-use keys::{Event, Keys};
+use keys::{Event, Keys, RevocationLog};
 use mirror::{Mirror, micros};
 use pool::Pool;
 use topology::{Redacted, Topology};
+
+/// The default retention of the revocation log.
+pub const DEFAULT_LOG_RETENTION: Duration = Duration::from_secs(600);
 
 /// Configures a [`RedisStore`]: the topology, then optional settings.
 ///
@@ -105,6 +132,7 @@ pub struct RedisConfig {
     health_interval: Duration,
     health_timeout: Duration,
     resync_interval: Duration,
+    log_retention: Duration,
 }
 
 impl fmt::Debug for RedisConfig {
@@ -131,6 +159,7 @@ impl RedisConfig {
             health_interval: Duration::from_secs(1),
             health_timeout: Duration::from_millis(500),
             resync_interval: Duration::from_secs(300),
+            log_retention: DEFAULT_LOG_RETENTION,
         }
     }
 
@@ -223,6 +252,19 @@ impl RedisConfig {
         self
     }
 
+    /// How long the revocation log keeps a revocation (default 10 min;
+    /// zero turns the log off). A mirror that lost Redis for less than
+    /// this reads what it missed from the log and answers again within
+    /// milliseconds; after a longer outage, a restart of Redis or a
+    /// failover (a new replication history) it reloads everything. Each
+    /// entry costs Redis about a hundred bytes for the retention. Not on
+    /// a Cluster, where the mirror always reloads in full (see the
+    /// [module docs](self)).
+    pub fn revocation_log(mut self, retention: Duration) -> Self {
+        self.log_retention = retention;
+        self
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |message: &'static str| Err(ConfigError::new(ConfigErrorKind::InvalidSetting, message));
@@ -248,6 +290,9 @@ impl RedisConfig {
             || self.resync_interval < self.health_interval
         {
             return invalid("Redis timeouts, intervals and pool size must be above zero");
+        }
+        if !self.log_retention.is_zero() && self.log_retention < Duration::from_secs(10) {
+            return invalid("the revocation log retention is under 10 seconds");
         }
         if self.subject_retention < Duration::from_secs(60) {
             return invalid("the subject cut-off retention is under a minute");
@@ -282,6 +327,7 @@ struct Shared {
     mirror: Option<Arc<Mirror>>,
     task: Option<tokio::task::JoinHandle<()>>,
     topology: Topology,
+    log: RevocationLog,
 }
 
 impl Shared {
@@ -347,25 +393,33 @@ impl fmt::Debug for RedisStore {
 
 /// Keeps the later expiry, as the mirror and the memory store do: a token
 /// revoked again for longer stays revoked for longer, never shorter.
-const REVOKE_TOKEN: &str = r"
+/// ARGV: expiry (s), channel, message, log, log retention (ms).
+const REVOKE_TOKEN: &str = concat!(
+    publish_fn!(),
+    r"
 local current = tonumber(redis.call('GET', KEYS[1]))
 if current and current >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+publish(ARGV[2], ARGV[4], ARGV[5], ARGV[3])
 return 1
-";
+"
+);
 
-const REVOKE_SUBJECT: &str = r"
+/// ARGV: cut-off (µs), forget-at (s), channel, message, log, log retention (ms).
+const REVOKE_SUBJECT: &str = concat!(
+    publish_fn!(),
+    r"
 local current = tonumber(redis.call('GET', KEYS[1]))
 if current and current >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+publish(ARGV[3], ARGV[5], ARGV[6], ARGV[4])
 return 1
-";
+"
+);
 
 /// Reads one `MGET` item: present or not, with its text.
 fn item(value: &Value) -> Result<Option<&str>, StoreError> {
@@ -436,6 +490,12 @@ impl RedisStore {
             config.connect_timeout,
         )?;
         let keys = Keys::new(&config.prefix);
+        // A script writes one cluster slot: no log on a Cluster.
+        let log = RevocationLog::new(
+            &keys,
+            config.log_retention,
+            !matches!(config.topology, Topology::Cluster(_)),
+        );
         let (mirror, task) = if config.mirror {
             let mirror = Arc::new(Mirror::new());
             let task = tokio::spawn(sync::run(
@@ -447,6 +507,7 @@ impl RedisStore {
                     health_interval: config.health_interval,
                     health_timeout: config.health_timeout,
                     resync_interval: config.resync_interval,
+                    log: log.clone(),
                 },
             ));
             (Some(mirror), Some(task))
@@ -465,6 +526,7 @@ impl RedisStore {
                 mirror,
                 task,
                 topology: config.topology,
+                log,
             }),
         })
     }
@@ -507,6 +569,13 @@ impl RedisStore {
     /// How many full resynchronisations the mirror has completed (0 in direct mode).
     pub fn mirror_resyncs(&self) -> u64 {
         self.shared.mirror.as_ref().map_or(0, |m| m.resyncs())
+    }
+
+    /// How many of the [resynchronisations](Self::mirror_resyncs) read only
+    /// what was missed from the revocation log, rather than reloading
+    /// everything (0 in direct mode).
+    pub fn mirror_catch_ups(&self) -> u64 {
+        self.shared.mirror.as_ref().map_or(0, |m| m.catch_ups())
     }
 
     /// Revoked-token entries held by the mirror (0 in direct mode).
@@ -600,6 +669,7 @@ impl RevocationStore for RedisStore {
                 .arg(expires_at_secs)
                 .arg(shared.keys.channel())
                 .arg(event.encode());
+            shared.log.args(&mut invocation);
             let invocation = &invocation;
             shared
                 .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
@@ -636,6 +706,7 @@ impl RevocationStore for RedisStore {
                 .arg(forget_at)
                 .arg(shared.keys.channel())
                 .arg(event.encode());
+            shared.log.args(&mut invocation);
             let invocation = &invocation;
             shared
                 .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })

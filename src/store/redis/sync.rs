@@ -9,7 +9,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 
 use super::error::{bounded, store_error};
-use super::keys::{Event, Keys, Parsed};
+use super::keys::{Event, Keys, Parsed, RevocationLog, StreamId};
 use super::mirror::Mirror;
 use super::topology::Topology;
 use crate::error::{ConfigError, ConfigErrorKind};
@@ -20,6 +20,7 @@ pub(crate) struct Settings {
     pub(crate) health_interval: Duration,
     pub(crate) health_timeout: Duration,
     pub(crate) resync_interval: Duration,
+    pub(crate) log: RevocationLog,
 }
 
 impl Settings {
@@ -52,8 +53,18 @@ async fn reload(
     keys: &Keys,
     settings: &Settings,
     stream: &mut redis::aio::PubSubStream,
+    position: &mut Option<Position>,
 ) -> Result<usize, StoreError> {
     let timeout = settings.connect_timeout;
+    // Where the log ends before the scan: what is logged later is read
+    // again by a catch-up, which is harmless (revocations only add up).
+    *position = None;
+    let start = if settings.log.is_on() {
+        let mut conn = connect(client, timeout).await?;
+        current_position(&mut conn, keys, timeout).await?
+    } else {
+        None
+    };
     let targets = source.scan_targets(client, timeout).await?;
     let mut events = Vec::new();
     for target in &targets {
@@ -63,13 +74,270 @@ async fn reload(
     let loaded = events.len();
     // The mirror holds its own copy; the list lives no longer than the reload.
     drop(events);
-    while let Ok(Some(message)) = tokio::time::timeout(Duration::ZERO, stream.next()).await {
-        if let Some(event) = Event::decode(message.get_payload_bytes()) {
-            mirror.apply(&event);
-        }
-    }
+    *position = start;
+    drain(mirror, stream, position).await;
     crate::observe::mirror_resync();
     Ok(loaded)
+}
+
+/// Applies what waits on the channel, without waiting for more.
+async fn drain(
+    mirror: &Mirror,
+    stream: &mut redis::aio::PubSubStream,
+    position: &mut Option<Position>,
+) {
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::ZERO, stream.next()).await {
+        receive(mirror, message.get_payload_bytes(), position);
+    }
+}
+
+/// Applies one channel message and moves the log position past it.
+fn receive(mirror: &Mirror, payload: &[u8], position: &mut Option<Position>) {
+    match Event::decode_message(payload) {
+        Some((id, event)) => {
+            mirror.apply(&event);
+            match (id, position.as_mut()) {
+                // One more entry read, in the log's order; one read again
+                // (a catch-up read it already) moves nothing.
+                (Some(id), Some(position)) if id > position.last => {
+                    position.last = id;
+                    position.added += 1;
+                }
+                (Some(_), _) | (None, None) => {}
+                // Written without the log (another instance configured
+                // otherwise): the log cannot be trusted to hold everything.
+                (None, Some(_)) => *position = None,
+            }
+        }
+        None => tracing::debug!("ignoring an unreadable revocation event"),
+    }
+}
+
+/// How far a mirror has read the revocation log, on which replication
+/// history of the server: the last entry read, and how many entries the
+/// log had received up to it (`entries-added`), which tells a trimmed log
+/// from a quiet one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Position {
+    replid: String,
+    last: StreamId,
+    added: u64,
+}
+
+/// The server's replication id: it changes when the server restarts or a
+/// replica is promoted, after which the log may lack entries a mirror saw.
+async fn replication_id(
+    conn: &mut MultiplexedConnection,
+    timeout: Duration,
+) -> Result<String, StoreError> {
+    let info: String = bounded(timeout, async {
+        redis::cmd("INFO")
+            .arg("replication")
+            .query_async(conn)
+            .await
+            .map_err(store_error)
+    })
+    .await?;
+    info.lines()
+        .find_map(|line| line.strip_prefix("master_replid:"))
+        .map(|id| id.trim().to_owned())
+        .ok_or_else(|| {
+            StoreError::with_source(
+                StoreErrorKind::Protocol,
+                "INFO replication has no master_replid",
+            )
+        })
+}
+
+/// What `XINFO STREAM` says of the log: its last id and how many entries
+/// it ever received (`None` when absent: Redis before 7.0); `None` for no
+/// log at all.
+struct LogState {
+    last: StreamId,
+    added: Option<u64>,
+}
+
+async fn log_state(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    timeout: Duration,
+) -> Result<Option<LogState>, StoreError> {
+    let exists: bool = bounded(timeout, async {
+        redis::cmd("EXISTS")
+            .arg(keys.log())
+            .query_async(conn)
+            .await
+            .map_err(store_error)
+    })
+    .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let reply: Value = bounded(timeout, async {
+        redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(keys.log())
+            .query_async(conn)
+            .await
+            .map_err(store_error)
+    })
+    .await?;
+    let fields = match reply {
+        Value::Array(fields) => fields,
+        Value::Map(pairs) => pairs.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => {
+            return Err(StoreError::with_source(
+                StoreErrorKind::Protocol,
+                "unexpected XINFO STREAM reply",
+            ));
+        }
+    };
+    let field = |name: &str| {
+        fields.chunks(2).find_map(|pair| match pair {
+            [Value::BulkString(k), value] if k == name.as_bytes() => Some(value),
+            [Value::SimpleString(k), value] if k == name => Some(value),
+            _ => None,
+        })
+    };
+    let last = match field("last-generated-id") {
+        Some(Value::BulkString(id)) => std::str::from_utf8(id).ok().and_then(StreamId::parse),
+        Some(Value::SimpleString(id)) => StreamId::parse(id),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        StoreError::with_source(StoreErrorKind::Protocol, "XINFO STREAM has no last id")
+    })?;
+    let added = match field("entries-added") {
+        Some(Value::Int(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    };
+    Ok(Some(LogState { last, added }))
+}
+
+/// The position of a mirror about to read everything: where the log ends
+/// now (no log: nothing logged yet).
+async fn current_position(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    timeout: Duration,
+) -> Result<Option<Position>, StoreError> {
+    let replid = replication_id(conn, timeout).await?;
+    Ok(match log_state(conn, keys, timeout).await? {
+        None => Some(Position {
+            replid,
+            last: StreamId::default(),
+            added: 0,
+        }),
+        Some(LogState {
+            last,
+            added: Some(added),
+        }) => Some(Position {
+            replid,
+            last,
+            added,
+        }),
+        // A server that does not count entries: the log cannot prove
+        // that nothing is missing, so every resync reloads.
+        Some(LogState { added: None, .. }) => None,
+    })
+}
+
+/// Reads what the log holds after `position` and applies it, if the log
+/// still holds every entry added since, on the same replication history;
+/// `false` when only a full reload can tell what was missed.
+async fn catch_up(
+    mirror: &Mirror,
+    client: &Client,
+    keys: &Keys,
+    settings: &Settings,
+    stream: &mut redis::aio::PubSubStream,
+    position: &mut Option<Position>,
+) -> Result<bool, StoreError> {
+    let timeout = settings.connect_timeout;
+    let Some(at) = position.clone() else {
+        return Ok(false);
+    };
+    let mut conn = connect(client, timeout).await?;
+    if replication_id(&mut conn, timeout).await? != at.replid {
+        return Ok(false);
+    }
+    // No log (expired after a quiet retention, or deleted), a server that
+    // does not count, or a log behind the mirror: reload.
+    let Some(LogState {
+        last: end,
+        added: Some(added),
+    }) = log_state(&mut conn, keys, timeout).await?
+    else {
+        return Ok(false);
+    };
+    if end < at.last || added < at.added {
+        return Ok(false);
+    }
+    // Up to the end read above, so the count can be compared; later
+    // entries wait on the channel.
+    let (mut last, mut read) = (at.last, 0u64);
+    while last < end {
+        let entries: Value = bounded(timeout, async {
+            redis::cmd("XRANGE")
+                .arg(keys.log())
+                .arg(format!("({last}"))
+                .arg(end.to_string())
+                .arg("COUNT")
+                .arg(10_000)
+                .query_async(&mut conn)
+                .await
+                .map_err(store_error)
+        })
+        .await?;
+        let Value::Array(entries) = entries else {
+            return Err(StoreError::with_source(
+                StoreErrorKind::Protocol,
+                "unexpected XRANGE reply",
+            ));
+        };
+        if entries.is_empty() {
+            break;
+        }
+        for entry in entries {
+            let Some((id, event)) = log_entry(&entry) else {
+                // An entry this version cannot read: only a reload is safe.
+                return Ok(false);
+            };
+            mirror.apply(&event);
+            last = last.max(id);
+            read += 1;
+        }
+    }
+    // Fewer entries than were added since: some were trimmed unread.
+    if read != added - at.added {
+        return Ok(false);
+    }
+    *position = Some(Position {
+        replid: at.replid,
+        last: end,
+        added,
+    });
+    drain(mirror, stream, position).await;
+    crate::observe::mirror_resync();
+    mirror.count_catch_up();
+    tracing::debug!(entries = read, "revocation mirror caught up from the log");
+    Ok(true)
+}
+
+/// One `XRANGE` entry: `[id, [field, value, …]]` holding `e`, the message.
+fn log_entry(entry: &Value) -> Option<(StreamId, Event)> {
+    let Value::Array(parts) = entry else {
+        return None;
+    };
+    let [Value::BulkString(id), Value::Array(fields)] = parts.as_slice() else {
+        return None;
+    };
+    let id = StreamId::parse(std::str::from_utf8(id).ok()?)?;
+    let message = fields.chunks(2).find_map(|pair| match pair {
+        [Value::BulkString(k), Value::BulkString(v)] if k == b"e" => Some(v),
+        _ => None,
+    })?;
+    Some((id, Event::decode(message)?))
 }
 
 /// Where the mirror subscribes and what it scans.
@@ -303,9 +571,12 @@ pub(crate) async fn run(mirror: Arc<Mirror>, source: Source, keys: Keys, setting
     const FIRST_RETRY: Duration = Duration::from_millis(50);
     let mut backoff = FIRST_RETRY;
     let mut failures: u32 = 0;
+    // How far the log was read: kept across connections, so that the next
+    // one can catch up rather than reload.
+    let mut position = None;
     loop {
         let resyncs = mirror.resyncs();
-        let error = follow(&mirror, &source, &keys, &settings).await;
+        let error = follow(&mirror, &source, &keys, &settings, &mut position).await;
         mirror.set_synced(false);
         // A connection that had synchronised earns a quick retry.
         if mirror.resyncs() != resyncs {
@@ -326,8 +597,15 @@ pub(crate) async fn run(mirror: Arc<Mirror>, source: Source, keys: Keys, setting
     }
 }
 
-/// Subscribes, reloads, then applies events until the connection fails.
-async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settings) -> StoreError {
+/// Subscribes, catches up from the log or reloads, then applies events
+/// until the connection fails.
+async fn follow(
+    mirror: &Mirror,
+    source: &Source,
+    keys: &Keys,
+    settings: &Settings,
+    position: &mut Option<Position>,
+) -> StoreError {
     let timeout = settings.connect_timeout;
     let client = match source.subscriber(timeout).await {
         Ok(client) => client,
@@ -349,19 +627,42 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
     {
         return error;
     }
-    // Subscribed first, so nothing published during the reload is lost: it
-    // waits in the stream and is applied right after.
-    let loaded = match reload(mirror, source, &client, keys, settings, &mut stream).await {
-        Ok(loaded) => loaded,
+    // Subscribed first, so nothing published during the catch-up or the
+    // reload is lost: it waits in the stream and is applied right after.
+    match catch_up(mirror, &client, keys, settings, &mut stream, position).await {
+        Ok(true) => {
+            mirror.renew(settings.lease());
+            mirror.set_synced(true);
+            tracing::info!(
+                resyncs = mirror.resyncs(),
+                "revocation mirror caught up with Redis from the revocation log"
+            );
+        }
+        Ok(false) => {
+            let loaded = match reload(
+                mirror,
+                source,
+                &client,
+                keys,
+                settings,
+                &mut stream,
+                position,
+            )
+            .await
+            {
+                Ok(loaded) => loaded,
+                Err(error) => return error,
+            };
+            mirror.renew(settings.lease());
+            mirror.set_synced(true);
+            tracing::info!(
+                entries = loaded,
+                resyncs = mirror.resyncs(),
+                "revocation mirror synchronised with Redis"
+            );
+        }
         Err(error) => return error,
-    };
-    mirror.renew(settings.lease());
-    mirror.set_synced(true);
-    tracing::info!(
-        entries = loaded,
-        resyncs = mirror.resyncs(),
-        "revocation mirror synchronised with Redis"
-    );
+    }
 
     let mut health = tokio::time::interval(settings.health_interval);
     health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -371,10 +672,7 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
     loop {
         tokio::select! {
             message = stream.next() => match message {
-                Some(message) => match Event::decode(message.get_payload_bytes()) {
-                    Some(event) => mirror.apply(&event),
-                    None => tracing::debug!("ignoring an unreadable revocation event"),
-                },
+                Some(message) => receive(mirror, message.get_payload_bytes(), position),
                 None => {
                     return StoreError::with_source(StoreErrorKind::Unavailable, "the subscription closed");
                 }
@@ -391,7 +689,9 @@ async fn follow(mirror: &Mirror, source: &Source, keys: &Keys, settings: &Settin
             // A message can be lost without the connection failing (a cluster
             // bus partition, a failover); a periodic reload repairs that.
             _ = resync.tick() => {
-                if let Err(error) = reload(mirror, source, &client, keys, settings, &mut stream).await {
+                if let Err(error) =
+                    reload(mirror, source, &client, keys, settings, &mut stream, position).await
+                {
                     return error;
                 }
             }
