@@ -31,9 +31,29 @@
 //! never answers from a connection last seen healthy more than 1.5 s ago,
 //! and while unsynchronised every check fails: the layer answers 503 with
 //! `Retry-After` (fail-closed), until the mirror has reconnected and
-//! reloaded by itself. A message lost while the connection stays up (a
-//! cluster-bus partition, a failover) is repaired by a full reload every
+//! resynchronised by itself. A message lost while the connection stays up
+//! (a cluster-bus partition, a failover) is repaired by a full reload every
 //! [`resync_interval`](RedisConfig::resync_interval) (5 min).
+//!
+//! # Resynchronising: the revocation log
+//!
+//! On a single server and behind Sentinel every revoking script also
+//! appends the revocation to a stream, `{prefix}log`, trimmed to the
+//! [`revocation_log`](RedisConfig::revocation_log) retention (10 min) by
+//! Redis's clock, and publishes the entry's id with the message. A mirror
+//! keeps how far it has read (the last id and the log's `entries-added`
+//! count then). After a lost connection it subscribes again, then reads the
+//! log from there: milliseconds, whatever the number of revocations held.
+//! It reloads everything instead when the log cannot prove that nothing is
+//! missing: a new replication id (Redis restarted, or a replica promoted),
+//! fewer entries after its position than were added since (trimmed
+//! unread), no log, a server before Redis 7.0 (no `entries-added`), or a
+//! message that came without a log id (an instance with the log off).
+//! Nothing revoked before the mirror answers again is let through: the
+//! catch-up applies what it read before the mirror is marked synchronised.
+//! All instances sharing a prefix should agree on the log setting. On a
+//! Cluster there is no log (a script writes a single slot, a revocation's
+//! is its subject's) and a mirror reloads in full.
 //!
 //! # Keys
 //!

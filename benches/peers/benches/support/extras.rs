@@ -368,6 +368,9 @@ pub fn propagation() {
 
 pub const MEMORY_ID: &str = "mirror/memory-per-entry";
 const RESYNC_ID: &str = "mirror/resync-time";
+const CATCH_UP_ID: &str = "mirror/catch-up-time";
+/// Revocations made while the mirror's connection is down, in `CATCH_UP_ID`.
+const MISSED: usize = 100;
 
 /// Writes `count` token revocations straight into Redis, in the store's
 /// layout (`jwt-guard:{<base64url(sub)>}:t:<jti>` = expiry in Unix seconds,
@@ -466,6 +469,9 @@ pub fn mirror_memory() {
     let len = store.mirror_len();
     assert_eq!(len, entries);
     assert_eq!(store.mirror_resyncs(), 1);
+    COUNTING.store(false, Ordering::SeqCst);
+    let catch_ups = rt.block_on(catch_up_times(&server.url(), &store));
+    COUNTING.store(true, Ordering::SeqCst);
     drop(store);
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(100)).await });
     let after_drop = live_bytes();
@@ -504,4 +510,118 @@ pub fn mirror_memory() {
             "fill_seconds": fill_time.as_secs_f64(),
         }),
     );
+    let mut sorted = catch_ups.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let max = sorted[sorted.len() - 1];
+    report(
+        mode,
+        CATCH_UP_ID,
+        format!(
+            "{CATCH_UP_ID}: {median:.1} ms median, {max:.1} ms max from the subscription \
+             killed to synchronised again, {len} entries held, {MISSED} revoked meanwhile \
+             ({} rounds; caught up from the revocation log, no reload)",
+            catch_ups.len()
+        ),
+        serde_json::json!({
+            "median_ms": median,
+            "max_ms": max,
+            "rounds_ms": catch_ups,
+            "entries": len,
+            "missed_per_round": MISSED,
+        }),
+    );
+}
+
+/// `CATCH_UP_ID`: kills the mirror's subscription (`CLIENT KILL TYPE
+/// pubsub`), revokes `MISSED` tokens through another store at once, and
+/// times until the mirror is synchronised again; five rounds. Each round
+/// must be a catch-up from the log (not a reload) and leave every missed
+/// token revoked in the mirror.
+async fn catch_up_times(url: &str, store: &RedisStore) -> Vec<f64> {
+    let writer = RedisStore::new(RedisConfig::url(url)).expect("writer store");
+    writer
+        .ready(Duration::from_secs(90))
+        .await
+        .expect("writer ready");
+    let client = redis::Client::open(url).expect("redis client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let far = SystemTime::now() + Duration::from_secs(3600);
+    let mut times = Vec::new();
+    for round in 0..5 {
+        let (resyncs, catch_ups) = (store.mirror_resyncs(), store.mirror_catch_ups());
+        let jtis: Vec<String> = (0..MISSED).map(|i| format!("missed-{round}-{i}")).collect();
+        let start = Instant::now();
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT KILL");
+        futures_join(
+            jtis.iter()
+                .map(|jti| writer.revoke_token(jti, Some("missed"), far)),
+        )
+        .await;
+        while store.mirror_resyncs() == resyncs || !store.is_mirror_synced() {
+            assert!(start.elapsed() < Duration::from_secs(30), "no resync");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(
+            store.mirror_catch_ups(),
+            catch_ups + 1,
+            "a catch-up, not a reload"
+        );
+        // Every missed revocation is in the mirror (some may have come over
+        // the new subscription rather than the log).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for jti in &jtis {
+            let token = TokenRef::new().with_jti(jti).with_sub("missed");
+            while !matches!(store.check(&token), Lookup::Ready(Ok(TokenStatus::Revoked))) {
+                assert!(Instant::now() < deadline, "a missed revocation was lost");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+    times
+}
+
+/// Runs the futures concurrently and waits for all; each must succeed.
+async fn futures_join<F, T>(futures: impl Iterator<Item = F>)
+where
+    F: Future<Output = Result<T, jwt_guard::store::StoreError>>,
+{
+    let futures: Vec<F> = futures.collect();
+    for result in join_all(futures).await {
+        result.expect("revoke");
+    }
+}
+
+/// A minimal `join_all` (the bench has no futures-util).
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(&mut outputs) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("ready")).collect()
 }
