@@ -744,3 +744,128 @@ async fn a_mirror_holding_a_million_revocations_catches_up_without_reloading_the
     );
     assert_eq!(store.mirror_len(), ENTRIES + 100);
 }
+
+/// The key of `jti` of `sub`, as the store writes it.
+fn token_key(sub: &str, jti: &str) -> String {
+    format!("jwt-guard:{{{}}}:t:{jti}", b64(sub))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_cluster_revocations_travel_on_the_shard_channel_of_each_slot() {
+    let cluster = RedisCluster::start(3);
+    let a = ready_store(RedisConfig::cluster(cluster.urls())).await;
+    let b = ready_store(RedisConfig::cluster(cluster.urls())).await;
+
+    // Each master carries the shard channels of its own slots, each with
+    // both mirrors subscribed; the classic channel has no subscriber.
+    let owners = cluster.slot_owners();
+    for (index, node) in cluster.nodes().iter().enumerate() {
+        let owned = owners.iter().filter(|&&owner| owner == index).count();
+        let channels = node.cli(&["PUBSUB", "SHARDCHANNELS", "jwt-guard:*"]);
+        assert_eq!(
+            channels.lines().count(),
+            owned,
+            "shard channels on node {index}"
+        );
+        let one = channels.lines().next().expect("a shard channel");
+        let counts = node.cli(&["PUBSUB", "SHARDNUMSUB", one]);
+        assert_eq!(counts.lines().nth(1).map(str::trim), Some("2"), "{counts}");
+        let classic = node.cli(&["PUBSUB", "NUMSUB", "jwt-guard:events"]);
+        assert_eq!(
+            classic.lines().nth(1).map(str::trim),
+            Some("0"),
+            "{classic}"
+        );
+    }
+
+    // A revocation in a slot of every master reaches the other mirror.
+    let mut covered = [false; 3];
+    let far = SystemTime::now() + Duration::from_secs(600);
+    for i in 0.. {
+        if covered.iter().all(|&c| c) {
+            break;
+        }
+        let sub = format!("spread-{i}");
+        let master = owners[usize::from(cluster.keyslot(&token_key(&sub, "j")))];
+        if covered[master] {
+            continue;
+        }
+        covered[master] = true;
+        a.revoke_token("j", Some(&sub), far).await.unwrap();
+        eventually(
+            "the other mirror refuses the revoked token",
+            Duration::from_secs(5),
+            async || mirror_status(&b, &sub, "j") == Some(jwt_guard::store::TokenStatus::Revoked),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_that_moves_is_subscribed_on_its_new_master() {
+    let cluster = RedisCluster::start(3);
+    let a = ready_store(RedisConfig::cluster(cluster.urls())).await;
+    let b = ready_store(RedisConfig::cluster(cluster.urls())).await;
+    let key = token_key("mover", "j");
+    let slot = cluster.keyslot(&key).to_string();
+    let owners = cluster.slot_owners();
+    let from = owners[usize::from(cluster.keyslot(&key))];
+    let to = (from + 1) % 3;
+    let id = |index: usize| {
+        cluster
+            .node(index)
+            .cli(&["CLUSTER", "MYID"])
+            .trim()
+            .to_owned()
+    };
+    let (from_id, to_id) = (id(from), id(to));
+    // The slot holds no key yet: moving it is setting its owner.
+    cluster
+        .node(to)
+        .cli(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &from_id]);
+    cluster
+        .node(from)
+        .cli(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &to_id]);
+    for index in 0..3 {
+        cluster
+            .node(index)
+            .cli(&["CLUSTER", "SETSLOT", &slot, "NODE", &to_id]);
+    }
+    eventually(
+        "every node sees the slot's new owner",
+        Duration::from_secs(5),
+        async || cluster.slot_owners()[usize::from(cluster.keyslot(&key))] == to,
+    )
+    .await;
+
+    // The mirrors lost the slot's subscription on the old master, and
+    // subscribe again where it is now.
+    let far = SystemTime::now() + Duration::from_secs(600);
+    eventually(
+        "a revocation in the moved slot reaches the other mirror",
+        Duration::from_secs(10),
+        async || {
+            a.revoke_token("j", Some("mover"), far).await.is_ok()
+                && mirror_status(&b, "mover", "j") == Some(jwt_guard::store::TokenStatus::Revoked)
+        },
+    )
+    .await;
+    let owned = cluster
+        .slot_owners()
+        .iter()
+        .filter(|&&owner| owner == to)
+        .count();
+    eventually(
+        "the new master carries the moved slot's channel",
+        Duration::from_secs(10),
+        async || {
+            cluster
+                .node(to)
+                .cli(&["PUBSUB", "SHARDCHANNELS", "jwt-guard:*"])
+                .lines()
+                .count()
+                == owned
+        },
+    )
+    .await;
+}

@@ -34,7 +34,7 @@ use super::{RedisStore, secs};
 use crate::store::refresh::{NewFamily, RefreshStore, Rotated, Rotation};
 use crate::store::{BoxFuture, StoreError};
 
-/// `kill(f, now, prefix, channel, log, retention_ms)`: marks the family dead and revokes every
+/// `kill(f, now, prefix, channel, log, retention_ms, sharded)`: marks the family dead and revokes every
 /// access token recorded in it that has not expired; returns their `jti`s
 /// and expiries, alternating.
 macro_rules! kill_fn {
@@ -42,7 +42,7 @@ macro_rules! kill_fn {
         concat!(
             publish_fn!(),
             r"
-local function kill(f, now, prefix, channel, log, retention_ms)
+local function kill(f, now, prefix, channel, log, retention_ms, sharded)
   redis.call('HSET', f, 'dead', '1')
   local out = {}
   local all = redis.call('HGETALL', f)
@@ -54,7 +54,7 @@ local function kill(f, now, prefix, channel, log, retention_ms)
       local current = tonumber(redis.call('GET', prefix .. jti))
       if tonumber(until_s) * 1000000 > now and not (current and current >= tonumber(until_s)) then
         redis.call('SET', prefix .. jti, until_s, 'EXAT', until_s)
-        publish(channel, log, retention_ms, 't|' .. until_s .. '|' .. jti)
+        publish(channel, log, retention_ms, sharded, 't|' .. until_s .. '|' .. jti)
         out[#out + 1] = jti
         out[#out + 1] = until_s
       end
@@ -87,7 +87,7 @@ return 1
 /// KEYS: family, cut-off. ARGV: presented hash, new hash, now µs, new exp
 /// µs, access jti, its revocation end (s), grace µs, keep-until (s), the
 /// subject's token-key prefix, channel, issuer id, most rotations, log,
-/// log retention (ms).
+/// log retention (ms), sharded.
 static ROTATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         kill_fn!(),
@@ -108,13 +108,13 @@ if not is_cur and grace > 0 and s[4] == presented and s[5] then
 end
 if not is_cur and not in_grace then
   if redis.call('HEXISTS', f, 'o:' .. presented) == 1 then
-    return answer('reused', kill(f, now, ARGV[9], ARGV[10], ARGV[13], ARGV[14]))
+    return answer('reused', kill(f, now, ARGV[9], ARGV[10], ARGV[13], ARGV[14], ARGV[15]))
   end
   return {'unknown'}
 end
 local cutoff = redis.call('GET', KEYS[2])
 if cutoff and tonumber(s[2]) < tonumber(cutoff) then
-  return answer('revoked', kill(f, now, ARGV[9], ARGV[10], ARGV[13], ARGV[14]))
+  return answer('revoked', kill(f, now, ARGV[9], ARGV[10], ARGV[13], ARGV[14], ARGV[15]))
 end
 local n = tonumber(s[9])
 if (is_cur and tonumber(s[3]) <= now) or n >= tonumber(ARGV[12]) then return {'expired'} end
@@ -140,14 +140,14 @@ return {'rotated', s[7]}
 });
 
 /// KEYS: family. ARGV: now µs, the subject's token-key prefix, channel,
-/// log, log retention (ms).
+/// log, log retention (ms), sharded.
 static REVOKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         kill_fn!(),
         r"
 local s = redis.call('HMGET', KEYS[1], 'cur', 'dead')
 if not s[1] or s[2] == '1' then return {'none'} end
-return answer('revoked', kill(KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]))
+return answer('revoked', kill(KEYS[1], tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]))
 "
     ))
 });
@@ -238,7 +238,9 @@ impl RefreshStore for RedisStore {
     ) -> BoxFuture<'a, Result<Rotated, StoreError>> {
         Box::pin(async move {
             let keys = &self.shared.keys;
-            let mut invocation = ROTATE.key(keys.family(rotation.sub, rotation.family));
+            let family = keys.family(rotation.sub, rotation.family);
+            let channel = self.shared.channel(&family);
+            let mut invocation = ROTATE.key(&family);
             invocation
                 .key(keys.cutoff(rotation.sub))
                 .arg(rotation.presented_hash)
@@ -250,7 +252,7 @@ impl RefreshStore for RedisStore {
                 .arg(i64::try_from(rotation.grace.as_micros()).unwrap_or(i64::MAX))
                 .arg(secs(rotation.keep_until))
                 .arg(keys.token_prefix(rotation.sub))
-                .arg(keys.channel())
+                .arg(channel)
                 .arg(rotation.issuer)
                 .arg(rotation.max_rotations);
             self.shared.log.args(&mut invocation);
@@ -270,11 +272,13 @@ impl RefreshStore for RedisStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let keys = &self.shared.keys;
-            let mut invocation = REVOKE.key(keys.family(sub, family));
+            let key = keys.family(sub, family);
+            let channel = self.shared.channel(&key);
+            let mut invocation = REVOKE.key(&key);
             invocation
                 .arg(micros(SystemTime::now()))
                 .arg(keys.token_prefix(sub))
-                .arg(keys.channel());
+                .arg(channel);
             self.shared.log.args(&mut invocation);
             let reply = self.run(&invocation).await?;
             self.family_reply(&reply).map(drop)

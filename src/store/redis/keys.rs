@@ -8,7 +8,19 @@
 //! channel {prefix}events               messages "t|<exp s>|<jti>" and "s|<cut-off µs>|<sub>",
 //!                                      prefixed "x<stream id>|" when also logged
 //! {prefix}log                          stream: the same messages (field `e`), trimmed by time
+//! shard channel {prefix}{<slot tag>}:events   on a Cluster, instead of the channel: the
+//!                                      messages of one slot (`SPUBLISH`)
 //! ```
+//!
+//! On a Cluster, classic `PUBLISH` crosses the cluster bus to reach
+//! subscribers on other nodes; a shard channel is served by the master that
+//! owns its slot. A script may only publish to a shard channel of its own
+//! keys' slot, so each of the 16 384 slots has its channel, named by a
+//! short hash tag that lands in that slot (`slot_tags`), and a mirror
+//! subscribes to all 16 384, each on the master owning it. A slot that
+//! migrates ends its subscriptions (Redis sends `sunsubscribe`), a failover
+//! drops the connection: either ends the mirror's follow, and the next one
+//! subscribes on the current owners and reloads.
 //!
 //! The revocation log exists on a single server and behind Sentinel: a
 //! script may only write keys of one cluster slot, and a revocation's slot
@@ -35,11 +47,15 @@ pub(crate) struct Keys {
 pub(crate) struct RevocationLog {
     key: String,
     retention_ms: u64,
+    /// On a Cluster: messages go to the shard channel of their slot.
+    sharded: bool,
 }
 
 impl RevocationLog {
-    pub(crate) fn new(keys: &Keys, retention: std::time::Duration, possible: bool) -> Self {
-        let on = possible && !retention.is_zero();
+    /// `cluster`: no log (a script writes one slot), and messages on shard
+    /// channels.
+    pub(crate) fn new(keys: &Keys, retention: std::time::Duration, cluster: bool) -> Self {
+        let on = !cluster && !retention.is_zero();
         Self {
             key: if on {
                 keys.log().to_owned()
@@ -47,7 +63,13 @@ impl RevocationLog {
                 String::new()
             },
             retention_ms: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX),
+            sharded: cluster,
         }
+    }
+
+    /// Whether messages go to shard channels (a Cluster).
+    pub(crate) fn is_sharded(&self) -> bool {
+        self.sharded
     }
 
     /// Whether revocations are logged.
@@ -57,7 +79,10 @@ impl RevocationLog {
 
     /// Appends the script arguments `publish` takes after the message.
     pub(crate) fn args(&self, invocation: &mut redis::ScriptInvocation<'_>) {
-        invocation.arg(&self.key).arg(self.retention_ms);
+        invocation
+            .arg(&self.key)
+            .arg(self.retention_ms)
+            .arg(if self.sharded { "1" } else { "0" });
     }
 }
 
@@ -185,6 +210,75 @@ impl Event {
     }
 }
 
+/// The number of Redis Cluster hash slots.
+pub(crate) const SLOTS: usize = 16_384;
+
+/// The cluster slot of `key`, by Redis's rule: the CRC16 (XMODEM) of its
+/// hash tag (the text between the first `{` and the next `}`, when not
+/// empty), else of the whole key, modulo 16 384.
+pub(crate) fn key_slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let hashed = bytes
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &bytes[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(bytes);
+    crc16(hashed) % SLOTS as u16
+}
+
+fn crc16(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in bytes {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// For each slot, a short hash tag that lands in it: the shard channel of
+/// a slot is `{prefix}{<tag>}:events`, so that a script may `SPUBLISH` to
+/// the channel of its own keys' slot.
+fn slot_tags() -> &'static [String] {
+    static TAGS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let mut tags = vec![String::new(); SLOTS];
+        let mut missing = SLOTS;
+        let mut n: u64 = 0;
+        while missing > 0 {
+            let tag = format!("s{n:x}");
+            let slot = usize::from(crc16(tag.as_bytes()) % SLOTS as u16);
+            if tags[slot].is_empty() {
+                tags[slot] = tag;
+                missing -= 1;
+            }
+            n += 1;
+        }
+        tags
+    });
+    &TAGS
+}
+
+impl Keys {
+    /// The shard channel of `key`'s slot.
+    pub(crate) fn shard_channel(&self, key: &str) -> String {
+        self.slot_channel(usize::from(key_slot(key)))
+    }
+
+    /// The shard channel of `slot`.
+    pub(crate) fn slot_channel(&self, slot: usize) -> String {
+        format!("{}{{{}}}:events", self.prefix, slot_tags()[slot])
+    }
+}
+
 /// A Redis stream entry id, `<ms>-<seq>`, ordered as Redis orders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(crate) struct StreamId {
@@ -228,6 +322,27 @@ mod tests {
             })
         );
         assert_eq!(keys.parse("other:{x}:c"), None);
+    }
+
+    #[test]
+    fn slots_follow_redis_and_each_slot_has_its_own_channel() {
+        // Redis Cluster specification: CRC16("123456789") = 0x31C3.
+        assert_eq!(crc16(b"123456789"), 0x31c3);
+        assert_eq!(key_slot("foo"), 12182);
+        assert_eq!(key_slot("{user1000}.following"), key_slot("user1000"));
+        assert_eq!(key_slot("foo{}{bar}"), key_slot("foo{}{bar}"));
+        assert_ne!(key_slot("foo{}{bar}"), key_slot("bar"));
+        let keys = Keys::new("jg:");
+        let token = keys.token(Some("ann"), "j1");
+        assert_eq!(key_slot(&keys.shard_channel(&token)), key_slot(&token));
+        let anonymous = keys.token(None, "j2");
+        assert_eq!(
+            key_slot(&keys.shard_channel(&anonymous)),
+            key_slot(&anonymous)
+        );
+        for slot in [0, 1, 5000, SLOTS - 1] {
+            assert_eq!(usize::from(key_slot(&keys.slot_channel(slot))), slot);
+        }
     }
 
     #[test]

@@ -94,7 +94,9 @@ use super::{
 };
 use crate::error::{ConfigError, ConfigErrorKind};
 
-/// `publish(channel, log, retention_ms, msg)`: publishes a revocation and,
+/// `publish(channel, log, retention_ms, sharded, msg)`: publishes a
+/// revocation (on a Cluster, `SPUBLISH` on the shard channel of the
+/// script's slot, which `channel` must be) and,
 /// when `log` names the revocation log, first appends it there (trimming
 /// entries older than `retention_ms` by Redis's clock, and expiring the
 /// whole log after that long without a write) and publishes it
@@ -102,7 +104,11 @@ use crate::error::{ConfigError, ConfigErrorKind};
 macro_rules! publish_fn {
     () => {
         r"
-local function publish(channel, log, retention_ms, msg)
+local function publish(channel, log, retention_ms, sharded, msg)
+  if sharded == '1' then
+    redis.call('SPUBLISH', channel, msg)
+    return
+  end
   if log == '' then
     redis.call('PUBLISH', channel, msg)
     return
@@ -351,6 +357,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// Where a script writing `key` publishes: the channel, or on a Cluster
+    /// the shard channel of `key`'s slot.
+    fn channel(&self, key: &str) -> String {
+        if self.log.is_sharded() {
+            self.keys.shard_channel(key)
+        } else {
+            self.keys.channel().to_owned()
+        }
+    }
+
     /// Runs one Redis call within the timeout, on the shared connection;
     /// a failed call releases the connection.
     ///
@@ -413,7 +429,7 @@ impl fmt::Debug for RedisStore {
 
 /// Keeps the later expiry, as the mirror and the memory store do: a token
 /// revoked again for longer stays revoked for longer, never shorter.
-/// ARGV: expiry (s), channel, message, log, log retention (ms).
+/// ARGV: expiry (s), channel, message, log, log retention (ms), sharded.
 const REVOKE_TOKEN: &str = concat!(
     publish_fn!(),
     r"
@@ -422,12 +438,13 @@ if current and current >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[1])
-publish(ARGV[2], ARGV[4], ARGV[5], ARGV[3])
+publish(ARGV[2], ARGV[4], ARGV[5], ARGV[6], ARGV[3])
 return 1
 "
 );
 
-/// ARGV: cut-off (µs), forget-at (s), channel, message, log, log retention (ms).
+/// ARGV: cut-off (µs), forget-at (s), channel, message, log, log
+/// retention (ms), sharded.
 const REVOKE_SUBJECT: &str = concat!(
     publish_fn!(),
     r"
@@ -436,7 +453,7 @@ if current and current >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
-publish(ARGV[3], ARGV[5], ARGV[6], ARGV[4])
+publish(ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[4])
 return 1
 "
 );
@@ -510,11 +527,12 @@ impl RedisStore {
             config.connect_timeout,
         )?;
         let keys = Keys::new(&config.prefix);
-        // A script writes one cluster slot: no log on a Cluster.
+        // A script writes one cluster slot: no log on a Cluster, and
+        // messages on the shard channel of the revocation's slot.
         let log = RevocationLog::new(
             &keys,
             config.log_retention,
-            !matches!(config.topology, Topology::Cluster(_)),
+            matches!(config.topology, Topology::Cluster(_)),
         );
         let (mirror, task) = if config.mirror {
             let mirror = Arc::new(Mirror::new());
@@ -684,10 +702,12 @@ impl RevocationStore for RedisStore {
                 jti: jti.to_owned(),
                 expires_at_secs,
             };
-            let mut invocation = shared.revoke_token.key(shared.keys.token(sub, jti));
+            let key = shared.keys.token(sub, jti);
+            let channel = shared.channel(&key);
+            let mut invocation = shared.revoke_token.key(&key);
             invocation
                 .arg(expires_at_secs)
-                .arg(shared.keys.channel())
+                .arg(channel)
                 .arg(event.encode());
             shared.log.args(&mut invocation);
             let invocation = &invocation;
@@ -720,11 +740,13 @@ impl RevocationStore for RedisStore {
                 // Older than its own retention: nothing left to revoke.
                 return Ok(());
             };
-            let mut invocation = shared.revoke_subject.key(shared.keys.cutoff(sub));
+            let key = shared.keys.cutoff(sub);
+            let channel = shared.channel(&key);
+            let mut invocation = shared.revoke_subject.key(&key);
             invocation
                 .arg(micros(issued_before))
                 .arg(forget_at)
-                .arg(shared.keys.channel())
+                .arg(channel)
                 .arg(event.encode());
             shared.log.args(&mut invocation);
             let invocation = &invocation;

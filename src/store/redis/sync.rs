@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 use redis::aio::MultiplexedConnection;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Value};
 
@@ -42,9 +42,9 @@ impl Drop for Unsync<'_> {
     }
 }
 
-/// Reloads everything under the prefix from every node, replaces the
-/// mirror's state with it, then applies what arrived on the channel
-/// meanwhile. The lease is renewed as batches arrive, so a long reload of
+/// Reloads everything under the prefix from every node and replaces the
+/// mirror's state with it; the caller then applies what arrived on the
+/// channel meanwhile. The lease is renewed as batches arrive, so a long reload of
 /// a connected mirror does not fail its checks.
 async fn reload(
     mirror: &Mirror,
@@ -52,7 +52,6 @@ async fn reload(
     client: &Client,
     keys: &Keys,
     settings: &Settings,
-    stream: &mut redis::aio::PubSubStream,
     position: &mut Option<Position>,
 ) -> Result<usize, StoreError> {
     let timeout = settings.connect_timeout;
@@ -75,7 +74,6 @@ async fn reload(
     // The mirror holds its own copy; the list lives no longer than the reload.
     drop(events);
     *position = start;
-    drain(mirror, stream, position).await;
     crate::observe::mirror_resync();
     Ok(loaded)
 }
@@ -375,8 +373,9 @@ impl Source {
         })
     }
 
-    /// The node to subscribe on: the server, the first reachable cluster
-    /// node (cluster pub/sub reaches every node), or the current master.
+    /// The node to subscribe on (and, on a Cluster, to read the slot map
+    /// from): the server, the first reachable cluster node, or the current
+    /// master.
     async fn subscriber(&self, timeout: Duration) -> Result<Client, StoreError> {
         match self {
             Self::Single(info) => Client::open(info.clone()).map_err(store_error),
@@ -606,6 +605,9 @@ async fn follow(
     settings: &Settings,
     position: &mut Option<Position>,
 ) -> StoreError {
+    if let Source::Cluster(seeds) = source {
+        return follow_shards(mirror, source, seeds, keys, settings).await;
+    }
     let timeout = settings.connect_timeout;
     let client = match source.subscriber(timeout).await {
         Ok(client) => client,
@@ -639,20 +641,11 @@ async fn follow(
             );
         }
         Ok(false) => {
-            let loaded = match reload(
-                mirror,
-                source,
-                &client,
-                keys,
-                settings,
-                &mut stream,
-                position,
-            )
-            .await
-            {
+            let loaded = match reload(mirror, source, &client, keys, settings, position).await {
                 Ok(loaded) => loaded,
                 Err(error) => return error,
             };
+            drain(mirror, &mut stream, position).await;
             mirror.renew(settings.lease());
             mirror.set_synced(true);
             tracing::info!(
@@ -689,12 +682,157 @@ async fn follow(
             // A message can be lost without the connection failing (a cluster
             // bus partition, a failover); a periodic reload repairs that.
             _ = resync.tick() => {
-                if let Err(error) =
-                    reload(mirror, source, &client, keys, settings, &mut stream, position).await
-                {
+                if let Err(error) = reload(mirror, source, &client, keys, settings, position).await {
                     return error;
+                }
+                drain(mirror, &mut stream, position).await;
+            }
+        }
+    }
+}
+
+/// A Cluster: every revocation is `SPUBLISH`ed on the shard channel of its
+/// slot (see `keys.rs`), delivered by the master owning that slot rather
+/// than across the cluster bus. The mirror subscribes to every slot's
+/// channel through a RESP3 cluster connection (each subscription lands on
+/// the slot's master), then reloads, then follows. A disconnection, or a
+/// slot whose subscription the server ends (the slot migrated), ends the
+/// follow: the next one subscribes on the current owners and reloads, as
+/// after any other gap.
+async fn follow_shards(
+    mirror: &Mirror,
+    source: &Source,
+    seeds: &[ConnectionInfo],
+    keys: &Keys,
+    settings: &Settings,
+) -> StoreError {
+    let timeout = settings.connect_timeout;
+    let (sender, mut pushes) = tokio::sync::mpsc::unbounded_channel::<redis::PushInfo>();
+    let client = match redis::cluster::ClusterClientBuilder::new(seeds.to_vec())
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(sender)
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        .build()
+    {
+        Ok(client) => client,
+        Err(error) => return store_error(error),
+    };
+    let mut conn = match bounded(timeout, async {
+        client.get_async_connection().await.map_err(store_error)
+    })
+    .await
+    {
+        Ok(conn) => conn,
+        Err(error) => return error,
+    };
+    // Every slot's channel, many at a time (one round trip each).
+    let channels: Vec<String> = (0..super::keys::SLOTS)
+        .map(|slot| keys.slot_channel(slot))
+        .collect();
+    for batch in channels.chunks(512) {
+        let subscriptions = batch.iter().map(|channel| {
+            let mut conn = conn.clone();
+            async move { conn.ssubscribe(channel).await.map_err(store_error) }
+        });
+        let results = match bounded(
+            timeout,
+            futures_util::future::join_all(subscriptions).map(Ok::<_, StoreError>),
+        )
+        .await
+        {
+            Ok(results) => results,
+            Err(error) => return error,
+        };
+        if let Some(Err(error)) = results.into_iter().find(Result::is_err) {
+            return error;
+        }
+    }
+    let scanner = match source.subscriber(timeout).await {
+        Ok(client) => client,
+        Err(error) => return error,
+    };
+    let mut position = None;
+    let loaded = match reload(mirror, source, &scanner, keys, settings, &mut position).await {
+        Ok(loaded) => loaded,
+        Err(error) => return error,
+    };
+    while let Ok(push) = pushes.try_recv() {
+        if let Err(error) = shard_push(mirror, &push) {
+            return error;
+        }
+    }
+    mirror.renew(settings.lease());
+    mirror.set_synced(true);
+    tracing::info!(
+        entries = loaded,
+        resyncs = mirror.resyncs(),
+        "revocation mirror synchronised with the Redis Cluster (shard channels)"
+    );
+
+    let mut health = tokio::time::interval(settings.health_interval);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut purge = tokio::time::interval(Duration::from_secs(60));
+    let mut resync = tokio::time::interval(settings.resync_interval);
+    resync.reset();
+    loop {
+        tokio::select! {
+            push = pushes.recv() => match push {
+                Some(push) => {
+                    if let Err(error) = shard_push(mirror, &push) {
+                        return error;
+                    }
+                }
+                None => return StoreError::with_source(StoreErrorKind::Unavailable, "the cluster connection closed"),
+            },
+            // Every master answers, or the lease is not renewed: a silent
+            // master would be a shard whose revocations go unheard.
+            _ = health.tick() => {
+                let ping = redis::cmd("PING");
+                let routing = redis::cluster_routing::RoutingInfo::MultiNode((
+                    redis::cluster_routing::MultipleNodeRoutingInfo::AllMasters,
+                    Some(redis::cluster_routing::ResponsePolicy::AllSucceeded),
+                ));
+                match tokio::time::timeout(settings.health_timeout, conn.route_command(ping, routing)).await {
+                    Ok(Ok(_)) => mirror.renew(settings.lease()),
+                    Ok(Err(error)) => return store_error(error),
+                    Err(_) => return StoreError::new(StoreErrorKind::Timeout),
+                }
+            }
+            _ = purge.tick() => mirror.purge_expired(),
+            _ = resync.tick() => {
+                if let Err(error) = reload(mirror, source, &scanner, keys, settings, &mut position).await {
+                    return error;
+                }
+                while let Ok(push) = pushes.try_recv() {
+                    if let Err(error) = shard_push(mirror, &push) {
+                        return error;
+                    }
                 }
             }
         }
+    }
+}
+
+/// One push of the cluster connection: a revocation is applied; a lost
+/// connection or an ended subscription (a migrated slot) is a gap, which
+/// only a new subscription and a reload close.
+fn shard_push(mirror: &Mirror, push: &redis::PushInfo) -> Result<(), StoreError> {
+    match push.kind {
+        redis::PushKind::SMessage => {
+            if let Some(Value::BulkString(payload)) = push.data.get(1) {
+                receive(mirror, payload, &mut None);
+            }
+            Ok(())
+        }
+        redis::PushKind::Disconnection => Err(StoreError::with_source(
+            StoreErrorKind::Unavailable,
+            "a cluster node connection closed",
+        )),
+        redis::PushKind::SUnsubscribe => Err(StoreError::with_source(
+            StoreErrorKind::Unavailable,
+            "a shard channel subscription ended (a slot moved)",
+        )),
+        _ => Ok(()),
     }
 }

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{Lookup, RevocationStore, TokenRef, TokenStatus};
 
-use super::redis_server::RedisServer;
+use super::redis_server::{RedisCluster, RedisServer};
 
 // ---------------------------------------------------------------------------
 // Counting allocator
@@ -267,41 +267,76 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Two mirror-mode stores ("service A" and "service B") on one fresh
-/// redis-server. Per sample: revoke a fresh `jti` through A, then spin on B's
-/// `check` (yielding between polls) until it answers `Revoked`. The time runs
-/// from just before A's revoke call to B's first `Revoked`.
+/// redis-server, then on Redis Clusters of 3 and of 6 masters
+/// (`propagation/redis-cluster-3`, `-6`; each revocation of another subject,
+/// so the keys, and the shard channels they are published on, spread over
+/// every master). Per sample: revoke a fresh `jti` through A, then spin on
+/// B's `check` (yielding between polls) until it answers `Revoked`. The time
+/// runs from just before A's revoke call to B's first `Revoked`.
 pub fn propagation() {
     let mode = mode_for(PROPAGATION_ID);
-    if mode == Mode::Skip {
-        return;
+    if mode != Mode::Skip {
+        let server = RedisServer::start();
+        let (times, ready) = propagation_times(mode, || RedisConfig::url(server.url()), false);
+        report_propagation(mode, PROPAGATION_ID, "one redis-server", times, ready);
     }
+    for masters in [3, 6] {
+        let id = format!("propagation/redis-cluster-{masters}");
+        let mode = mode_for(&id);
+        if mode == Mode::Skip {
+            continue;
+        }
+        let cluster = RedisCluster::start(masters);
+        let (times, ready) = propagation_times(mode, || RedisConfig::cluster(cluster.urls()), true);
+        report_propagation(
+            mode,
+            &id,
+            &format!("a cluster of {masters} masters, keys on every master"),
+            times,
+            ready,
+        );
+    }
+}
+
+/// The samples, and how long store A took from `new` to ready (on a
+/// Cluster: subscribing to every slot's shard channel, then loading).
+fn propagation_times(
+    mode: Mode,
+    config: impl Fn() -> RedisConfig,
+    spread: bool,
+) -> (Vec<Duration>, Duration) {
     let (warmup, samples) = match mode {
         Mode::Bench => (50, 1000),
         _ => (5, 20),
     };
-    let server = RedisServer::start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let subject = "propagation-user";
-    let times = rt.block_on(async {
-        let a = RedisStore::new(RedisConfig::url(server.url())).expect("store A");
-        let b = RedisStore::new(RedisConfig::url(server.url())).expect("store B");
+    rt.block_on(async {
+        let started = Instant::now();
+        let a = RedisStore::new(config()).expect("store A");
         a.ready(Duration::from_secs(10)).await.expect("A ready");
+        let ready = started.elapsed();
+        let b = RedisStore::new(config()).expect("store B");
         b.ready(Duration::from_secs(10)).await.expect("B ready");
         let expires_at = SystemTime::now() + Duration::from_secs(3600);
         let mut times = Vec::with_capacity(samples);
         for i in 0..warmup + samples {
             let jti = random_jti();
-            let token = TokenRef::new().with_jti(&jti).with_sub(subject);
+            let subject = if spread {
+                format!("propagation-user-{i}")
+            } else {
+                "propagation-user".to_owned()
+            };
+            let token = TokenRef::new().with_jti(&jti).with_sub(&subject);
             match b.check(&token) {
                 Lookup::Ready(Ok(TokenStatus::Active)) => {}
                 other => panic!("B before the revocation: {other:?}"),
             }
             let start = Instant::now();
-            a.revoke_token(&jti, Some(subject), expires_at)
+            a.revoke_token(&jti, Some(&subject), expires_at)
                 .await
                 .expect("revoke through A");
             loop {
@@ -327,10 +362,17 @@ pub fn propagation() {
         assert_eq!(a.mirror_resyncs(), 1, "A resynchronised during the run");
         assert_eq!(b.mirror_resyncs(), 1, "B resynchronised during the run");
         assert_eq!(b.mirror_len(), warmup + samples);
-        times
-    });
-    drop(rt);
-    drop(server);
+        (times, ready)
+    })
+}
+
+fn report_propagation(
+    mode: Mode,
+    id: &str,
+    deployment: &str,
+    times: Vec<Duration>,
+    ready: Duration,
+) {
     let mut sorted = times;
     sorted.sort();
     let (p50, p90, p99, max) = (
@@ -340,16 +382,18 @@ pub fn propagation() {
         *sorted.last().expect("samples"),
     );
     let line = format!(
-        "{PROPAGATION_ID}: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} revocations)",
+        "{id}: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} revocations, \
+         {deployment}; a mirror ready in {:.0} ms)",
         ms(p50),
         ms(p90),
         ms(p99),
         ms(max),
-        sorted.len()
+        sorted.len(),
+        ms(ready)
     );
     report(
         mode,
-        PROPAGATION_ID,
+        id,
         line,
         serde_json::json!({
             "p50_ms": ms(p50),
@@ -358,6 +402,7 @@ pub fn propagation() {
             "max_ms": ms(max),
             "min_ms": ms(sorted[0]),
             "revocations": sorted.len(),
+            "ready_ms": ms(ready),
         }),
     );
 }
