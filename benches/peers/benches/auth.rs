@@ -1316,6 +1316,79 @@ fn issue(c: &mut Criterion) {
 fn extra_measurements(_: &mut Criterion) {
     extras::propagation();
     extras::mirror_memory();
+    token_cache_memory();
+}
+
+/// `cache/resident-memory`: 1 000 000 distinct valid tokens, each minted
+/// and authenticated once through a `JwtLayer`'s authenticator with the
+/// default 16 MiB token cache, none kept by the bench; the process's
+/// resident memory (`/proc/self/statm`) after, minus before, against the
+/// budget. The cache's own weighing is an estimate; this checks it holds.
+fn token_cache_memory() {
+    use jwt_guard::auth::Credential;
+    use jwt_guard::{JwtLayer, StandardClaims};
+
+    let id = "cache/resident-memory";
+    let mode = extras::mode_for(id);
+    if mode == extras::Mode::Skip {
+        return;
+    }
+    let tokens = if mode == extras::Mode::Bench {
+        1_000_000
+    } else {
+        20_000
+    };
+    const BUDGET: usize = 16 * 1024 * 1024;
+    let rt = runtime();
+    let layer = JwtLayer::<StandardClaims>::builder(jwt_guard_hs256_validator())
+        .token_cache_bytes(BUDGET)
+        .build();
+    let authenticator = layer.authenticator().clone();
+    let key = jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes());
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    let mint = |i: usize| {
+        let claims = bench_claims_with_jti(Some(&format!("cache-{i:08}")));
+        jsonwebtoken::encode(&header, &claims, &key).expect("mint")
+    };
+    // Warm the allocator and the runtime before the first reading.
+    rt.block_on(async {
+        for i in 0..1000 {
+            let token = mint(i);
+            authenticator
+                .authenticate(Credential::bearer(token.as_str()))
+                .await
+                .expect("a valid token");
+        }
+    });
+    let before = extras::resident_bytes();
+    rt.block_on(async {
+        for i in 1000..tokens {
+            let token = mint(i);
+            authenticator
+                .authenticate(Credential::bearer(token.as_str()))
+                .await
+                .expect("a valid token");
+        }
+    });
+    let after = extras::resident_bytes();
+    let grown = after.saturating_sub(before);
+    let token_len = mint(0).len();
+    extras::report(
+        mode,
+        id,
+        format!(
+            "{id}: resident memory +{:.1} MiB after {tokens} distinct tokens ({token_len} bytes \
+             each) through a 16 MiB token cache: {:.0} % of the budget",
+            grown as f64 / 1048576.0,
+            grown as f64 / BUDGET as f64 * 100.0
+        ),
+        serde_json::json!({
+            "resident_growth_bytes": grown,
+            "budget_bytes": BUDGET,
+            "tokens": tokens,
+            "token_len": token_len,
+        }),
+    );
 }
 
 criterion_group!(benches, requests, verify, issue, extra_measurements);

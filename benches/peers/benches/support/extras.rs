@@ -235,6 +235,17 @@ fn next_u64() -> u64 {
     splitmix(SEED.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed))
 }
 
+/// The process's resident memory in bytes (`/proc/self/statm`, Linux).
+pub fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
 /// A random 128-bit id as 22 base64url characters, like a typical `jti`.
 pub fn random_jti() -> String {
     let mut bytes = [0u8; 16];
