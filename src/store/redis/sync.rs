@@ -657,11 +657,11 @@ async fn follow(
         Err(error) => return error,
     }
 
-    let mut health = tokio::time::interval(settings.health_interval);
-    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut purge = tokio::time::interval(Duration::from_secs(60));
-    let mut resync = tokio::time::interval(settings.resync_interval);
-    resync.reset();
+    let Timers {
+        mut health,
+        mut purge,
+        mut resync,
+    } = Timers::new(settings);
     loop {
         tokio::select! {
             message = stream.next() => match message {
@@ -757,10 +757,8 @@ async fn follow_shards(
         Ok(loaded) => loaded,
         Err(error) => return error,
     };
-    while let Ok(push) = pushes.try_recv() {
-        if let Err(error) = shard_push(mirror, &push) {
-            return error;
-        }
+    if let Err(error) = drain_pushes(mirror, &mut pushes) {
+        return error;
     }
     mirror.renew(settings.lease());
     mirror.set_synced(true);
@@ -770,11 +768,11 @@ async fn follow_shards(
         "revocation mirror synchronised with the Redis Cluster (shard channels)"
     );
 
-    let mut health = tokio::time::interval(settings.health_interval);
-    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut purge = tokio::time::interval(Duration::from_secs(60));
-    let mut resync = tokio::time::interval(settings.resync_interval);
-    resync.reset();
+    let Timers {
+        mut health,
+        mut purge,
+        mut resync,
+    } = Timers::new(settings);
     loop {
         tokio::select! {
             push = pushes.recv() => match push {
@@ -804,14 +802,45 @@ async fn follow_shards(
                 if let Err(error) = reload(mirror, source, &scanner, keys, settings, &mut position).await {
                     return error;
                 }
-                while let Ok(push) = pushes.try_recv() {
-                    if let Err(error) = shard_push(mirror, &push) {
-                        return error;
-                    }
+                if let Err(error) = drain_pushes(mirror, &mut pushes) {
+                    return error;
                 }
             }
         }
     }
+}
+
+/// What a following mirror does on a schedule: check its connection (and
+/// renew its lease), forget expired entries, reload everything anyway.
+struct Timers {
+    health: tokio::time::Interval,
+    purge: tokio::time::Interval,
+    resync: tokio::time::Interval,
+}
+
+impl Timers {
+    fn new(settings: &Settings) -> Self {
+        let mut health = tokio::time::interval(settings.health_interval);
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut resync = tokio::time::interval(settings.resync_interval);
+        resync.reset();
+        Self {
+            health,
+            purge: tokio::time::interval(Duration::from_secs(60)),
+            resync,
+        }
+    }
+}
+
+/// Applies the pushes waiting, without waiting for more.
+fn drain_pushes(
+    mirror: &Mirror,
+    pushes: &mut tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
+) -> Result<(), StoreError> {
+    while let Ok(push) = pushes.try_recv() {
+        shard_push(mirror, &push)?;
+    }
+    Ok(())
 }
 
 /// One push of the cluster connection: a revocation is applied; a lost
