@@ -311,3 +311,32 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
         Ok(header)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_decode_alike_on_the_stack_and_spilled() {
+        let long = URL_SAFE_NO_PAD.encode([7u8; 700]);
+        for part in ["eyJhbGciOiJIUzI1NiJ9", long.as_str(), ""] {
+            let (mut buf, mut spill) = ([0u8; 512], Vec::new());
+            let decoded = decode_part_into(part, &mut buf, &mut spill)
+                .unwrap()
+                .to_vec();
+            assert_eq!(decoded, decode_part(part).unwrap());
+        }
+        let (mut buf, mut spill) = ([0u8; 512], Vec::new());
+        decode_part_into(&long, &mut buf, &mut spill).unwrap();
+        assert_eq!(spill.len(), 700, "over the buffer, decoded to the heap");
+        // Strict either way: padding, a foreign alphabet, non-zero trailing bits.
+        for bad in ["eyJ9=", "ey+J", "eR"] {
+            let (mut buf, mut spill) = ([0u8; 512], Vec::new());
+            assert!(decode_part_into(bad, &mut buf, &mut spill).is_err());
+            assert!(decode_part(bad).is_err());
+        }
+        let padded_long = format!("{long}=");
+        let (mut buf, mut spill) = ([0u8; 512], Vec::new());
+        assert!(decode_part_into(&padded_long, &mut buf, &mut spill).is_err());
+    }
+}

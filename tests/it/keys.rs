@@ -414,6 +414,16 @@ fn ec_jwk_with_a_point_off_the_curve_is_refused() {
         VerifyingKey::from_jwk(&off_curve),
         ConfigErrorKind::InvalidKey,
     );
+    // The same for P-521, whose point the crypto backend checks itself.
+    let key = p521_key();
+    let mut y = key.public_raw[67..].to_vec();
+    y[65] ^= 0x01;
+    let off_curve = jwk(&ec_jwk(key, "P-521"), json!({"alg": "ES512", "y": b64(&y)}));
+    assert!(VerifyingKey::from_jwk(&jwk(&ec_jwk(key, "P-521"), json!({"alg": "ES512"}))).is_ok());
+    assert_config_error(
+        VerifyingKey::from_jwk(&off_curve),
+        ConfigErrorKind::InvalidKey,
+    );
 }
 
 // ---------------------------------------------------------------------------
