@@ -638,13 +638,13 @@ fn interleaved(rt: &Runtime, ops: &[(usize, Op<'_>)], rounds: usize) -> Vec<f64>
             }
         }
     });
-    times
-        .into_iter()
-        .map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            t[t.len() / 2]
-        })
-        .collect()
+    times.into_iter().map(median).collect()
+}
+
+/// The median of `values` (the upper one of an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// The two store targets, measured interleaved (criterion measures one
@@ -1059,11 +1059,9 @@ fn verify_over_crypto(materials: &[KeyMaterial]) {
     }
 }
 
-/// The median of three numbers.
+/// The median of the runs' values.
 fn median3(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
+    median(values.collect())
 }
 
 /// As [`interleaved`], for synchronous operations: median µs per call of each.
@@ -1081,10 +1079,7 @@ fn interleaved_sync<const N: usize>(ops: [&dyn Fn(); N], batch: usize, rounds: u
             }
         }
     }
-    times.map(|mut t| {
-        t.sort_by(f64::total_cmp);
-        t[t.len() / 2]
-    })
+    times.map(median)
 }
 
 /// Issuing: a login (a new refresh family and its first pair) and a refresh
@@ -1182,26 +1177,21 @@ fn token_cache_memory() {
         let claims = bench_claims_with_jti(Some(&format!("cache-{i:08}")));
         jsonwebtoken::encode(&header, &claims, &key).expect("mint")
     };
+    let pass = |range: std::ops::Range<usize>| {
+        rt.block_on(async {
+            for i in range {
+                let token = mint(i);
+                authenticator
+                    .authenticate(Credential::bearer(token.as_str()))
+                    .await
+                    .expect("a valid token");
+            }
+        })
+    };
     // Warm the allocator and the runtime before the first reading.
-    rt.block_on(async {
-        for i in 0..1000 {
-            let token = mint(i);
-            authenticator
-                .authenticate(Credential::bearer(token.as_str()))
-                .await
-                .expect("a valid token");
-        }
-    });
+    pass(0..1000);
     let before = extras::resident_bytes();
-    rt.block_on(async {
-        for i in 1000..tokens {
-            let token = mint(i);
-            authenticator
-                .authenticate(Credential::bearer(token.as_str()))
-                .await
-                .expect("a valid token");
-        }
-    });
+    pass(1000..tokens);
     let after = extras::resident_bytes();
     let grown = after.saturating_sub(before);
     let token_len = mint(0).len();

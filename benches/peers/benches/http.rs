@@ -134,8 +134,17 @@ fn measure(name: &str, tokens: &std::path::Path, requests: usize) -> f64 {
     (after - before) * 1e6 / requests as f64
 }
 
-/// User + system CPU time of `child`, in seconds (`/proc/<pid>/stat`,
-/// 100 ticks per second).
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 if unknown).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// User + system CPU time of `child`, in seconds (`/proc/<pid>/stat`).
 fn cpu_seconds(child: &Child) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).expect("stat");
     // Fields after the command name, which is in parentheses.
@@ -143,7 +152,7 @@ fn cpu_seconds(child: &Child) -> f64 {
     let fields: Vec<&str> = rest.split(' ').collect();
     let ticks: u64 =
         fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-    ticks as f64 / 100.0
+    ticks as f64 / clock_ticks()
 }
 
 /// The server child: one contender on `127.0.0.1:0`, its port on stdout.

@@ -243,7 +243,13 @@ pub fn resident_bytes() -> usize {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .expect("resident pages");
-    pages * 4096
+    let page: usize = std::process::Command::new("getconf")
+        .arg("PAGESIZE")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(4096);
+    pages * page
 }
 
 /// A random 128-bit id as 22 base64url characters, like a typical `jti`.
