@@ -9,8 +9,9 @@ mod secret_env;
 
 use jwt_guard::{Algorithm, ClaimMapping, ConfigError, Validator, VerifyingKey};
 
-/// The keys tokens are verified with.
-#[derive(Clone, Debug)]
+/// The keys tokens are verified with. Its `Debug` output never shows the
+/// secret nor credentials in an issuer URL.
+#[derive(Clone)]
 pub enum KeySource {
     /// An HS256 secret, at least 32 bytes.
     Secret(Vec<u8>),
@@ -19,15 +20,32 @@ pub enum KeySource {
     Oidc(Vec<String>),
 }
 
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Secret(secret) => write!(f, "Secret({} bytes)", secret.len()),
+            #[cfg(feature = "jwks")]
+            Self::Oidc(issuers) => {
+                let shown: Vec<String> = issuers.iter().map(|url| without_userinfo(url)).collect();
+                f.debug_tuple("Oidc").field(&shown).finish()
+            }
+        }
+    }
+}
+
 impl KeySource {
     /// What tokens must name, for the start-up line: the `iss` of HS256
-    /// tokens, or the issuers found by discovery.
+    /// tokens, or the issuers found by discovery (without any credentials
+    /// a URL might carry).
     #[cfg_attr(test, allow(dead_code))]
     pub fn describe(&self, issuer: &str) -> String {
         match self {
             Self::Secret(_) => format!("iss {issuer}"),
             #[cfg(feature = "jwks")]
-            Self::Oidc(issuers) => format!("issuers {} by discovery", issuers.join(", ")),
+            Self::Oidc(issuers) => {
+                let shown: Vec<String> = issuers.iter().map(|url| without_userinfo(url)).collect();
+                format!("issuers {} by discovery", shown.join(", "))
+            }
         }
     }
 
@@ -123,5 +141,18 @@ pub fn validator(
                 }
             }
         }
+    }
+}
+
+/// `url` without a `user:password@` part.
+#[cfg(feature = "jwks")]
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }

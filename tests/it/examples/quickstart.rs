@@ -312,3 +312,27 @@ fn a_redis_that_refuses_the_configuration_stops_the_start() {
         );
     }
 }
+
+#[test]
+fn the_key_source_never_shows_its_secret_nor_a_urls_credentials() {
+    let secret = app::KeySource::Secret(SECRET.as_bytes().to_vec());
+    let shown = format!("{secret:?}");
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert_eq!(shown, format!("Secret({} bytes)", SECRET.len()));
+    assert_eq!(secret.describe(ISSUER), format!("iss {ISSUER}"));
+    #[cfg(feature = "jwks")]
+    {
+        let oidc = app::KeySource::Oidc(vec![
+            "https://user:pa55@idp.example/realms/a?x=1".to_owned(),
+            "https://idp.example/b".to_owned(),
+        ]);
+        let debug = format!("{oidc:?}");
+        assert!(!debug.contains("pa55"), "{debug}");
+        let line = oidc.describe(ISSUER);
+        assert!(!line.contains("pa55") && !line.contains("user"), "{line}");
+        assert_eq!(
+            line,
+            "issuers https://idp.example/realms/a?x=1, https://idp.example/b by discovery"
+        );
+    }
+}
