@@ -114,7 +114,7 @@ impl Provider {
             match self.lines.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) if line["req"] == req => return line,
                 Ok(_) => {}
-                Err(e) => panic!("the provider did not answer {request}: {e}"),
+                Err(e) => panic!("the provider did not answer {}: {e}", request["op"]),
             }
         }
     }
@@ -125,8 +125,13 @@ impl Provider {
         let answer = self.call(json!({
             "op": "token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": scope,
         }));
-        assert_eq!(answer["status"], 200, "token request: {answer}");
-        assert_eq!(answer["body"]["token_type"], "Bearer", "{answer}");
+        // The answer holds a token: show only its status and error.
+        assert_eq!(
+            answer["status"], 200,
+            "token request: {}",
+            answer["body"]["error"]
+        );
+        assert_eq!(answer["body"]["token_type"], "Bearer");
         answer["body"]["access_token"].as_str().unwrap().to_owned()
     }
 
