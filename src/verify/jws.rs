@@ -173,8 +173,9 @@ fn key_error(error: KeyLookupError) -> AuthError {
 
 /// The `iss` of a token not verified yet, to pick the issuer whose keys
 /// verify it: read from the payload segment alone (strict base64url, a
-/// JSON object); a payload that hides another `iss` (a duplicate member)
-/// is refused later by that issuer's own strict parse.
+/// JSON object); a payload naming `iss` twice is refused here, by the
+/// derived deserializer's duplicate-field rule, so no second `iss` can pick
+/// one issuer and claim another.
 pub(crate) fn unverified_issuer(token: &str) -> Result<Option<String>, AuthError> {
     #[derive(serde::Deserialize)]
     struct Issuer {

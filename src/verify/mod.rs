@@ -212,9 +212,7 @@ impl Validator {
         let rules = &*self.rules;
         let result = match &rules.keys {
             TrustedKeys::Issuers(issuers) => {
-                jws::check_length(token, rules.max_token_len)?;
-                let issuer = jws::unverified_issuer(token)?;
-                return issuers.select(issuer.as_deref())?.verify_jws(token);
+                return self.issuer_validator(issuers, token)?.verify_jws(token);
             }
             TrustedKeys::Static(keys) => jws::verify(
                 token,
@@ -282,10 +280,8 @@ impl Validator {
         if let TrustedKeys::Issuers(issuers) = &self.rules.keys {
             // Read before the set, as the key generation below.
             let issuers_generation = issuers.generation();
-            jws::check_length(token, self.rules.max_token_len)?;
-            let issuer = jws::unverified_issuer(token)?;
-            let mut verified = issuers
-                .select(issuer.as_deref())?
+            let mut verified = self
+                .issuer_validator(issuers, token)?
                 .validate_or_refresh::<T>(token)?;
             verified.issuers_generation = issuers_generation;
             return Ok(verified);
@@ -311,6 +307,17 @@ impl Validator {
             key_generation,
             issuers_generation: 0,
         })
+    }
+
+    /// With several trusted issuers, the validator of the issuer `token`
+    /// names, after the length rule and before anything is verified.
+    fn issuer_validator(
+        &self,
+        issuers: &TrustedIssuers,
+        token: &str,
+    ) -> Result<Validator, AuthError> {
+        self.check_length(token)?;
+        issuers.select(jws::unverified_issuer(token)?.as_deref())
     }
 
     /// The generation of the shared key set (0 for static keys).
@@ -339,10 +346,10 @@ impl Validator {
 
     /// The issuer this validator requires, when it names exactly one and
     /// verifies with its own keys: what [`TrustedIssuers`] keys it by.
+    /// A validator trusting several issuers names none itself.
     pub(crate) fn single_issuer(&self) -> Option<&str> {
-        match (&self.rules.keys, self.rules.issuers.as_slice()) {
-            (TrustedKeys::Issuers(_), _) => None,
-            (_, [issuer]) => Some(issuer),
+        match self.rules.issuers.as_slice() {
+            [issuer] => Some(issuer),
             _ => None,
         }
     }
@@ -470,10 +477,8 @@ impl Validator {
     /// own: this is then the largest any may have (10 minutes), so that
     /// revocations outlive every token they cover.
     pub fn leeway(&self) -> Duration {
-        match &self.rules.keys {
-            TrustedKeys::Issuers(_) => crate::policy::MAX_LEEWAY,
-            _ => self.rules.leeway,
-        }
+        // A validator trusting several issuers is built with the largest.
+        self.rules.leeway
     }
 }
 
@@ -679,6 +684,12 @@ impl ValidatorBuilder {
                  for several issuers, give each its validator in a TrustedIssuers",
             ));
         }
+        if self.max_token_len < 32 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidSetting,
+                "the maximum token length is too small to hold any token",
+            ));
+        }
         if let Some(issuers) = self.trusted_issuers {
             let per_issuer = !self.keys.is_empty()
                 || self.shared_keys.is_some()
@@ -694,12 +705,6 @@ impl ValidatorBuilder {
                     ConfigErrorKind::InvalidSetting,
                     "with trusted issuers, keys, issuers, audiences and rules belong to each \
                      issuer's validator",
-                ));
-            }
-            if self.max_token_len < 32 {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::InvalidSetting,
-                    "the maximum token length is too small to hold any token",
                 ));
             }
             return Ok(Validator {
@@ -730,12 +735,6 @@ impl ValidatorBuilder {
             return Err(ConfigError::new(
                 ConfigErrorKind::InvalidSetting,
                 "the leeway is over 10 minutes",
-            ));
-        }
-        if self.max_token_len < 32 {
-            return Err(ConfigError::new(
-                ConfigErrorKind::InvalidSetting,
-                "the maximum token length is too small to hold any token",
             ));
         }
         if self

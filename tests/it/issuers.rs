@@ -5,9 +5,11 @@
 use axum::Router;
 use axum::routing::get;
 use jwt_guard::verify::TrustedIssuers;
+use std::time::Duration;
+
 use jwt_guard::{
-    Algorithm, AuthErrorKind, ClaimMapping, ConfigErrorKind, JwtLayer, SigningKey, StandardClaims,
-    Validator, VerifyingKey,
+    Algorithm, AuthErrorKind, ClaimMapping, ConfigErrorKind, JwtLayer, KeySet, SharedKeys,
+    SigningKey, StandardClaims, Validator, ValidatorBuilder, VerifyingKey,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -148,15 +150,66 @@ fn a_second_iss_cannot_pick_one_issuer_and_pass_as_another() {
     assert_eq!(refusal(&validator, &token), AuthErrorKind::Malformed);
 }
 
+/// Keys, issuers, audiences and rules belong to each issuer's validator:
+/// the one that picks among them refuses every one of them, so that no
+/// rule is set where it would silently not apply.
+#[test]
+fn a_validator_of_trusted_issuers_takes_no_rules_of_its_own() {
+    let issuers = two_issuers();
+    let settings: [(&str, fn(ValidatorBuilder) -> ValidatorBuilder); 10] = [
+        ("key", |b| {
+            b.key(VerifyingKey::hmac(Algorithm::HS256, SECRET_A).unwrap())
+        }),
+        ("shared keys", |b| {
+            b.shared_keys(SharedKeys::new(
+                KeySet::new([VerifyingKey::hmac(Algorithm::HS256, SECRET_A).unwrap()]).unwrap(),
+            ))
+        }),
+        ("issuer", |b| b.issuer(A)),
+        ("audience", |b| b.audience("api-a")),
+        ("leeway", |b| b.leeway(Duration::from_secs(5))),
+        ("exp optional", |b| b.require_exp(false)),
+        ("typ", |b| b.require_type("at+jwt")),
+        ("crit", |b| b.understand_crit("exp-ext")),
+        ("mapping", |b| {
+            b.claim_mapping(ClaimMapping::new().roles("realm_access.roles"))
+        }),
+        ("length", |b| b.max_token_len(31)),
+    ];
+    for (name, setting) in settings {
+        let refused = setting(Validator::builder().trusted_issuers(issuers.clone()))
+            .build()
+            .unwrap_err();
+        assert_eq!(refused.kind(), ConfigErrorKind::InvalidSetting, "{name}");
+    }
+    // The defaults, and a length limit that can hold a token, build.
+    let validator = Validator::builder()
+        .trusted_issuers(issuers.clone())
+        .max_token_len(4096)
+        .build()
+        .unwrap();
+    assert_eq!(validator.leeway(), Duration::from_secs(600));
+}
+
+/// A validator that itself picks among issuers cannot be one of them: it
+/// names no issuer of its own.
+#[test]
+fn a_validator_of_trusted_issuers_is_not_a_trusted_issuer() {
+    let picker = Validator::builder()
+        .trusted_issuers(two_issuers())
+        .build()
+        .unwrap();
+    let other = TrustedIssuers::new();
+    assert_eq!(
+        other.insert(picker).unwrap_err().kind(),
+        ConfigErrorKind::InvalidSetting
+    );
+    assert!(other.issuers().is_empty());
+}
+
 #[test]
 fn trusted_issuers_are_checked_when_configured() {
     let issuers = two_issuers();
-    let exclusive = Validator::builder()
-        .trusted_issuers(issuers.clone())
-        .audience("api-a")
-        .build()
-        .unwrap_err();
-    assert_eq!(exclusive.kind(), ConfigErrorKind::InvalidSetting);
     let no_issuer = Validator::builder()
         .key(VerifyingKey::hmac(Algorithm::HS256, SECRET_A).unwrap())
         .build()
