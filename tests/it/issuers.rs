@@ -155,8 +155,9 @@ fn a_second_iss_cannot_pick_one_issuer_and_pass_as_another() {
 /// rule is set where it would silently not apply.
 #[test]
 fn a_validator_of_trusted_issuers_takes_no_rules_of_its_own() {
+    type Setting = fn(ValidatorBuilder) -> ValidatorBuilder;
     let issuers = two_issuers();
-    let settings: [(&str, fn(ValidatorBuilder) -> ValidatorBuilder); 10] = [
+    let settings: [(&str, Setting); 10] = [
         ("key", |b| {
             b.key(VerifyingKey::hmac(Algorithm::HS256, SECRET_A).unwrap())
         }),
