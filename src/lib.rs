@@ -229,6 +229,9 @@ pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;
 mod future;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "tonic")]
 pub mod grpc;
 pub mod guard;

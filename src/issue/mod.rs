@@ -84,7 +84,8 @@ pub use error::{IssueError, IssueErrorKind};
 pub use secret::RefreshToken;
 pub use throttle::{LoginThrottle, Throttled};
 
-use secret::{Presented, random_id};
+pub(crate) use secret::Presented;
+use secret::random_id;
 
 /// The `typ` of every access token: RFC 9068's `at+jwt`.
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";

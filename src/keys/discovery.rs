@@ -25,7 +25,7 @@ struct Metadata {
 
 /// Why a metadata document is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Refusal {
+pub(crate) enum Refusal {
     NotMetadata,
     IssuerMismatch,
     NoJwksUri,
@@ -44,9 +44,12 @@ impl Refusal {
 }
 
 /// The `jwks_uri` of a metadata document, once its `issuer` is exactly
-/// `issuer` (OpenID Connect Discovery §4.3, RFC 8414 §3.3).
-pub(super) fn jwks_uri(issuer: &str, document: &[u8]) -> Result<Url, Refusal> {
-    let metadata: Metadata = serde_json::from_slice(document).map_err(|_| Refusal::NotMetadata)?;
+/// `issuer` (OpenID Connect Discovery §4.3, RFC 8414 §3.3). The document
+/// must be UTF-8 throughout (RFC 8259 §8.1): serde_json does not check the
+/// members it skips.
+pub(crate) fn jwks_uri(issuer: &str, document: &[u8]) -> Result<Url, Refusal> {
+    let text = std::str::from_utf8(document).map_err(|_| Refusal::NotMetadata)?;
+    let metadata: Metadata = serde_json::from_str(text).map_err(|_| Refusal::NotMetadata)?;
     if metadata.issuer.as_deref() != Some(issuer) {
         return Err(Refusal::IssuerMismatch);
     }
@@ -132,5 +135,20 @@ mod tests {
         }
         assert_eq!(jwks_uri(issuer, b"[1]"), Err(Refusal::NotMetadata));
         assert_eq!(jwks_uri(issuer, b"<html>"), Err(Refusal::NotMetadata));
+    }
+
+    /// Found by the `discovery` fuzz target: serde_json skipped the bytes of
+    /// a member it does not read without checking them, so a document that
+    /// is not UTF-8 was taken.
+    #[test]
+    fn a_document_that_is_not_utf8_is_refused_even_in_members_not_read() {
+        let issuer = "https://id.example";
+        let mut document =
+            br#"{"issuer":"https://id.example","jwks_uri":"https://id.example/jwks","x":["RS"#
+                .to_vec();
+        document.extend_from_slice(b"\xff\xfe256\"]}");
+        assert_eq!(jwks_uri(issuer, &document), Err(Refusal::NotMetadata));
+        let valid = br#"{"issuer":"https://id.example","jwks_uri":"https://id.example/jwks","x":["RS256"]}"#;
+        assert!(jwks_uri(issuer, valid).is_ok());
     }
 }

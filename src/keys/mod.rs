@@ -41,7 +41,7 @@
 mod algorithm;
 mod check;
 #[cfg(feature = "jwks")]
-mod discovery;
+pub(crate) mod discovery;
 mod jwk;
 #[cfg(feature = "jwks")]
 pub mod remote;
