@@ -592,7 +592,7 @@ pub async fn app(config: &Config) -> Result<Router, String> {
     let app = match &config.redis {
         None => {
             eprintln!(
-                "demo: sessions in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
+                "demo: sessions in memory (set REDIS_URL, REDIS_CLUSTER_URLS or REDIS_SENTINEL_URLS to share them)"
             );
             service(
                 config,

@@ -20,7 +20,7 @@
 //! | `REFRESH_EXPIRES_IN` | `7d` | refresh-token lifetime |
 //! | `JWT_ALG` | `HS256` | `HS256`, `EdDSA` or `ES256` |
 //! | `JWT_PRIVATE_KEY_FILE` | generated | PKCS#8 PEM key for `EdDSA`/`ES256` |
-//! | `REDIS_URL` / `REDIS_CLUSTER_URLS` | in memory | share sessions, revocations and throttles |
+//! | `REDIS_URL` / `REDIS_CLUSTER_URLS` / `REDIS_SENTINEL_URLS` + `REDIS_SENTINEL_MASTER` | in memory | share sessions, revocations and throttles |
 //! | `COOKIE_SECURE` | `true` | `false` (or `0`, `no`) to drop `Secure` when the demo is reached over plain HTTP on a host other than `localhost`; anything but true/1/yes/false/0/no is refused |
 //! | `BIND` | `127.0.0.1:3000` | listen address |
 //!

@@ -80,7 +80,7 @@ async fn logout(State(revoker): State<Revoker>, claims: Claims<StandardClaims>) 
 async fn store(config: &Config) -> Result<Arc<dyn RevocationStore>, Box<dyn Error + Send + Sync>> {
     let Some(redis) = &config.redis else {
         eprintln!(
-            "quickstart: revocations in memory (set REDIS_URL or REDIS_CLUSTER_URLS to share them)"
+            "quickstart: revocations in memory (set REDIS_URL, REDIS_CLUSTER_URLS or REDIS_SENTINEL_URLS to share them)"
         );
         return Ok(Arc::new(MemoryStore::new()));
     };

@@ -17,8 +17,10 @@
 //! (default `127.0.0.1:3000`); `JWT_SUBJECT_CLAIM`, `JWT_ROLES_CLAIM` and
 //! `JWT_PERMISSIONS_CLAIM` (dotted paths, defaults `sub`, `roles`,
 //! `permissions`) for tokens minted by other systems. Revocations are kept
-//! in memory, unless `REDIS_URL=redis://…` (one Redis, mirrored locally) or
-//! `REDIS_CLUSTER_URLS=redis://a,redis://b,…` (a Redis Cluster) is set: then
+//! in memory, unless `REDIS_URL=redis://…` (one Redis, mirrored locally),
+//! `REDIS_CLUSTER_URLS=redis://a,redis://b,…` (a Redis Cluster) or
+//! `REDIS_SENTINEL_URLS=redis://s1,redis://s2,…` with
+//! `REDIS_SENTINEL_MASTER=name` (the master those Sentinels watch) is set: then
 //! every quickstart sharing that Redis refuses a token logged out on any of them.
 //!
 //! `app.rs` builds the service; this file reads the environment, mints

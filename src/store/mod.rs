@@ -322,6 +322,9 @@ pub enum StoreErrorKind {
     /// database index it does not have. Retrying cannot help; a service
     /// should stop at start-up and say so.
     Misconfigured,
+    /// The write was made, but fewer replicas than required acknowledged it
+    /// in time: a failover could lose it, so it is not reported done.
+    NotReplicated,
 }
 
 impl StoreErrorKind {
@@ -335,6 +338,7 @@ impl StoreErrorKind {
             Self::CapacityExceeded => "capacity_exceeded",
             Self::Protocol => "protocol",
             Self::Misconfigured => "misconfigured",
+            Self::NotReplicated => "not_replicated",
         }
     }
 }
@@ -371,6 +375,9 @@ impl fmt::Display for StoreError {
             StoreErrorKind::CapacityExceeded => "revocation store is full",
             StoreErrorKind::Protocol => "revocation store answered unexpectedly",
             StoreErrorKind::Misconfigured => "revocation store refuses the configuration",
+            StoreErrorKind::NotReplicated => {
+                "revocation store could not replicate the write in time"
+            }
         })
     }
 }

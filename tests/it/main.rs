@@ -13,6 +13,8 @@ mod support;
 #[cfg(all(feature = "jwks", feature = "axum"))]
 mod discovery;
 mod examples;
+#[cfg(feature = "redis")]
+mod failover;
 #[cfg(feature = "tonic")]
 mod grpc;
 #[cfg(feature = "axum")]

@@ -534,7 +534,8 @@ async fn three_master_cluster_shares_revocations_with_keys_spread_over_masters()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_topology_finds_the_master_and_shares_revocations() {
-    let sentinel = RedisSentinel::start();
+    // Behind Sentinel a revocation waits for a replica: give it one.
+    let sentinel = RedisSentinel::start_with_replicas(1);
     let config = || RedisConfig::sentinel(sentinel.sentinel_urls(), sentinel.master_name());
     let a = service(ready_store(config()).await).await;
     let b = service(ready_store(config()).await).await;

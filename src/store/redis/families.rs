@@ -205,9 +205,24 @@ impl RedisStore {
         })
     }
 
+    /// Runs a family script that writes nothing worth waiting for.
     async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, StoreError> {
         self.shared
             .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+            .await
+    }
+
+    /// Runs a family script that rotates or revokes: acknowledged once the
+    /// replicas hold it (see [`replication`](super::replication)).
+    async fn run_replicated(
+        &self,
+        family: &str,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<Value, StoreError> {
+        self.shared
+            .write(family, |mut conn| async move {
+                invocation.invoke_async::<Value>(&mut conn).await
+            })
             .await
     }
 }
@@ -256,7 +271,7 @@ impl RefreshStore for RedisStore {
                 .arg(rotation.issuer)
                 .arg(rotation.max_rotations);
             self.shared.log.args(&mut invocation);
-            let reply = self.run(&invocation).await?;
+            let reply = self.run_replicated(&family, &invocation).await?;
             self.family_reply(&reply)
         })
     }
@@ -280,7 +295,7 @@ impl RefreshStore for RedisStore {
                 .arg(keys.token_prefix(sub))
                 .arg(channel);
             self.shared.log.args(&mut invocation);
-            let reply = self.run(&invocation).await?;
+            let reply = self.run_replicated(&key, &invocation).await?;
             self.family_reply(&reply).map(drop)
         })
     }

@@ -130,6 +130,7 @@ mod families;
 mod keys;
 mod mirror;
 mod pool;
+mod replication;
 mod sync;
 mod topology;
 
@@ -137,7 +138,12 @@ use error::{bounded, protocol, store_error};
 use keys::{Event, Keys, RevocationLog};
 use mirror::{Mirror, micros};
 use pool::Pool;
+pub use replication::ReplicaAck;
+use replication::Replication;
 use topology::{Redacted, Topology};
+
+/// How long a write waits for its replicas by default.
+pub const DEFAULT_REPLICA_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The default retention of the revocation log.
 pub const DEFAULT_LOG_RETENTION: Duration = Duration::from_secs(600);
@@ -159,6 +165,8 @@ pub struct RedisConfig {
     health_timeout: Duration,
     resync_interval: Duration,
     log_retention: Duration,
+    replica_ack: ReplicaAck,
+    replica_timeout: Duration,
 }
 
 impl fmt::Debug for RedisConfig {
@@ -168,6 +176,8 @@ impl fmt::Debug for RedisConfig {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("mirror", &self.mirror)
+            .field("replica_ack", &self.replica_ack)
+            .field("replica_timeout", &self.replica_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -186,6 +196,8 @@ impl RedisConfig {
             health_timeout: Duration::from_millis(500),
             resync_interval: Duration::from_secs(300),
             log_retention: DEFAULT_LOG_RETENTION,
+            replica_ack: ReplicaAck::FromTopology,
+            replica_timeout: DEFAULT_REPLICA_TIMEOUT,
         }
     }
 
@@ -291,6 +303,24 @@ impl RedisConfig {
         self
     }
 
+    /// How many replicas must hold a revocation (of a token, a subject, a
+    /// refresh family) or a refresh rotation before it is acknowledged
+    /// (default [`ReplicaAck::FromTopology`]: one behind Sentinel, one on
+    /// a Cluster master or a server that has a replica). A write that is
+    /// not acknowledged in time is an error
+    /// ([`NotReplicated`](StoreErrorKind::NotReplicated)), never a silent
+    /// success. See [Failover](self#failover).
+    pub fn replica_ack(mut self, ack: ReplicaAck) -> Self {
+        self.replica_ack = ack;
+        self
+    }
+
+    /// How long a write waits for its replicas (default 1 s; at most 60 s).
+    pub fn replica_timeout(mut self, timeout: Duration) -> Self {
+        self.replica_timeout = timeout;
+        self
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid =
             |message: &'static str| Err(ConfigError::new(ConfigErrorKind::InvalidSetting, message));
@@ -316,6 +346,9 @@ impl RedisConfig {
             || self.resync_interval < self.health_interval
         {
             return invalid("Redis timeouts, intervals and pool size must be above zero");
+        }
+        if self.replica_timeout.is_zero() || self.replica_timeout > Duration::from_secs(60) {
+            return invalid("the replica timeout must be above zero and at most 60 seconds");
         }
         if !self.log_retention.is_zero() && self.log_retention < Duration::from_secs(10) {
             return invalid("the revocation log retention is under 10 seconds");
@@ -354,6 +387,7 @@ struct Shared {
     task: Option<tokio::task::JoinHandle<()>>,
     topology: Topology,
     log: RevocationLog,
+    replication: Replication,
 }
 
 impl Shared {
@@ -398,6 +432,42 @@ impl Shared {
                 result => return result,
             }
         }
+    }
+}
+
+impl Shared {
+    /// Runs a write of `key` (a script over `key`'s slot), acknowledged
+    /// only once the replicas the topology asks for hold it: then the write
+    /// and its `WAIT` run on a connection of their own, the `WAIT` counting
+    /// that connection's writes alone and blocking no other call.
+    async fn write<T, F, Fut>(&self, key: &str, call: F) -> Result<T, StoreError>
+    where
+        F: Fn(pool::Conn) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        if self.replication.needed_now(key) == Some(0) {
+            return self.call(call).await;
+        }
+        let result = async {
+            let mut dedicated = bounded(self.connect_timeout, self.pool.dedicated()).await?;
+            let conn = dedicated.conn();
+            let needed = bounded(self.timeout, self.replication.needed(conn, key)).await?;
+            let value = bounded(self.timeout, async {
+                call(conn.clone()).await.map_err(store_error)
+            })
+            .await?;
+            if needed > 0 {
+                self.replication
+                    .wait(conn, key, needed, self.timeout)
+                    .await?;
+            }
+            Ok(value)
+        }
+        .await;
+        if result.is_err() {
+            self.replication.stale();
+        }
+        result
     }
 }
 
@@ -563,6 +633,11 @@ impl RedisStore {
                 subject_retention: config.subject_retention,
                 mirror,
                 task,
+                replication: Replication::new(
+                    &config.topology,
+                    config.replica_ack,
+                    config.replica_timeout,
+                ),
                 topology: config.topology,
                 log,
             }),
@@ -712,7 +787,9 @@ impl RevocationStore for RedisStore {
             shared.log.args(&mut invocation);
             let invocation = &invocation;
             shared
-                .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+                .write(&key, |mut conn| async move {
+                    invocation.invoke_async::<Value>(&mut conn).await
+                })
                 .await?;
             if let Some(mirror) = &shared.mirror {
                 mirror.apply(&event);
@@ -751,7 +828,9 @@ impl RevocationStore for RedisStore {
             shared.log.args(&mut invocation);
             let invocation = &invocation;
             shared
-                .call(|mut conn| async move { invocation.invoke_async::<Value>(&mut conn).await })
+                .write(&key, |mut conn| async move {
+                    invocation.invoke_async::<Value>(&mut conn).await
+                })
                 .await?;
             if let Some(mirror) = &shared.mirror {
                 mirror.apply(&event);

@@ -46,6 +46,15 @@ enum Pooled {
     Sentinel(deadpool_redis::sentinel::Connection),
 }
 
+/// A connection checked out for one caller alone (see [`Pool::dedicated`]).
+pub(crate) struct Dedicated(Current);
+
+impl Dedicated {
+    pub(crate) fn conn(&mut self) -> &mut Conn {
+        &mut self.0.conn
+    }
+}
+
 /// A clone of the shared multiplexed connection.
 #[derive(Clone)]
 pub(crate) enum Conn {
@@ -141,6 +150,21 @@ impl Pool {
         if let Some(current) = &*self.current.lock().unwrap_or_else(|e| e.into_inner()) {
             return Ok(current.conn.clone());
         }
+        let current = self.checkout().await?;
+        let conn = current.conn.clone();
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(current);
+        Ok(conn)
+    }
+
+    /// A connection of its own, not shared with other calls, given back to
+    /// the pool when dropped: for a write followed by a `WAIT`, which
+    /// blocks its connection until replicas answer and counts only that
+    /// connection's writes.
+    pub(crate) async fn dedicated(&self) -> Result<Dedicated, StoreError> {
+        self.checkout().await.map(Dedicated)
+    }
+
+    async fn checkout(&self) -> Result<Current, StoreError> {
         let pooled = match &self.kind {
             PoolKind::Single(pool) => pool.get().await.map(Pooled::Single),
             PoolKind::Cluster(pool) => pool.get().await.map(Pooled::Cluster),
@@ -158,11 +182,10 @@ impl Pool {
             Pooled::Cluster(conn) => Conn::Cluster((**conn).clone()),
             Pooled::Sentinel(conn) => Conn::Sentinel((**conn).clone()),
         };
-        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(Current {
-            conn: conn.clone(),
+        Ok(Current {
+            conn,
             _pooled: pooled,
-        });
-        Ok(conn)
+        })
     }
 
     /// Gives the shared connection back after a failed call, so that the

@@ -904,6 +904,7 @@ fn percent_encode(text: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct RedisClusterBuilder {
     masters: usize,
+    replicas: usize,
     appendonly: bool,
 }
 
@@ -911,6 +912,12 @@ impl RedisClusterBuilder {
     /// AOF with `appendfsync always` on every node.
     pub fn appendonly(mut self, on: bool) -> Self {
         self.appendonly = on;
+        self
+    }
+
+    /// `replicas` replicas of each master (`--cluster-replicas`).
+    pub fn replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
         self
     }
 
@@ -924,10 +931,13 @@ impl RedisClusterBuilder {
             cluster: true,
             ..Options::default()
         };
-        let nodes: Vec<RedisServer> = (0..self.masters)
+        let nodes: Vec<RedisServer> = (0..self.masters * (1 + self.replicas))
             .map(|_| RedisServer::launch(options.clone(), free_cluster_port))
             .collect();
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster {
+            nodes,
+            masters: self.masters,
+        };
         let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
         args.extend(
             cluster
@@ -935,7 +945,8 @@ impl RedisClusterBuilder {
                 .iter()
                 .map(|node| format!("127.0.0.1:{}", node.port)),
         );
-        args.extend(["--cluster-replicas", "0", "--cluster-yes"].map(String::from));
+        let replicas = self.replicas.to_string();
+        args.extend(["--cluster-replicas", &replicas, "--cluster-yes"].map(String::from));
         if let Err(error) = redis_cli(&args, None, CLUSTER_CREATE_TIMEOUT) {
             cluster.fail(&format!("redis-cli {}: {error}", args.join(" ")));
         }
@@ -944,12 +955,13 @@ impl RedisClusterBuilder {
     }
 }
 
-/// A Redis Cluster of masters only (no replicas), each a [`RedisServer`]
-/// with `--cluster-node-timeout 2000`, slots spread by `redis-cli --cluster
-/// create`.
+/// A Redis Cluster of masters (and, if asked, replicas of each), each a
+/// [`RedisServer`] with `--cluster-node-timeout 2000`, slots spread by
+/// `redis-cli --cluster create`.
 #[derive(Debug)]
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    masters: usize,
 }
 
 /// Masters by client port, each with its slot ranges, as one node sees them.
@@ -964,6 +976,7 @@ impl RedisCluster {
     pub fn builder(masters: usize) -> RedisClusterBuilder {
         RedisClusterBuilder {
             masters,
+            replicas: 0,
             appendonly: false,
         }
     }
@@ -993,6 +1006,36 @@ impl RedisCluster {
         self.fail(&format!(
             "no cluster node answers CLUSTER NODES: {errors:?}"
         ));
+    }
+
+    /// The index in [`nodes`](Self::nodes) of a replica of the master at
+    /// `master`, as the first running node sees it now.
+    pub fn replica_of(&self, master: usize) -> Option<usize> {
+        let text = self.cluster_nodes();
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|line| line.split_whitespace().collect())
+            .filter(|fields: &Vec<&str>| fields.len() >= 8)
+            .collect();
+        let port_of = |fields: &[&str]| -> Option<u16> {
+            fields[1]
+                .split('@')
+                .next()?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        };
+        let id = lines
+            .iter()
+            .find(|fields| port_of(fields) == Some(self.nodes[master].port))?[0];
+        lines
+            .iter()
+            .filter(|fields| fields[2].split(',').any(|flag| flag == "slave"))
+            .filter(|fields| !fields[2].split(',').any(|flag| flag.starts_with("fail")))
+            .find(|fields| fields[3] == id)
+            .and_then(|fields| port_of(fields))
+            .map(|port| self.index_of_port(port))
     }
 
     /// The hash slot of `key` (computed here, as `CLUSTER KEYSLOT` does).
@@ -1092,7 +1135,7 @@ impl RedisCluster {
             if covered != CLUSTER_SLOTS {
                 return Err(format!("node {port} sees {covered} slots served"));
             }
-            if map.len() != self.nodes.len() {
+            if map.len() != self.masters {
                 return Err(format!("node {port} sees {} masters with slots", map.len()));
             }
             match &first {
