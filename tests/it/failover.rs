@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use jwt_guard::store::redis::{RedisConfig, RedisStore};
+use jwt_guard::store::redis::{RedisConfig, RedisStore, ReplicaAck};
 use jwt_guard::store::{Lookup, RevocationStore, StoreErrorKind, TokenRef, TokenStatus};
 
 use crate::support::redis::{RedisCluster, RedisSentinel, RedisServer};
@@ -59,7 +59,7 @@ async fn revoke(
     round: usize,
     sub: &str,
 ) -> (Revoked, Result<(), StoreErrorKind>) {
-    let revoked = if round % 2 == 0 {
+    let revoked = if round.is_multiple_of(2) {
         Revoked::Token {
             sub: sub.to_owned(),
             jti: format!("jti-{round}"),
@@ -328,4 +328,51 @@ async fn cluster_acknowledged_revocations_survive_failovers() {
 #[ignore = "a hundred failovers, several minutes; .ci/run runs it"]
 async fn cluster_acknowledged_revocations_survive_a_hundred_failovers() {
     cluster_failovers(rounds(100)).await;
+}
+
+async fn ready(config: RedisConfig) -> RedisStore {
+    let store = RedisStore::new(config).unwrap();
+    store.ready(READY).await.unwrap();
+    store
+}
+
+async fn revoke_one(store: &RedisStore) -> Result<(), StoreErrorKind> {
+    store
+        .revoke_token("j", Some("s"), SystemTime::now() + Duration::from_secs(60))
+        .await
+        .map_err(|e| e.kind())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_sentinel_a_revocation_always_waits_for_a_replica() {
+    let setup = RedisSentinel::start_with_replicas(0);
+    let config = || {
+        RedisConfig::sentinel(setup.sentinel_urls(), setup.master_name())
+            .replica_timeout(Duration::from_millis(300))
+    };
+    // No replica to hold it: not acknowledged, whatever is connected.
+    assert_eq!(
+        revoke_one(&ready(config()).await).await,
+        Err(StoreErrorKind::NotReplicated)
+    );
+    // Unless told not to wait.
+    let never = ready(config().replica_ack(ReplicaAck::Never)).await;
+    assert_eq!(revoke_one(&never).await, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_waits_once_it_has_been_seen_with_a_replica() {
+    let alone = RedisServer::start();
+    let store = ready(RedisConfig::url(alone.url())).await;
+    assert_eq!(revoke_one(&store).await, Ok(()), "no replica: no wait");
+
+    let setup = RedisSentinel::start_with_replicas(1);
+    let config = RedisConfig::url(setup.master().url()).replica_timeout(Duration::from_millis(300));
+    let store = ready(config).await;
+    assert_eq!(revoke_one(&store).await, Ok(()), "held by the replica");
+    // The replica stops answering: the wait goes on, and times out.
+    setup.replicas()[0].freeze();
+    let result = revoke_one(&store).await;
+    setup.replicas()[0].thaw();
+    assert_eq!(result, Err(StoreErrorKind::NotReplicated));
 }

@@ -9,7 +9,7 @@ use crate::store::{StoreError, StoreErrorKind};
 /// Maps a client error: connection trouble is `Unavailable` or `Timeout`;
 /// a refusal of the configuration itself (a wrong password, a database
 /// index the server does not have) is `Misconfigured`, which no retry
-/// mends; anything else Redis answered (ACL, wrong type, script error) is
+/// mends; `READONLY` (a demoted master) is `Unavailable`; anything else Redis answered (ACL, wrong type, script error) is
 /// `Protocol`.
 pub(super) fn store_error(error: RedisError) -> StoreError {
     let refuses_configuration = error.kind() == redis::ErrorKind::AuthenticationFailed
@@ -20,6 +20,10 @@ pub(super) fn store_error(error: RedisError) -> StoreError {
                 .is_some_and(|detail| detail.contains("DB index")));
     let kind = if refuses_configuration {
         StoreErrorKind::Misconfigured
+    } else if error.code() == Some("READONLY") {
+        // A replica answered: the connection is to a master since demoted
+        // (a failover); another connection finds the new master.
+        StoreErrorKind::Unavailable
     } else if error.is_timeout() {
         StoreErrorKind::Timeout
     } else if error.is_io_error()

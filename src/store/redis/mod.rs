@@ -66,6 +66,25 @@
 //! (base64url-encoded) is the hash tag, so both keys of a check live in one
 //! slot of a cluster. Nothing grows without bound.
 //!
+//! # Failover
+//!
+//! Redis replicates asynchronously: a revocation the master took and no
+//! replica holds yet would be lost when a replica is promoted, and the
+//! revoked token accepted again. So a revocation (of a token, a subject, a
+//! refresh family) and a refresh rotation are acknowledged only once a
+//! replica holds them: the script and a `WAIT` run on a connection of their
+//! own (so that the `WAIT` counts that write and blocks no other call), for
+//! at most [`replica_timeout`](RedisConfig::replica_timeout) (1 s). Fewer
+//! replicas in time is an error,
+//! [`NotReplicated`](StoreErrorKind::NotReplicated) (the demo's logout and
+//! refresh answer 503), never a silent success. Whether a write waits is
+//! decided from the topology ([`ReplicaAck::FromTopology`]), never from how
+//! many replicas are connected at that moment: behind Sentinel always; on a
+//! Cluster for the slots whose master has a replica in `CLUSTER NODES`; on
+//! one server once it has been seen with a replica. Logins (a new refresh
+//! family) and login throttles do not wait: losing one costs a new login,
+//! never a revoked token let through.
+//!
 //! # Failures
 //!
 //! Every Redis call, including taking a connection from the pool, is bounded
@@ -448,8 +467,8 @@ impl Shared {
         if self.replication.needed_now(key) == Some(0) {
             return self.call(call).await;
         }
+        let mut dedicated = bounded(self.connect_timeout, self.pool.dedicated()).await?;
         let result = async {
-            let mut dedicated = bounded(self.connect_timeout, self.pool.dedicated()).await?;
             let conn = dedicated.conn();
             let needed = bounded(self.timeout, self.replication.needed(conn, key)).await?;
             let value = bounded(self.timeout, async {
@@ -465,6 +484,7 @@ impl Shared {
         }
         .await;
         if result.is_err() {
+            dedicated.discard();
             self.replication.stale();
         }
         result

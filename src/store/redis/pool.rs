@@ -37,7 +37,20 @@ enum PoolKind {
 /// it as in use until it is released.
 struct Current {
     conn: Conn,
-    _pooled: Pooled,
+    pooled: Pooled,
+}
+
+impl Current {
+    /// Takes the connection out of the pool and closes it: after a failure
+    /// it is not handed out again. (Recycling only `PING`s, which a
+    /// demoted master, now a replica, still answers.)
+    fn discard(self) {
+        match self.pooled {
+            Pooled::Single(conn) => drop(deadpool_redis::Connection::take(conn)),
+            Pooled::Cluster(conn) => drop(deadpool_redis::cluster::Connection::take(conn)),
+            Pooled::Sentinel(conn) => drop(deadpool_redis::sentinel::Connection::take(conn)),
+        }
+    }
 }
 
 enum Pooled {
@@ -52,6 +65,11 @@ pub(crate) struct Dedicated(Current);
 impl Dedicated {
     pub(crate) fn conn(&mut self) -> &mut Conn {
         &mut self.0.conn
+    }
+
+    /// Closes it, out of the pool, after a failure.
+    pub(crate) fn discard(self) {
+        self.0.discard();
     }
 }
 
@@ -182,19 +200,20 @@ impl Pool {
             Pooled::Cluster(conn) => Conn::Cluster((**conn).clone()),
             Pooled::Sentinel(conn) => Conn::Sentinel((**conn).clone()),
         };
-        Ok(Current {
-            conn,
-            _pooled: pooled,
-        })
+        Ok(Current { conn, pooled })
     }
 
-    /// Gives the shared connection back after a failed call, so that the
-    /// next call takes a checked or new one from the pool.
+    /// Drops the shared connection after a failed call, out of the pool,
+    /// so that the next call takes another one.
     pub(crate) fn release(&self) {
-        self.current
+        let current = self
+            .current
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        if let Some(current) = current {
+            current.discard();
+        }
     }
 }
 

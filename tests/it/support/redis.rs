@@ -1263,11 +1263,6 @@ pub struct RedisSentinel {
 impl RedisSentinel {
     pub const MASTER_NAME: &str = "mymaster";
 
-    /// A master and a Sentinel.
-    pub fn start() -> Self {
-        Self::start_with_replicas(0)
-    }
-
     /// A master, `replicas` replicas of it, and a Sentinel; with a replica,
     /// killing the master makes the Sentinel promote it (about 2 s).
     pub fn start_with_replicas(replicas: usize) -> Self {
