@@ -314,15 +314,17 @@ fn replicated_slots(nodes: &str) -> Option<Vec<RangeInclusive<u16>>> {
         let has_replica = lines
             .iter()
             .any(|fields| flagged(fields, "slave") && fields[3] == master[0]);
-        if !has_replica {
-            continue;
-        }
+        // Every master's slots are read, so that an odd table is refused
+        // whole; only those with a replica count.
         for slots in &master[8..] {
             if slots.starts_with('[') {
                 continue; // a slot being imported or migrated
             }
             let (a, b) = slots.split_once('-').unwrap_or((slots, slots));
-            ranges.push(a.parse().ok()?..=b.parse().ok()?);
+            let range = a.parse().ok()?..=b.parse().ok()?;
+            if has_replica {
+                ranges.push(range);
+            }
         }
     }
     Some(ranges)
