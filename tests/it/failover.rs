@@ -260,9 +260,19 @@ async fn cluster_failovers(rounds: usize) {
         };
         // The master of the subject's slot, and its replica.
         let master = cluster.master_for_key(&format!("{{{tag}}}"));
-        let replica = cluster
-            .replica_of(master)
-            .unwrap_or_else(|| panic!("round {round}: master {master} has no replica"));
+        // The node that answers may not have heard of the rejoined replica
+        // yet (gossip): ask until it has.
+        let deadline = Instant::now() + RECOVERY;
+        let replica = loop {
+            if let Some(replica) = cluster.replica_of(master) {
+                break replica;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: master {master} has no replica"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let cut = round % CUT_EVERY == CUT_EVERY - 1;
         if cut {
             cluster.node(replica).freeze();
