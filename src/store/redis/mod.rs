@@ -80,7 +80,8 @@
 //! refresh answer 503), never a silent success. Whether a write waits is
 //! decided from the topology ([`ReplicaAck::FromTopology`]), never from how
 //! many replicas are connected at that moment: behind Sentinel always; on a
-//! Cluster for the slots whose master has a replica in `CLUSTER NODES`; on
+//! Cluster for the slots whose master has a replica in `CLUSTER NODES`
+//! (asked of that master); on
 //! one server once it has been seen with a replica. Logins (a new refresh
 //! family) and login throttles do not wait: losing one costs a new login,
 //! never a revoked token let through.

@@ -13,11 +13,15 @@
 //!
 //! - **Sentinel**: one, always (a Sentinel deployment exists to fail over).
 //! - **Cluster**: one for a key whose slot's master has a replica in the
-//!   cluster's node table (`CLUSTER NODES`, whatever the replica's state),
-//!   none for a master without one. The table is read on the first write, again
-//!   at most every [`REFRESH`], and at once when a write could not be
-//!   acknowledged, so that after a failover the promoted master (which has
-//!   no replica yet) is no longer waited on.
+//!   node table (`CLUSTER NODES`, whatever the replica's state), none for
+//!   a master without one. The table is read from that master itself,
+//!   which knows its own replicas first (another node learns of a replica
+//!   by gossip, later). A slot known to have a replica is trusted for
+//!   [`REFRESH`]; a slot without one is read again before every write, so
+//!   that a replica that joined is waited on at once. After a failover the
+//!   promoted master has no replica yet: its first write fails
+//!   (not acknowledged), which makes the table due, and the next one
+//!   no longer waits.
 //! - **One server**: one once it has been seen with a connected replica
 //!   (`INFO replication`, read on the first write and at most every
 //!   [`REFRESH`]); a replica that disconnects does not end the wait, only a
@@ -123,12 +127,17 @@ impl Replication {
             (ReplicaAck::Never, _) => Some(0),
             (ReplicaAck::AtLeast(n), _) => Some(n.get()),
             (ReplicaAck::FromTopology, Kind::Sentinel) => Some(1),
-            (ReplicaAck::FromTopology, _) => {
+            (ReplicaAck::FromTopology, kind) => {
                 let state = self.state();
                 if state.read_at.is_none_or(|at| at.elapsed() >= REFRESH) {
                     return None;
                 }
-                Some(u32::from(self.known_needs(&state.known, key)))
+                match (self.known_needs(&state.known, key), kind) {
+                    (true, _) => Some(1),
+                    // A slot without a replica is read again from its master.
+                    (false, Kind::Cluster) => None,
+                    (false, _) => Some(0),
+                }
             }
         }
     }
@@ -150,7 +159,7 @@ impl Replication {
         if let Some(needed) = self.needed_now(key) {
             return Ok(needed);
         }
-        self.read(conn).await?;
+        self.read(conn, key).await?;
         Ok(u32::from(self.known_needs(&self.state().known, key)))
     }
 
@@ -159,50 +168,50 @@ impl Replication {
         self.state().read_at = None;
     }
 
-    async fn read(&self, conn: &mut Conn) -> Result<(), StoreError> {
-        match self.kind {
+    /// Reads the topology: `INFO replication` of one server, or `CLUSTER
+    /// NODES` of the master of `key`'s slot.
+    async fn read(&self, conn: &mut Conn, key: &str) -> Result<(), StoreError> {
+        let text = |reply: Value| match reply {
+            Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+            Value::VerbatimString { text, .. } => Some(text),
+            _ => None,
+        };
+        let known = match self.kind {
             Kind::Single => {
-                let info: String = redis::cmd("INFO")
-                    .arg("replication")
-                    .query_async(conn)
-                    .await
-                    .map_err(store_error)?;
-                let (replid, connected) = parse_info(&info)
+                let reply = query_at(conn, key, redis::cmd("INFO").arg("replication")).await?;
+                let (replid, connected) = text(reply)
+                    .as_deref()
+                    .and_then(parse_info)
                     .ok_or_else(|| protocol("INFO replication lacks master_replid"))?;
-                let mut state = self.state();
-                let replicated = match &state.known {
+                let replicated = match &self.state().known {
                     Known::Single {
                         replid: seen,
                         replicated,
                     } if *seen == replid => *replicated || connected > 0,
                     _ => connected > 0,
                 };
-                state.known = Known::Single { replid, replicated };
-                state.read_at = Some(Instant::now());
+                Known::Single { replid, replicated }
             }
             Kind::Cluster => {
-                let nodes: String = redis::cmd("CLUSTER")
-                    .arg("NODES")
-                    .query_async(conn)
-                    .await
-                    .map_err(store_error)?;
-                let replicated = replicated_slots(&nodes)
+                let reply = query_at(conn, key, redis::cmd("CLUSTER").arg("NODES")).await?;
+                let replicated = text(reply)
+                    .as_deref()
+                    .and_then(replicated_slots)
                     .ok_or_else(|| protocol("unexpected CLUSTER NODES reply"))?;
-                let mut state = self.state();
-                state.known = Known::Cluster { replicated };
-                state.read_at = Some(Instant::now());
+                Known::Cluster { replicated }
             }
-            Kind::Sentinel => {}
-        }
+            Kind::Sentinel => return Ok(()),
+        };
+        let mut state = self.state();
+        state.known = known;
+        state.read_at = Some(Instant::now());
         Ok(())
     }
 
     /// Waits until `needed` replicas hold every write made so far on `conn`
     /// (on a Cluster, on the master of `key`'s slot), for at most the
-    /// replica timeout, in slices each bounded here by `timeout` more. Fewer is an
-    /// error ([`NotReplicated`](StoreErrorKind::NotReplicated)), unless the
-    /// topology, read again, no longer asks for a replica there (the master
-    /// that took the write is a promoted one without replicas yet).
+    /// replica timeout, in slices each bounded here by `timeout` more. Fewer
+    /// is an error ([`NotReplicated`](StoreErrorKind::NotReplicated)).
     pub(super) async fn wait(
         &self,
         conn: &mut Conn,
@@ -230,12 +239,6 @@ impl Replication {
         if acknowledged >= needed {
             return Ok(());
         }
-        if self.policy == ReplicaAck::FromTopology && self.kind != Kind::Sentinel {
-            self.stale();
-            if self.needed(conn, key).await? == 0 {
-                return Ok(());
-            }
-        }
         Err(StoreError::with_source(
             StoreErrorKind::NotReplicated,
             format!("{acknowledged} of {needed} replicas acknowledged the write in time"),
@@ -257,30 +260,32 @@ async fn wait_once(
     margin: Duration,
 ) -> Result<u32, StoreError> {
     let millis = u64::try_from(slice.as_millis()).unwrap_or(u64::MAX).max(1);
-    let mut wait = redis::cmd("WAIT");
-    wait.arg(needed).arg(millis);
-    let call = async {
-        match &mut *conn {
-            Conn::Cluster(cluster) => {
-                let route = Route::new(key_slot(key), SlotAddr::Master);
-                cluster
-                    .route_command(
-                        wait,
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
-                    )
-                    .await
-            }
-            other => wait.query_async::<Value>(other).await,
-        }
-    };
-    let reply = tokio::time::timeout(slice + margin, call)
+    let wait = redis::cmd("WAIT").arg(needed).arg(millis).clone();
+    let reply = tokio::time::timeout(slice + margin, query_at(conn, key, &wait))
         .await
-        .map_err(|_| StoreError::new(StoreErrorKind::Timeout))?
-        .map_err(store_error)?;
+        .map_err(|_| StoreError::new(StoreErrorKind::Timeout))??;
     match reply {
         Value::Int(n) => Ok(u32::try_from(n).unwrap_or(0)),
         _ => Err(protocol("unexpected WAIT reply")),
     }
+}
+
+/// Runs `cmd` on `conn`; on a Cluster, on the master of `key`'s slot (the
+/// node that took the write of `key`), whatever the command's own routing.
+async fn query_at(conn: &mut Conn, key: &str, cmd: &redis::Cmd) -> Result<Value, StoreError> {
+    match conn {
+        Conn::Cluster(cluster) => {
+            let route = Route::new(key_slot(key), SlotAddr::Master);
+            cluster
+                .route_command(
+                    cmd.clone(),
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                )
+                .await
+        }
+        other => cmd.query_async::<Value>(other).await,
+    }
+    .map_err(store_error)
 }
 
 /// The replication id and the number of connected replicas in `INFO

@@ -16,7 +16,7 @@ use reqwest::header::{RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
 use crate::support::example::{self, Example, command};
-use crate::support::redis::{RedisCluster, RedisServer};
+use crate::support::redis::{RedisCluster, RedisSentinel, RedisServer};
 use crate::support::{client, eventually, serve};
 
 const SECRET: &str = "demo-test-secret-0123456789abcdef-0123";
@@ -621,6 +621,22 @@ async fn the_flow_on_a_redis_cluster() {
     let b = binary(&[("REDIS_CLUSTER_URLS", &urls)]).await;
     every_flow(&a.url, &b.url).await;
     throttle_blocks_after_five_failures(&a.url, &b.url, "alice", "wonderland").await;
+}
+
+#[tokio::test]
+async fn the_flow_behind_sentinel() {
+    let setup = RedisSentinel::start_with_replicas(1);
+    let urls = setup.sentinel_urls().join(",");
+    let env = [
+        ("REDIS_SENTINEL_URLS", urls.as_str()),
+        ("REDIS_SENTINEL_MASTER", setup.master_name()),
+    ];
+    let a = binary(&env).await;
+    let b = binary(&env).await;
+    every_flow(&a.url, &b.url).await;
+    // The sessions are in the master the Sentinel names.
+    let keys = setup.master().scan("*");
+    assert!(keys.iter().any(|k| k.contains(":f:")), "{keys:?}");
 }
 
 // -- Socket.IO: tests/it/examples/demo/socket_io.rs.
