@@ -9,8 +9,8 @@ use crate::store::{StoreError, StoreErrorKind};
 /// Maps a client error: connection trouble is `Unavailable` or `Timeout`;
 /// a refusal of the configuration itself (a wrong password, a database
 /// index the server does not have) is `Misconfigured`, which no retry
-/// mends; `READONLY` (a demoted master) is `Unavailable`; anything else Redis answered (ACL, wrong type, script error) is
-/// `Protocol`.
+/// mends; `READONLY` (a demoted master) is `Unavailable`; anything else
+/// Redis answered (ACL, wrong type, script error) is `Protocol`.
 pub(super) fn store_error(error: RedisError) -> StoreError {
     let refuses_configuration = error.kind() == redis::ErrorKind::AuthenticationFailed
         || matches!(error.code(), Some("WRONGPASS" | "NOAUTH"))

@@ -81,10 +81,9 @@
 //! decided from the topology ([`ReplicaAck::FromTopology`]), never from how
 //! many replicas are connected at that moment: behind Sentinel always; on a
 //! Cluster for the slots whose master has a replica in `CLUSTER NODES`
-//! (asked of that master); on
-//! one server once it has been seen with a replica. Logins (a new refresh
-//! family) and login throttles do not wait: losing one costs a new login,
-//! never a revoked token let through.
+//! (asked of that master); on one server once it has been seen with a
+//! replica. Logins (a new refresh family) and login throttles do not wait:
+//! losing one costs a new login, never a revoked token let through.
 //!
 //! # Failures
 //!
@@ -453,9 +452,7 @@ impl Shared {
             }
         }
     }
-}
 
-impl Shared {
     /// Runs a write of `key` (a script over `key`'s slot), acknowledged
     /// only once the replicas the topology asks for hold it: then the write
     /// and its `WAIT` run on a connection of their own, the `WAIT` counting

@@ -637,6 +637,14 @@ async fn the_flow_behind_sentinel() {
     // The sessions are in the master the Sentinel names.
     let keys = setup.master().scan("*");
     assert!(keys.iter().any(|k| k.contains(":f:")), "{keys:?}");
+    // No replica to hold a logout or a rotation: 503, never a silent success.
+    let session = login(&a.url, "alice", "wonderland").await;
+    setup.replicas()[0].freeze();
+    let refresh = refresh_with_cookie(&a.url, &session.refresh).await.status();
+    let logout = post_bearer(&a.url, "/auth/logout", &session.access).await;
+    setup.replicas()[0].thaw();
+    assert_eq!(refresh, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(logout, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 // -- Socket.IO: tests/it/examples/demo/socket_io.rs.
