@@ -27,6 +27,9 @@
 //!     input with the key parsed once: the floor.
 //!   - `verify/jsonwebtoken/{...}`: plain `jsonwebtoken::decode` (v11, aws-lc-rs;
 //!     no ES512), as a reference.
+//! - `revoke/*`: one token revocation through a Redis store, on a server
+//!   without replicas and on a master with a replica, with and without the
+//!   replica wait (see `revocations`).
 //! - `roundtrip/redis-mget`: a bare `MGET` of the two keys a direct check reads,
 //!   on one multiplexed connection and the same runtime: the cost of one round
 //!   trip, to read `request/jwt-guard+redis-direct` against.
@@ -1138,6 +1141,104 @@ fn issue(c: &mut Criterion) {
     group.finish();
 }
 
+/// `revoke/*`: the latency of one token revocation through a direct-mode
+/// `RedisStore` (the script's round trip, and the replica wait where there
+/// is one), each a fresh `jti`, on a current-thread runtime:
+///
+/// - `revoke/redis`: a server without replicas, defaults
+///   (`ReplicaAck::FromTopology` reads `INFO replication` every 5 s and
+///   then does not wait);
+/// - `revoke/redis+replica-no-wait`: a server with one replica,
+///   `ReplicaAck::Never` (the write is acknowledged by the master alone);
+/// - `revoke/redis+replica-wait`: the same server, defaults: each
+///   revocation is acknowledged once the replica holds it (`WAIT 1`), on a
+///   connection of its own.
+///
+/// Checked first: the waiting contender's revocation is on the replica
+/// when it returns, and `WAIT` was sent once per revocation by it and
+/// never by the others (`INFO commandstats`).
+fn revocations(c: &mut Criterion) {
+    use jwt_guard::store::RevocationStore;
+    use jwt_guard::store::redis::{RedisConfig, RedisStore, ReplicaAck};
+
+    let rt = runtime();
+    let alone = redis_server::RedisServer::start();
+    let master = redis_server::RedisServer::start();
+    let replica = redis_server::RedisServer::replica_of(&master);
+    let _enter = rt.enter();
+    let store = |config: RedisConfig| {
+        let store = RedisStore::new(config.direct(true)).expect("store");
+        rt.block_on(store.ready(Duration::from_secs(10)))
+            .expect("store ready");
+        store
+    };
+    let contenders = [
+        ("redis", store(RedisConfig::url(alone.url()))),
+        (
+            "redis+replica-no-wait",
+            store(RedisConfig::url(master.url()).replica_ack(ReplicaAck::Never)),
+        ),
+        ("redis+replica-wait", store(RedisConfig::url(master.url()))),
+    ];
+    let until = SystemTime::now() + Duration::from_secs(3600);
+    let mut next = 0u64;
+    let mut revoke = |store: &RedisStore| {
+        next += 1;
+        let jti = format!("revoke-bench-{next}");
+        rt.block_on(store.revoke_token(&jti, Some("revoke-bench"), until))
+            .expect("revoked");
+        jti
+    };
+    let waits = |server: &redis_server::RedisServer| -> u64 {
+        let stats = server.cli(&["INFO", "commandstats"]);
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix("cmdstat_wait:calls="))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |calls| calls.parse().expect("WAIT calls"))
+    };
+    // A replica that has just come online is sometimes counted by `WAIT`
+    // only after its once-a-second `REPLCONF ACK` (seen here: the first
+    // revocations took three to five 200 ms slices). The bench measures the
+    // steady state: it starts once a revocation needs one `WAIT`.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = waits(&master);
+        revoke(&contenders[2].1);
+        if waits(&master) - before == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica never acknowledged at once"
+        );
+    }
+    for (name, store) in &contenders {
+        let before = (waits(&alone), waits(&master));
+        let jti = revoke(store);
+        let after = (waits(&alone), waits(&master));
+        let waited = after.0 - before.0 + after.1 - before.1;
+        if *name == "redis+replica-wait" {
+            assert_eq!(waited, 1, "{name}: one WAIT per revocation");
+            let keys = replica.cli(&["--scan", "--pattern", "*"]);
+            assert!(
+                keys.lines().any(|key| key.ends_with(&format!(":t:{jti}"))),
+                "{name}: the revocation is on the replica when it returns"
+            );
+        } else {
+            assert_eq!(waited, 0, "{name}: no WAIT");
+        }
+    }
+    let mut group = c.benchmark_group("revoke");
+    group
+        .sample_size(50)
+        .measurement_time(Duration::from_secs(5));
+    for (name, store) in &contenders {
+        group.bench_function(*name, |b| b.iter(|| revoke(store)));
+    }
+    group.finish();
+}
+
 /// The measurements that are not criterion timings (see `support/extras.rs`);
 /// last, the 1 000 000-entry memory one.
 fn extra_measurements(_: &mut Criterion) {
@@ -1213,5 +1314,12 @@ fn token_cache_memory() {
     );
 }
 
-criterion_group!(benches, requests, verify, issue, extra_measurements);
+criterion_group!(
+    benches,
+    requests,
+    verify,
+    issue,
+    revocations,
+    extra_measurements
+);
 criterion_main!(benches);

@@ -49,6 +49,8 @@ impl RedisServer {
             let child = Command::new("redis-server")
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--save", "", "--appendonly", "no"])
+                // A replica syncs at once (the default waits 5 s for more).
+                .args(["--repl-diskless-sync-delay", "0"])
                 .arg("--dir")
                 .arg(&dir)
                 .args(extra)
@@ -77,7 +79,28 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn cli(&self, args: &[&str]) -> String {
+    /// A replica of `master`, returned once the master counts it online
+    /// (panics after 10 s). A replica that has loaded the master's data
+    /// says its link is up at once, but with diskless sync the master counts
+    /// it for `WAIT` only after its first `REPLCONF ACK`, sent up to a
+    /// second later.
+    pub fn replica_of(master: &RedisServer) -> Self {
+        let replica = Self::start_with(&["--replicaof", &format!("127.0.0.1 {}", master.port)]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !(replica
+            .cli(&["INFO", "replication"])
+            .contains("master_link_status:up")
+            && master
+                .cli(&["INFO", "replication"])
+                .contains(",state=online,"))
+        {
+            assert!(Instant::now() < deadline, "the replica did not sync");
+            sleep(Duration::from_millis(20));
+        }
+        replica
+    }
+
+    pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(args)
