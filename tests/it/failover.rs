@@ -145,44 +145,6 @@ async fn revoke_round(
     }
 }
 
-/// Waits until `replica` replicates from the master on `master_port` with
-/// its link up, and has applied everything the master had written then.
-fn wait_in_sync(replica: &RedisServer, master: &RedisServer) {
-    let field = |info: &str, name: &str| -> Option<String> {
-        info.lines()
-            .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
-            .map(str::to_owned)
-    };
-    let deadline = Instant::now() + RECOVERY;
-    loop {
-        let offset = master
-            .try_cli(&["INFO", "replication"])
-            .ok()
-            .and_then(|info| field(&info, "master_repl_offset")?.parse::<u64>().ok());
-        let synced = replica
-            .try_cli(&["INFO", "replication"])
-            .ok()
-            .is_some_and(|info| {
-                field(&info, "master_port").as_deref() == Some(&master.port().to_string())
-                    && field(&info, "master_link_status").as_deref() == Some("up")
-                    && field(&info, "slave_repl_offset")
-                        .and_then(|o| o.parse::<u64>().ok())
-                        .zip(offset)
-                        .is_some_and(|(applied, offset)| applied >= offset)
-            });
-        if synced {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "replica {} not in sync with {} within {RECOVERY:?}",
-            replica.port(),
-            master.port()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 async fn sentinel_failovers(rounds: usize) {
     let setup = RedisSentinel::start_with_replicas(1);
     let servers = [setup.master(), &setup.replicas()[0]];
@@ -226,7 +188,7 @@ async fn sentinel_failovers(rounds: usize) {
         servers[master].restart();
         let new_port = servers[replica].port().to_string();
         servers[master].cli(&["REPLICAOF", "127.0.0.1", &new_port]);
-        wait_in_sync(servers[master], servers[replica]);
+        servers[master].wait_in_sync(servers[replica], RECOVERY);
         master = replica;
     }
     eprintln!(
@@ -299,7 +261,9 @@ async fn cluster_failovers(rounds: usize) {
         }
         // The old master rejoins as a replica of the new one.
         cluster.node(master).restart();
-        wait_in_sync(cluster.node(master), cluster.node(replica));
+        cluster
+            .node(master)
+            .wait_in_sync(cluster.node(replica), RECOVERY);
         cluster.wait_ok();
     }
     eprintln!(

@@ -10,6 +10,8 @@
 
 mod support;
 
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod chaos;
 #[cfg(all(feature = "jwks", feature = "axum"))]
 mod discovery;
 mod examples;

@@ -792,6 +792,45 @@ impl RedisServer {
         }
     }
 
+    /// Whether this server replicates from `master` with its link up and
+    /// has applied everything `master` had written when asked.
+    pub fn is_in_sync(&self, master: &RedisServer) -> bool {
+        let field = |info: &str, name: &str| -> Option<String> {
+            info.lines()
+                .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(':'))
+                .map(str::to_owned)
+        };
+        let offset = master
+            .try_cli(&["INFO", "replication"])
+            .ok()
+            .and_then(|info| field(&info, "master_repl_offset")?.parse::<u64>().ok());
+        self.try_cli(&["INFO", "replication"])
+            .ok()
+            .is_some_and(|info| {
+                field(&info, "master_port").as_deref() == Some(&master.port().to_string())
+                    && field(&info, "master_link_status").as_deref() == Some("up")
+                    && field(&info, "slave_repl_offset")
+                        .and_then(|o| o.parse::<u64>().ok())
+                        .zip(offset)
+                        .is_some_and(|(applied, offset)| applied >= offset)
+            })
+    }
+
+    /// Waits until [`is_in_sync`](Self::is_in_sync) with `master`; panics
+    /// after `within`.
+    pub fn wait_in_sync(&self, master: &RedisServer, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.is_in_sync(master) {
+            assert!(
+                Instant::now() < deadline,
+                "replica {} not in sync with {} within {within:?}",
+                self.port(),
+                master.port()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `redis-cli -p PORT -e ARGS…` (10 s limit): its trimmed stdout.
     /// Options may come first: `cli(&["--scan", "--pattern", "jwt-guard:*"])`.
     /// Panics, with its output, when it fails or times out.
