@@ -167,14 +167,7 @@ async fn sentinel_failovers(rounds: usize) {
             servers[replica].thaw();
         }
         // Promote the replica now rather than after `down-after` (1 s).
-        let deadline = Instant::now() + RECOVERY;
-        while setup.master_addr().port() == old {
-            let _ = setup
-                .sentinel()
-                .try_cli(&["SENTINEL", "FAILOVER", setup.master_name()]);
-            assert!(Instant::now() < deadline, "round {round}: no failover");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        setup.fail_over_from(old, RECOVERY);
         let later = ready(config()).await;
         for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
             refuses_all(
@@ -235,21 +228,7 @@ async fn cluster_failovers(rounds: usize) {
             cluster.node(replica).thaw();
         }
         // Promote the replica now rather than after the node timeout.
-        let deadline = Instant::now() + RECOVERY;
-        loop {
-            let promoted = cluster
-                .node(replica)
-                .try_cli(&["ROLE"])
-                .is_ok_and(|role| role.starts_with("master"));
-            if promoted {
-                break;
-            }
-            let _ = cluster
-                .node(replica)
-                .try_cli(&["CLUSTER", "FAILOVER", "TAKEOVER"]);
-            assert!(Instant::now() < deadline, "round {round}: no failover");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        cluster.promote(replica, "TAKEOVER", RECOVERY);
         let later = ready(config()).await;
         for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
             refuses_all(

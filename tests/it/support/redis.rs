@@ -792,6 +792,12 @@ impl RedisServer {
         }
     }
 
+    /// Whether this server answers `ROLE` as a master.
+    pub fn is_master(&self) -> bool {
+        self.try_cli(&["ROLE"])
+            .is_ok_and(|role| role.starts_with("master"))
+    }
+
     /// Whether this server replicates from `master` with its link up and
     /// has applied everything `master` had written when asked.
     pub fn is_in_sync(&self, master: &RedisServer) -> bool {
@@ -1130,6 +1136,25 @@ impl RedisCluster {
             .collect()
     }
 
+    /// `CLUSTER FAILOVER <how>` (`FORCE`, `TAKEOVER`, or `""` for the
+    /// graceful one) on node `replica`, again until it is a master; panics
+    /// after `within`.
+    pub fn promote(&self, replica: usize, how: &str, within: Duration) {
+        let node = self.node(replica);
+        let deadline = Instant::now() + within;
+        while !node.is_master() {
+            let mut args = vec!["CLUSTER", "FAILOVER"];
+            args.extend((!how.is_empty()).then_some(how));
+            let _ = node.try_cli(&args);
+            assert!(
+                Instant::now() < deadline,
+                "node {} was not promoted within {within:?}",
+                node.port()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Waits until every node runs, reports `cluster_state:ok`, sees no
     /// node failing, and all agree on a slot map covering the 16384 slots
     /// (up to 20 s; after a node's restart expect a few seconds). Panics
@@ -1403,6 +1428,22 @@ impl RedisSentinel {
                     (applied >= offset).then_some(())
                 },
             );
+        }
+    }
+
+    /// `SENTINEL FAILOVER`, again until Sentinel names another master
+    /// than the server on `old_port`; panics after `within`.
+    pub fn fail_over_from(&self, old_port: u16, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.master_addr().port() == old_port {
+            let _ = self
+                .sentinel()
+                .try_cli(&["SENTINEL", "FAILOVER", self.master_name()]);
+            assert!(
+                Instant::now() < deadline,
+                "no failover from {old_port} within {within:?}"
+            );
+            thread::sleep(Duration::from_millis(100));
         }
     }
 
