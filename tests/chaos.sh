@@ -7,7 +7,7 @@
 # fails on any revoked or forged token accepted, any refresh token rotated
 # twice, any unexpected answer, or slow 503s on token checks.
 #
-#   tests/chaos.sh          the full run (about 12 minutes: 20 s of steady
+#   tests/chaos.sh          the full run (about 10 minutes: 20 s of steady
 #                           load between faults, 5 s holds, 60 s of busy cores)
 #   tests/chaos.sh short    a few seconds per fault (about 2 minutes; .ci/run)
 set -euo pipefail

@@ -14,9 +14,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Argon2, Block, Params, Version};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -176,15 +176,94 @@ impl Users {
     }
 
     /// The user's roles when the password is right. Always one argon2id
-    /// verification, whether the user exists or not.
-    fn authenticate(&self, username: &str, password: &str) -> Option<&'static [&'static str]> {
+    /// verification, whether the user exists or not, in `memory`.
+    fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        memory: &mut Vec<Block>,
+    ) -> Option<&'static [&'static str]> {
         let user = self.users.get(username);
         let hash = user.map_or(self.decoy.as_str(), |user| user.hash.as_str());
-        let parsed = PasswordHash::new(hash).ok()?;
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let ok = verify_password(password.as_bytes(), hash, memory);
         user.filter(|_| ok).map(|user| user.roles)
+    }
+}
+
+/// Whether `password` matches the argon2 PHC string `hash`, computed in
+/// `memory` (argon2's working blocks, resized to what `hash`'s parameters
+/// ask) and compared in constant time.
+///
+/// `PasswordVerifier::verify_password` would allocate the 19 MiB anew on
+/// every login, on whichever blocking thread runs it; under the soak's
+/// load glibc's per-thread arenas then kept about 1 GiB resident. Working
+/// memory kept from one login to the next holds it at a few of those.
+fn verify_password(password: &[u8], hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        argon2::Algorithm::try_from(hash.algorithm),
+        Params::try_from(&hash),
+    ) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_bytes = [0; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    memory.resize(params.block_count(), Block::default());
+    let mut computed = [0; Output::MAX_LENGTH];
+    let computed = &mut computed[..expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, computed, &mut memory[..])
+        .is_ok()
+        && Output::new(computed).is_ok_and(|computed| computed == expected)
+}
+
+/// Password verification, bounded: at most a few argon2id runs at once
+/// (19 MiB each), each in working memory kept for the next login.
+struct Hashing {
+    permits: tokio::sync::Semaphore,
+    memory: std::sync::Mutex<Vec<Vec<Block>>>,
+}
+
+impl Hashing {
+    /// Two runs per core.
+    fn new() -> Self {
+        let permits = std::thread::available_parallelism().map_or(2, |n| n.get() * 2);
+        Self {
+            permits: tokio::sync::Semaphore::new(permits),
+            memory: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The roles of `username` when `password` is right, on a blocking
+    /// thread; `Err` once the service shuts down.
+    async fn authenticate(
+        &self,
+        users: Arc<Users>,
+        username: String,
+        password: String,
+    ) -> Result<Option<&'static [&'static str]>, tokio::sync::AcquireError> {
+        let _permit = self.permits.acquire().await?;
+        let mut memory = self.memory.lock().unwrap().pop().unwrap_or_default();
+        let verified = tokio::task::spawn_blocking(move || {
+            let roles = users.authenticate(&username, &password, &mut memory);
+            (roles, memory)
+        })
+        .await;
+        Ok(verified.ok().and_then(|(roles, memory)| {
+            self.memory.lock().unwrap().push(memory);
+            roles
+        }))
     }
 }
 
@@ -194,8 +273,7 @@ struct App {
     issuer: Issuer,
     throttle: LoginThrottle,
     users: Arc<Users>,
-    /// Password hashing is bounded: each argon2id run takes 19 MiB.
-    hashing: Arc<tokio::sync::Semaphore>,
+    hashing: Arc<Hashing>,
     cookie: RefreshCookie,
     alg: Algorithm,
     /// The store behind the issuer and the layers, for `/health`.
@@ -306,19 +384,17 @@ async fn login(
         Ok(_) => {}
         Err(error) => return store_unavailable(&error),
     }
-    let Ok(_permit) = app.hashing.acquire().await else {
+    let verified = app
+        .hashing
+        .authenticate(app.users.clone(), login.username.clone(), login.password)
+        .await;
+    let Ok(roles) = verified else {
         return json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the server is shutting down",
         );
     };
-    let users = app.users.clone();
-    let username = login.username.clone();
-    let roles = tokio::task::spawn_blocking(move || users.authenticate(&username, &login.password))
-        .await
-        .ok()
-        .flatten();
     let Some(roles) = roles else {
         return json_error(
             StatusCode::UNAUTHORIZED,
@@ -503,9 +579,13 @@ async fn health(State(app): State<App>) -> (StatusCode, Json<Value>) {
     }
 }
 
-/// `GET /health/live`: the process is up, whatever its store says.
+/// `GET /health/live`: the process is up, whatever its store says, with
+/// the number of Tokio tasks alive (which the soak watches for leaks).
 async fn live() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+    let tasks = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    Json(json!({ "status": "ok", "tasks": tasks }))
 }
 
 fn router<S>(app: App, store: S) -> Result<Router, jwt_guard::ConfigError>
@@ -571,9 +651,7 @@ where
         issuer,
         throttle: LoginThrottle::new(store.clone()),
         users: Arc::new(Users::new()),
-        hashing: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-        )),
+        hashing: Arc::new(Hashing::new()),
         cookie: RefreshCookie::new().secure(config.cookie_secure),
         alg: config.alg,
         store: Arc::new(store.clone()),

@@ -10,8 +10,6 @@
 
 mod support;
 
-#[cfg(all(feature = "axum", feature = "redis"))]
-mod chaos;
 #[cfg(all(feature = "jwks", feature = "axum"))]
 mod discovery;
 mod examples;
@@ -41,4 +39,6 @@ mod redis_harness;
 mod redis_store;
 #[cfg(all(feature = "socketio", feature = "axum"))]
 mod socketio;
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod under_load;
 mod verify;

@@ -120,6 +120,13 @@ pub struct Example {
     pub url: String,
 }
 
+impl Example {
+    /// The process id of the running example.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.child.kill();
