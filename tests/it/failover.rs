@@ -1,19 +1,23 @@
 //! Revocations that survive a failover: a revocation the store
-//! acknowledged is held by a replica (`WAIT`), so after the master is
-//! killed (`kill -9`) right after it and a replica promoted, every
-//! instance refuses the revoked token, an instance started after the
-//! failover included. Against real deployments: a master, a replica and a
-//! Sentinel; a Cluster of three masters with a replica each. Some rounds
-//! cut the replica off (`SIGSTOP`) just before the write: that revocation
-//! must then be refused as not acknowledged, never reported done.
+//! acknowledged (of a token, of a subject's earlier tokens, of a refresh
+//! family at logout) and a refresh rotation are held by a replica
+//! (`WAIT`), so after the master is killed (`kill -9`) right after it and
+//! a replica promoted, every instance refuses the revoked token and the
+//! spent refresh token, an instance started after the failover included.
+//! Against real deployments: a master, a replica and a Sentinel; a Cluster
+//! of three masters with a replica each. Some rounds cut the replica off
+//! (`SIGSTOP`) just before the write: that write must then be refused as
+//! not acknowledged, never reported done.
 //!
 //! `JWT_GUARD_FAILOVER_ROUNDS` sets the rounds of the long tests (ignored by
 //! default, 100 rounds; `.ci/run` runs them).
 
 use std::time::{Duration, Instant, SystemTime};
 
+use jwt_guard::issue::{Grant, IssueErrorKind, Issuer};
 use jwt_guard::store::redis::{RedisConfig, RedisStore, ReplicaAck};
 use jwt_guard::store::{Lookup, RevocationStore, StoreErrorKind, TokenRef, TokenStatus};
+use jwt_guard::{Algorithm, SigningKey, StandardClaims};
 
 use crate::support::redis::{RedisCluster, RedisSentinel, RedisServer};
 
@@ -30,68 +34,138 @@ fn rounds(default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A revocation the store acknowledged.
+/// A revocation (or rotation) the store acknowledged.
 #[derive(Debug)]
 enum Revoked {
-    Token { sub: String, jti: String },
-    Subject { sub: String, before: SystemTime },
+    Token {
+        sub: String,
+        jti: String,
+    },
+    Subject {
+        sub: String,
+        before: SystemTime,
+    },
+    /// A session logged out: its access token and its family revoked.
+    Session {
+        sub: String,
+        jti: String,
+        refresh: String,
+    },
+    /// A refresh token rotated: spent, it may never rotate again.
+    Spent {
+        refresh: String,
+    },
 }
 
 impl Revoked {
-    fn token_ref(&self) -> TokenRef<'_> {
+    /// The access token it revoked, if it revoked one.
+    fn token_ref(&self) -> Option<TokenRef<'_>> {
         match self {
-            Self::Token { sub, jti } => TokenRef::new()
-                .with_jti(jti)
-                .with_sub(sub)
-                .with_issued_at(SystemTime::now()),
+            Self::Token { sub, jti } | Self::Session { sub, jti, .. } => Some(
+                TokenRef::new()
+                    .with_jti(jti)
+                    .with_sub(sub)
+                    .with_issued_at(SystemTime::now()),
+            ),
             // A token issued before the cut-off.
-            Self::Subject { sub, before } => TokenRef::new()
-                .with_jti("any")
-                .with_sub(sub)
-                .with_issued_at(*before - Duration::from_secs(1)),
+            Self::Subject { sub, before } => Some(
+                TokenRef::new()
+                    .with_jti("any")
+                    .with_sub(sub)
+                    .with_issued_at(*before - Duration::from_secs(1)),
+            ),
+            Self::Spent { .. } => None,
+        }
+    }
+
+    /// The refresh token that may not rotate any more, if there is one.
+    fn refresh(&self) -> Option<&str> {
+        match self {
+            Self::Session { refresh, .. } | Self::Spent { refresh } => Some(refresh),
+            _ => None,
         }
     }
 }
 
-/// Revokes a token (even rounds) or a subject (odd rounds) of `sub`.
+/// An issuer of sessions on `store`: every instance's is the same issuer,
+/// so each may rotate the others' families.
+fn issuer(store: &RedisStore) -> Issuer {
+    Issuer::builder()
+        .signing_key(
+            SigningKey::hmac(Algorithm::HS256, b"failover-secret-0123456789abcdef-0123").unwrap(),
+        )
+        .issuer("failover")
+        .audience("failover")
+        .store(store.clone())
+        .build()
+        .unwrap()
+}
+
+/// Round by round, in turn: revokes a token, a subject, a session (its
+/// family and access token: the demo's logout), or rotates a session's
+/// refresh token, for `sub`. The login that makes the session is not
+/// waited on, but the write under test follows it in the replication
+/// stream: a replica that holds the one holds the other.
 async fn revoke(
     store: &RedisStore,
     round: usize,
     sub: &str,
 ) -> (Revoked, Result<(), StoreErrorKind>) {
-    let revoked = if round.is_multiple_of(2) {
-        Revoked::Token {
-            sub: sub.to_owned(),
-            jti: format!("jti-{round}"),
+    let now = SystemTime::now();
+    match round % 4 {
+        0 => {
+            let jti = format!("jti-{round}");
+            let result = store
+                .revoke_token(&jti, Some(sub), now + Duration::from_secs(3600))
+                .await;
+            let sub = sub.to_owned();
+            (Revoked::Token { sub, jti }, result.map_err(|e| e.kind()))
         }
-    } else {
-        Revoked::Subject {
-            sub: sub.to_owned(),
-            before: SystemTime::now(),
+        1 => {
+            let result = store.revoke_subject(sub, now).await;
+            let sub = sub.to_owned();
+            (
+                Revoked::Subject { sub, before: now },
+                result.map_err(|e| e.kind()),
+            )
         }
-    };
-    let result = match &revoked {
-        Revoked::Token { sub, jti } => {
-            store
-                .revoke_token(
-                    jti,
-                    Some(sub),
-                    SystemTime::now() + Duration::from_secs(3600),
-                )
-                .await
+        2 => {
+            let issuer = issuer(store);
+            let session = issuer.issue(&Grant::new(sub)).await.unwrap();
+            let validator = issuer.validator().build().unwrap();
+            let verified = validator
+                .validate::<StandardClaims>(session.access_token())
+                .unwrap();
+            let result = issuer.logout(verified.registered()).await;
+            let revoked = Revoked::Session {
+                sub: sub.to_owned(),
+                jti: verified.registered().jti().unwrap().to_owned(),
+                refresh: session.refresh_token().as_str().to_owned(),
+            };
+            (revoked, result.map_err(|e| e.kind()))
         }
-        Revoked::Subject { sub, before } => store.revoke_subject(sub, *before).await,
-    };
-    (revoked, result.map_err(|e| e.kind()))
+        _ => {
+            let issuer = issuer(store);
+            let session = issuer.issue(&Grant::new(sub)).await.unwrap();
+            let spent = session.refresh_token().as_str().to_owned();
+            let result = issuer.refresh(&spent).await.map(drop).map_err(|e| {
+                assert_eq!(e.kind(), IssueErrorKind::Store, "{e}");
+                std::error::Error::source(&e)
+                    .and_then(|source| source.downcast_ref::<jwt_guard::store::StoreError>())
+                    .map_or(StoreErrorKind::Unavailable, |e| e.kind())
+            });
+            (Revoked::Spent { refresh: spent }, result)
+        }
+    }
 }
 
-/// Waits until `store` answers for every revocation in `revoked`, and
-/// fails at once if it ever answers "active" for one.
+/// Waits until `store` answers for every access token in `revoked`, and
+/// fails at once if it ever answers "active" for one. Right after the
+/// failover: the new master has no replica yet.
 async fn refuses_all(name: &str, store: &RedisStore, revoked: &[Revoked]) {
     let deadline = Instant::now() + RECOVERY;
     for entry in revoked {
-        loop {
-            let token = entry.token_ref();
+        while let Some(token) = entry.token_ref() {
             let answer = match store.check(&token) {
                 Lookup::Ready(answer) => answer,
                 Lookup::Pending(pending) => pending.await,
@@ -100,16 +174,39 @@ async fn refuses_all(name: &str, store: &RedisStore, revoked: &[Revoked]) {
             match answer {
                 Ok(TokenStatus::Revoked) => break,
                 Ok(status) => panic!("{name} answers {status:?} for acknowledged {entry:?}"),
-                Err(_) => {
-                    assert!(
-                        Instant::now() < deadline,
-                        "{name} did not answer again within {RECOVERY:?}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+                Err(_) => wait_until(deadline, name).await,
             }
         }
     }
+}
+
+/// Waits until `store` refuses to rotate every refresh token in `revoked`,
+/// and fails at once if it rotates one. Once the old master has rejoined:
+/// a rotation, even a refused one, is acknowledged only once a replica
+/// holds what it wrote.
+async fn rotates_none(name: &str, store: &RedisStore, revoked: &[Revoked]) {
+    let deadline = Instant::now() + RECOVERY;
+    let issuer = issuer(store);
+    for entry in revoked {
+        while let Some(refresh) = entry.refresh() {
+            match issuer.refresh(refresh).await {
+                Ok(_) => panic!("{name} rotated the refresh token of acknowledged {entry:?}"),
+                Err(error) if error.kind() == IssueErrorKind::Store => {
+                    wait_until(deadline, name).await;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// A short wait before asking `name` again; panics past `deadline`.
+async fn wait_until(deadline: Instant, name: &str) {
+    assert!(
+        Instant::now() < deadline,
+        "{name} did not answer again within {RECOVERY:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
 /// The revocation of one round, on `store`: acknowledged (added to
@@ -153,6 +250,7 @@ async fn sentinel_failovers(rounds: usize) {
     let b = ready(config()).await;
     let direct = ready(config().direct(true)).await;
     let mut acknowledged = Vec::new();
+    let started = Instant::now();
     let mut master = 0;
     for round in 0..rounds {
         let replica = 1 - master;
@@ -182,12 +280,17 @@ async fn sentinel_failovers(rounds: usize) {
         let new_port = servers[replica].port().to_string();
         servers[master].cli(&["REPLICAOF", "127.0.0.1", &new_port]);
         servers[master].wait_in_sync(servers[replica], RECOVERY);
+        for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
+            rotates_none(
+                &format!("round {round}: instance {name}"),
+                store,
+                &acknowledged,
+            )
+            .await;
+        }
         master = replica;
     }
-    eprintln!(
-        "failover: sentinel, {rounds} rounds, {} acknowledged revocations refused everywhere after each",
-        acknowledged.len()
-    );
+    summary("Sentinel, master + replica", rounds, &acknowledged, started);
 }
 
 async fn cluster_failovers(rounds: usize) {
@@ -197,6 +300,7 @@ async fn cluster_failovers(rounds: usize) {
     let b = ready(config()).await;
     let direct = ready(config().direct(true)).await;
     let mut acknowledged = Vec::new();
+    let started = Instant::now();
     for round in 0..rounds {
         let sub = format!("user-{round}");
         let tag = {
@@ -244,10 +348,35 @@ async fn cluster_failovers(rounds: usize) {
             .node(master)
             .wait_in_sync(cluster.node(replica), RECOVERY);
         cluster.wait_ok();
+        for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
+            rotates_none(
+                &format!("round {round}: instance {name}"),
+                store,
+                &acknowledged,
+            )
+            .await;
+        }
     }
+    summary(
+        "Cluster, 3 masters + 3 replicas",
+        rounds,
+        &acknowledged,
+        started,
+    );
+}
+
+/// One line of the README's table: what was acknowledged, and refused
+/// after every later failover by every instance.
+fn summary(deployment: &str, rounds: usize, acknowledged: &[Revoked], started: Instant) {
+    let count = |kind: fn(&Revoked) -> bool| acknowledged.iter().filter(|r| kind(r)).count();
     eprintln!(
-        "failover: cluster, {rounds} rounds, {} acknowledged revocations refused everywhere after each",
-        acknowledged.len()
+        "failover: {deployment} | {rounds} | {} | {} | {} | {} | {} | 0 | {:.0}",
+        count(|r| matches!(r, Revoked::Token { .. })),
+        count(|r| matches!(r, Revoked::Subject { .. })),
+        count(|r| matches!(r, Revoked::Session { .. })),
+        count(|r| matches!(r, Revoked::Spent { .. })),
+        rounds / CUT_EVERY,
+        started.elapsed().as_secs_f64(),
     );
 }
 
