@@ -14,9 +14,11 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use jwt_guard::issue::{Grant, IssueErrorKind, Issuer};
+use jwt_guard::issue::{Grant, IssueError, IssueErrorKind, Issuer};
 use jwt_guard::store::redis::{RedisConfig, RedisStore, ReplicaAck};
-use jwt_guard::store::{Lookup, RevocationStore, StoreErrorKind, TokenRef, TokenStatus};
+use jwt_guard::store::{
+    Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
+};
 use jwt_guard::{Algorithm, SigningKey, StandardClaims};
 
 use crate::support::redis::{RedisCluster, RedisSentinel, RedisServer};
@@ -101,60 +103,111 @@ fn issuer(store: &RedisStore) -> Issuer {
         .unwrap()
 }
 
-/// Round by round, in turn: revokes a token, a subject, a session (its
-/// family and access token: the demo's logout), or rotates a session's
-/// refresh token, for `sub`. The login that makes the session is not
-/// waited on, but the write under test follows it in the replication
-/// stream: a replica that holds the one holds the other.
-async fn revoke(
-    store: &RedisStore,
-    round: usize,
-    sub: &str,
-) -> (Revoked, Result<(), StoreErrorKind>) {
-    let now = SystemTime::now();
+/// The write under test of one round, prepared before the replica may be
+/// cut off: round by round, in turn, a token's revocation, a subject's, a
+/// session's logout (its family and access token), or a refresh rotation.
+enum Write {
+    Token { sub: String, jti: String },
+    Subject { sub: String },
+    Logout { access: String, refresh: String },
+    Rotate { refresh: String },
+}
+
+/// The write of `round` for `sub`. A session is made first for a logout or
+/// a rotation: its login is not waited on, but the write under test follows
+/// it in the replication stream, so a replica that holds the one holds the
+/// other. A login that fails (the deployment still settling) is tried again.
+async fn prepare(store: &RedisStore, round: usize, sub: &str) -> Write {
+    let sub = sub.to_owned();
+    if round % 4 < 2 {
+        return match round % 4 {
+            0 => Write::Token {
+                sub,
+                jti: format!("jti-{round}"),
+            },
+            _ => Write::Subject { sub },
+        };
+    }
+    let issuer = issuer(store);
+    let deadline = Instant::now() + RECOVERY;
+    let session = loop {
+        match issuer.issue(&Grant::new(&sub)).await {
+            Ok(session) => break session,
+            Err(error) => {
+                assert_eq!(
+                    error.kind(),
+                    IssueErrorKind::Store,
+                    "round {round}: {error}"
+                );
+                wait_until(deadline, &format!("round {round}: the login")).await;
+            }
+        }
+    };
+    let refresh = session.refresh_token().as_str().to_owned();
     match round % 4 {
-        0 => {
-            let jti = format!("jti-{round}");
+        2 => Write::Logout {
+            access: session.access_token().to_owned(),
+            refresh,
+        },
+        _ => Write::Rotate { refresh },
+    }
+}
+
+/// Why a write was not acknowledged: the store's error kind, and the
+/// error with its sources for the failure message.
+type Refused = (StoreErrorKind, String);
+
+fn refused(kind: StoreErrorKind, error: &dyn std::error::Error) -> Refused {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    (kind, text)
+}
+
+/// Makes `write` on `store`: what it revoked, and whether the store
+/// acknowledged it.
+async fn write(store: &RedisStore, write: Write) -> (Revoked, Result<(), Refused>) {
+    let now = SystemTime::now();
+    let issuer = issuer(store);
+    let store_error = |error: StoreError| refused(error.kind(), &error);
+    let issue_error = |error: IssueError| {
+        assert_eq!(error.kind(), IssueErrorKind::Store, "{error}");
+        let kind = std::error::Error::source(&error)
+            .and_then(|source| source.downcast_ref::<StoreError>())
+            .expect("a store error's source is the StoreError")
+            .kind();
+        refused(kind, &error)
+    };
+    match write {
+        Write::Token { sub, jti } => {
             let result = store
-                .revoke_token(&jti, Some(sub), now + Duration::from_secs(3600))
+                .revoke_token(&jti, Some(&sub), now + Duration::from_secs(3600))
                 .await;
-            let sub = sub.to_owned();
-            (Revoked::Token { sub, jti }, result.map_err(|e| e.kind()))
+            (Revoked::Token { sub, jti }, result.map_err(store_error))
         }
-        1 => {
-            let result = store.revoke_subject(sub, now).await;
-            let sub = sub.to_owned();
-            (
-                Revoked::Subject { sub, before: now },
-                result.map_err(|e| e.kind()),
-            )
+        Write::Subject { sub } => {
+            let result = store.revoke_subject(&sub, now).await;
+            let revoked = Revoked::Subject { sub, before: now };
+            (revoked, result.map_err(store_error))
         }
-        2 => {
-            let issuer = issuer(store);
-            let session = issuer.issue(&Grant::new(sub)).await.unwrap();
+        Write::Logout { access, refresh } => {
             let validator = issuer.validator().build().unwrap();
-            let verified = validator
-                .validate::<StandardClaims>(session.access_token())
-                .unwrap();
-            let result = issuer.logout(verified.registered()).await;
+            let verified = validator.validate::<StandardClaims>(&access).unwrap();
+            let registered = verified.registered();
+            let result = issuer.logout(registered).await;
             let revoked = Revoked::Session {
-                sub: sub.to_owned(),
-                jti: verified.registered().jti().unwrap().to_owned(),
-                refresh: session.refresh_token().as_str().to_owned(),
+                sub: registered.sub().unwrap().to_owned(),
+                jti: registered.jti().unwrap().to_owned(),
+                refresh,
             };
-            (revoked, result.map_err(|e| e.kind()))
+            (revoked, result.map_err(store_error))
         }
-        _ => {
-            let issuer = issuer(store);
-            let session = issuer.issue(&Grant::new(sub)).await.unwrap();
-            let spent = session.refresh_token().as_str().to_owned();
-            let result = issuer.refresh(&spent).await.map(drop).map_err(|e| {
-                assert_eq!(e.kind(), IssueErrorKind::Store, "{e}");
-                std::error::Error::source(&e)
-                    .and_then(|source| source.downcast_ref::<jwt_guard::store::StoreError>())
-                    .map_or(StoreErrorKind::Unavailable, |e| e.kind())
-            });
-            (Revoked::Spent { refresh: spent }, result)
+        Write::Rotate { refresh } => {
+            let result = issuer.refresh(&refresh).await.map(drop);
+            (Revoked::Spent { refresh }, result.map_err(issue_error))
         }
     }
 }
@@ -209,26 +262,26 @@ async fn wait_until(deadline: Instant, name: &str) {
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
-/// The revocation of one round, on `store`: acknowledged (added to
+/// The write of one round, on `store`: acknowledged (added to
 /// `acknowledged`) when the replica runs, refused as not replicated when it
 /// was cut off, within the replica timeout and a margin.
-async fn revoke_round(
+async fn write_round(
     store: &RedisStore,
     round: usize,
-    sub: &str,
+    prepared: Write,
     cut: bool,
     acknowledged: &mut Vec<Revoked>,
 ) {
     let start = Instant::now();
-    let (revoked, result) = revoke(store, round, sub).await;
+    let (revoked, result) = write(store, prepared).await;
     if cut {
         // Not replicated in time; or, on a Cluster, a timeout opening the
         // write's own connection (it reaches every node, the frozen one too).
         assert!(
-            matches!(
-                result,
-                Err(StoreErrorKind::NotReplicated | StoreErrorKind::Timeout)
-            ),
+            result.as_ref().is_err_and(|(kind, _)| matches!(
+                kind,
+                StoreErrorKind::NotReplicated | StoreErrorKind::Timeout
+            )),
             "round {round}: a write no replica holds is not acknowledged: {result:?}"
         );
         assert!(
@@ -237,7 +290,9 @@ async fn revoke_round(
             start.elapsed()
         );
     } else {
-        assert_eq!(result, Ok(()), "round {round}: {revoked:?}");
+        if let Err((kind, error)) = &result {
+            panic!("round {round}: {revoked:?} not acknowledged: {kind:?}, {error}");
+        }
         acknowledged.push(revoked);
     }
 }
@@ -255,10 +310,11 @@ async fn sentinel_failovers(rounds: usize) {
     for round in 0..rounds {
         let replica = 1 - master;
         let cut = round % CUT_EVERY == CUT_EVERY - 1;
+        let prepared = prepare(&a, round, &format!("user-{round}")).await;
         if cut {
             servers[replica].freeze();
         }
-        revoke_round(&a, round, &format!("user-{round}"), cut, &mut acknowledged).await;
+        write_round(&a, round, prepared, cut, &mut acknowledged).await;
         let old = servers[master].port();
         servers[master].kill();
         if cut {
@@ -323,10 +379,11 @@ async fn cluster_failovers(rounds: usize) {
             std::thread::sleep(Duration::from_millis(50));
         };
         let cut = round % CUT_EVERY == CUT_EVERY - 1;
+        let prepared = prepare(&a, round, &sub).await;
         if cut {
             cluster.node(replica).freeze();
         }
-        revoke_round(&a, round, &sub, cut, &mut acknowledged).await;
+        write_round(&a, round, prepared, cut, &mut acknowledged).await;
         cluster.node(master).kill();
         if cut {
             cluster.node(replica).thaw();
