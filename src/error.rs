@@ -18,6 +18,7 @@
 //! | `StoreUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
 //! | `KeysUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
 //! | `MissingLayer` | 500 | `server_error` | 13 INTERNAL |
+//! | `InvalidDpopProof` | 401, `WWW-Authenticate: DPoP` | `invalid_dpop_proof` | 16 UNAUTHENTICATED |
 
 use std::borrow::Cow;
 use std::fmt;
@@ -102,6 +103,10 @@ pub enum AuthErrorKind {
     /// A handler asked for claims, but no layer put them in the request: the
     /// server is misconfigured.
     MissingLayer,
+    /// The DPoP proof (RFC 9449) is missing where one is required, or
+    /// breaks one of its rules: its type, algorithm, key, signature, method,
+    /// URI, age, access-token hash or key binding, or it was used before.
+    InvalidDpopProof,
 }
 
 impl AuthError {
@@ -221,6 +226,7 @@ impl AuthError {
                 "temporarily_unavailable"
             }
             AuthErrorKind::MissingLayer => "server_error",
+            AuthErrorKind::InvalidDpopProof => "invalid_dpop_proof",
             _ => "invalid_token",
         })
     }

@@ -104,6 +104,18 @@ pub(crate) fn json_text(bytes: &[u8]) -> Result<&str, &'static str> {
     Ok(text)
 }
 
+/// A JSON object from `bytes`: UTF-8, and its objects, at every depth,
+/// without repeated member names. For small documents read whole (a DPoP
+/// proof's header and claims): it parses twice.
+pub(crate) fn unique_object(
+    bytes: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the JSON text is not UTF-8")?;
+    serde_json::from_str::<Unique>(text)
+        .map_err(|_| "the JSON text is malformed or repeats a member name")?;
+    serde_json::from_str(text).map_err(|_| "the JSON text is not an object")
+}
+
 /// Any JSON value whose objects, at every depth, have unique member names.
 struct Unique;
 

@@ -225,6 +225,7 @@ pub mod auth;
 pub mod body;
 pub mod claims;
 mod crypto;
+pub mod dpop;
 pub mod error;
 #[cfg(feature = "axum")]
 pub mod extract;

@@ -21,7 +21,8 @@
 //!   `invalid_type`, `missing_claim`, `invalid_claim`, `invalid_claims`,
 //!   `expired`, `not_yet_valid`, `issued_in_future`, `invalid_issuer`,
 //!   `invalid_audience`, `revoked`, `insufficient_scope`,
-//!   `store_unavailable`, `missing_layer`.
+//!   `store_unavailable`, `keys_unavailable`, `missing_layer`,
+//!   `invalid_dpop_proof`.
 //! - `kind`: the [`StoreErrorKind`](crate::store::StoreErrorKind) in snake
 //!   case: `unavailable`, `timeout`, `not_synchronized`,
 //!   `capacity_exceeded`, `protocol`.

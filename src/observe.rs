@@ -152,5 +152,6 @@ fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::StoreUnavailable => "store_unavailable",
         AuthErrorKind::KeysUnavailable => "keys_unavailable",
         AuthErrorKind::MissingLayer => "missing_layer",
+        AuthErrorKind::InvalidDpopProof => "invalid_dpop_proof",
     }
 }

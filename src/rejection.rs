@@ -133,7 +133,12 @@ impl AuthError {
         ) {
             return None;
         }
-        let mut challenge = format!("Bearer realm=\"{}\"", quote_escape(realm));
+        // A proof's problem is answered in the DPoP scheme (RFC 9449 §7.1).
+        let scheme = match self.kind() {
+            AuthErrorKind::InvalidDpopProof => "DPoP",
+            _ => "Bearer",
+        };
+        let mut challenge = format!("{scheme} realm=\"{}\"", quote_escape(realm));
         if let Some(code) = self.error_code() {
             challenge.push_str(&format!(
                 ", error=\"{code}\", error_description=\"{}\"",

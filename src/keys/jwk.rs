@@ -309,6 +309,29 @@ impl Jwk {
     }
 }
 
+/// The RFC 7638 thumbprint of a JWK, a JSON object: the SHA-256 of its
+/// required members (`crv`, `kty`, `x`, `y` for EC; `crv`, `kty`, `x` for
+/// OKP; `e`, `kty`, `n` for RSA; `k`, `kty` for `oct`), strings all, in
+/// lexicographic order without whitespace, base64url. `None` for an
+/// unknown key type or a required member missing or not a string.
+pub(crate) fn jwk_thumbprint(jwk: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let required: &[&str] = match jwk.get("kty")?.as_str()? {
+        "EC" => &["crv", "kty", "x", "y"],
+        "OKP" => &["crv", "kty", "x"],
+        "RSA" => &["e", "kty", "n"],
+        "oct" => &["k", "kty"],
+        _ => return None,
+    };
+    // A BTreeMap serializes its members sorted, without whitespace, each
+    // string escaped as JSON requires.
+    let mut canonical = std::collections::BTreeMap::new();
+    for &name in required {
+        canonical.insert(name, jwk.get(name)?.as_str()?);
+    }
+    let canonical = serde_json::to_string(&canonical).ok()?;
+    crate::crypto::sha256_b64url(canonical.as_bytes()).ok()
+}
+
 fn decode_member(name: &str, value: Option<&str>) -> Result<Vec<u8>, ConfigError> {
     let value = value.ok_or_else(|| {
         ConfigError::new(

@@ -7,10 +7,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::EncodingKey;
 
-use crate::crypto::{es512, provider, sha256_b64url};
+use crate::crypto::{es512, provider};
 use crate::error::{ConfigError, ConfigErrorKind};
 
 use super::check::{check_hmac_secret, check_rsa_modulus, expect_family, invalid_key, pem_der};
+use super::jwk::jwk_thumbprint;
 use super::{Algorithm, KeyFamily, VerifyingKey};
 
 /// A signing key: the private half used to mint tokens.
@@ -214,35 +215,16 @@ impl SigningKey {
     /// of it; use it only with secrets of full strength, as this crate
     /// requires anyway.
     pub fn thumbprint(&self) -> Result<String, ConfigError> {
-        // The required members, in lexicographic order, without whitespace.
-        let canonical = match self.public_members()? {
-            None => format!(
-                r#"{{"k":"{}","kty":"oct"}}"#,
-                URL_SAFE_NO_PAD.encode(self.material.jws_bytes())
-            ),
-            Some(jwk) => {
-                let member = |name: &str| jwk[name].as_str().unwrap_or_default().to_owned();
-                match self.alg.family() {
-                    KeyFamily::Rsa => format!(
-                        r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
-                        member("e"),
-                        member("n")
-                    ),
-                    KeyFamily::Ec => format!(
-                        r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-                        member("crv"),
-                        member("x"),
-                        member("y")
-                    ),
-                    _ => format!(
-                        r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
-                        member("crv"),
-                        member("x")
-                    ),
-                }
-            }
+        let jwk = match self.public_members()? {
+            None => serde_json::json!({
+                "kty": "oct",
+                "k": URL_SAFE_NO_PAD.encode(self.material.jws_bytes()),
+            }),
+            Some(jwk) => jwk,
         };
-        sha256_b64url(canonical.as_bytes()).map_err(|e| invalid_key("thumbprint", e))
+        jwk.as_object()
+            .and_then(jwk_thumbprint)
+            .ok_or_else(|| ConfigError::new(ConfigErrorKind::InvalidKey, "no thumbprint"))
     }
 
     /// The public key's members (`kty`, `crv`, `x`, `y`, `n`, `e`); `None` for HMAC.

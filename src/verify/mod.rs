@@ -72,6 +72,7 @@ mod jws;
 
 pub use crate::keys::SharedKeys;
 pub use issuers::TrustedIssuers;
+pub(crate) use jws::decode_part;
 pub use jws::{Header, VerifiedJws};
 
 /// The default maximum token length: 8 KiB.

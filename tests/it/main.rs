@@ -12,6 +12,7 @@ mod support;
 
 #[cfg(all(feature = "jwks", feature = "axum"))]
 mod discovery;
+mod dpop;
 mod examples;
 #[cfg(feature = "redis")]
 mod failover;

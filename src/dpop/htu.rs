@@ -1,0 +1,209 @@
+//! The `htu` of a DPoP proof against the request's target URI: both
+//! reduced to one normal form before they are compared (RFC 9449 §4.3 asks
+//! for RFC 3986's syntax-based and scheme-based normalization).
+
+use std::borrow::Cow;
+
+/// `uri`, an absolute `http` or `https` URI, in normal form: scheme and host
+/// in lower case, the default port dropped, an empty path made `/`, dot
+/// segments removed, percent-escapes of unreserved characters decoded and
+/// the others in upper case, query and fragment dropped. `None` when `uri`
+/// is not an absolute `http(s)` URI (or carries user information, which a
+/// request target never does).
+pub(crate) fn normalize(uri: &str) -> Option<String> {
+    let uri = uri.split_once('#').map_or(uri, |(before, _)| before);
+    let uri = uri.split_once('?').map_or(uri, |(before, _)| before);
+    let (scheme, rest) = uri.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port: u16 = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    if authority.is_empty() || authority.contains('@') || !is_visible_ascii(authority) {
+        return None;
+    }
+    // The port follows the last colon outside an IPv6 literal's brackets;
+    // an empty one is no port.
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (&authority[..i], &authority[i + 1..]),
+        _ => (authority, ""),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let mut normal = format!("{scheme}://{}", host.to_ascii_lowercase());
+    if !port.is_empty() {
+        if !port.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let port: u16 = port.parse().ok()?;
+        if port != default_port {
+            normal.push_str(&format!(":{port}"));
+        }
+    }
+    let path = normalize_escapes(path)?;
+    let path = remove_dot_segments(&path);
+    normal.push_str(if path.is_empty() { "/" } else { &path });
+    Some(normal)
+}
+
+/// The target URI of a request from its parts, in normal form.
+pub(crate) fn target(scheme: &str, authority: &str, path: &str) -> Option<String> {
+    let path = if path.starts_with('/') { path } else { "" };
+    normalize(&format!("{scheme}://{authority}{path}"))
+}
+
+fn is_visible_ascii(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Percent-escapes of unreserved characters decoded, the others in upper
+/// case (RFC 3986 §6.2.2.1, §6.2.2.2); `None` for a broken escape or a
+/// character a path may not hold.
+fn normalize_escapes(path: &str) -> Option<Cow<'_, str>> {
+    if !is_visible_ascii(path) {
+        return None;
+    }
+    if !path.contains('%') {
+        return Some(Cow::Borrowed(path));
+    }
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i] as char);
+            i += 1;
+            continue;
+        }
+        let hex = path.get(i + 1..i + 3)?;
+        let value = u8::from_str_radix(hex, 16).ok()?;
+        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+            out.push(value as char);
+        } else {
+            out.push('%');
+            out.push_str(&hex.to_ascii_uppercase());
+        }
+        i += 3;
+    }
+    Some(Cow::Owned(out))
+}
+
+/// RFC 3986 §5.2.4.
+fn remove_dot_segments(path: &str) -> Cow<'_, str> {
+    let has_dots = path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
+    if !has_dots {
+        return Cow::Borrowed(path);
+    }
+    let mut output: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for (i, segment) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        match *segment {
+            "." => {
+                if last {
+                    output.push("");
+                }
+            }
+            ".." => {
+                output.pop();
+                if last {
+                    output.push("");
+                }
+            }
+            other => output.push(other),
+        }
+    }
+    let mut normal = String::with_capacity(path.len());
+    for segment in output {
+        normal.push('/');
+        normal.push_str(segment);
+    }
+    Cow::Owned(normal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equivalent_uris_have_one_normal_form() {
+        let normal = Some("https://api.example/v1/me".to_owned());
+        for uri in [
+            "https://api.example/v1/me",
+            "HTTPS://API.Example/v1/me",
+            "https://api.example:443/v1/me",
+            "https://api.example:0443/v1/me",
+            "https://api.example/v1/me?x=1",
+            "https://api.example/v1/me#part",
+            "https://api.example/v1/me?x=1#part",
+            "https://api.example/v1/%6De",
+            "https://api.example/v1/./me",
+            "https://api.example/v1/x/../me",
+        ] {
+            assert_eq!(normalize(uri), normal, "{uri}");
+        }
+        assert_eq!(
+            normalize("http://api.example"),
+            Some("http://api.example/".to_owned())
+        );
+        assert_eq!(
+            normalize("http://api.example:80/a%2fb"),
+            Some("http://api.example/a%2Fb".to_owned())
+        );
+        assert_eq!(
+            normalize("http://[::1]:3000/x"),
+            Some("http://[::1]:3000/x".to_owned())
+        );
+        assert_eq!(
+            normalize("http://[::1]/x"),
+            Some("http://[::1]/x".to_owned())
+        );
+        assert_eq!(
+            target("http", "127.0.0.1:3000", "/me"),
+            Some("http://127.0.0.1:3000/me".to_owned())
+        );
+    }
+
+    #[test]
+    fn different_targets_stay_different() {
+        let a = normalize("https://api.example/v1/me");
+        for uri in [
+            "http://api.example/v1/me",
+            "https://api.example:8443/v1/me",
+            "https://api.example.evil/v1/me",
+            "https://api.example/v1/me/",
+            "https://api.example/v1/ME",
+            "https://api.example/v1/m%65/x",
+            "https://api.example:0/v1/me",
+        ] {
+            assert_ne!(normalize(uri), a, "{uri}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_an_http_target_has_no_normal_form() {
+        for uri in [
+            "",
+            "/v1/me",
+            "api.example/v1/me",
+            "ftp://api.example/x",
+            "https:///x",
+            "https://user@api.example/x",
+            "https://api.example:443x/x",
+            "https://api.example/a b",
+            "https://api.example/%zz",
+            "https://api.example/%4",
+            "https://api.example/é",
+        ] {
+            assert_eq!(normalize(uri), None, "{uri:?}");
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! DPoP (RFC 9449): access tokens bound to a key the client holds.
+//!
+//! A bearer token works for whoever holds it: copied from a log, a proxy or
+//! a browser store, it can be replayed from anywhere until it expires or is
+//! revoked. A DPoP-bound token carries the thumbprint of the client's
+//! public key (`cnf.jkt`), and every request sends, beside it, a fresh
+//! *proof*: a JWT signed with that key, naming the request's method (`htm`)
+//! and URI (`htu`), when it was made (`iat`), a unique id (`jti`) and the
+//! hash of the access token (`ath`). A stolen token is useless without the
+//! key, and a stolen proof is good for one request, once.
+//!
+//! [`DpopVerifier`] checks a proof against the request it came with: every
+//! rule of RFC 9449 §4.3, replay apart (a proof's `jti` may be used once
+//! within its window, which takes a store shared by every instance):
+//!
+//! - `typ` is `dpop+jwt`, `alg` an allowed asymmetric algorithm;
+//! - the `jwk` header is a public key only, of that algorithm, and the
+//!   signature verifies with it;
+//! - `htm` is the request's method, `htu` its URI (compared in RFC 3986's
+//!   normal form, without query or fragment);
+//! - `iat` is at most [`max_age`](DpopVerifierBuilder::max_age) old and at
+//!   most [`leeway`](DpopVerifierBuilder::leeway) ahead;
+//! - with an access token, `ath` is its SHA-256.
+//!
+//! The proof's key thumbprint (RFC 7638) is then compared with the token's
+//! `cnf.jkt`. Every refusal is [`AuthErrorKind::InvalidDpopProof`]
+//! (`invalid_dpop_proof`, answered with a `WWW-Authenticate: DPoP`
+//! challenge), and none repeats the proof or the token.
+//!
+//! ```
+//! use jwt_guard::dpop::{DpopVerifier, ProofRequest};
+//! use jwt_guard::AuthErrorKind;
+//!
+//! let verifier = DpopVerifier::default();
+//! let request = ProofRequest::new("GET", "https://api.example/v1/me?page=2")?
+//!     .access_token("eyJ…");
+//! assert_eq!(request.target(), "https://api.example/v1/me");
+//! // An unsigned proof (`alg: none`) is refused like any other bad proof.
+//! let error = verifier
+//!     .verify("eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6Im5vbmUifQ.e30.", &request)
+//!     .unwrap_err();
+//! assert_eq!(error.kind(), AuthErrorKind::InvalidDpopProof);
+//! assert_eq!(error.error_code(), Some("invalid_dpop_proof"));
+//! # Ok::<(), jwt_guard::AuthError>(())
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::claims::NumericDate;
+use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
+use crate::keys::{Algorithm, KeyFamily};
+
+mod htu;
+mod proof;
+
+/// The asymmetric algorithms a proof may be signed with unless configured.
+pub const DEFAULT_ALGORITHMS: [Algorithm; 10] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::ES512,
+    Algorithm::EdDSA,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+];
+
+/// How old a proof may be unless configured.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
+
+/// How far ahead of this server's clock a proof's `iat` may be unless
+/// configured.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
+
+/// Checks DPoP proofs. See the [module docs](self).
+#[derive(Clone)]
+pub struct DpopVerifier {
+    algorithms: Vec<Algorithm>,
+    max_age: Duration,
+    leeway: Duration,
+}
+
+impl fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("algorithms", &self.algorithms)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .finish()
+    }
+}
+
+impl Default for DpopVerifier {
+    /// [`DEFAULT_ALGORITHMS`], [`DEFAULT_MAX_AGE`] and [`DEFAULT_LEEWAY`].
+    fn default() -> Self {
+        Self {
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            max_age: DEFAULT_MAX_AGE,
+            leeway: DEFAULT_LEEWAY,
+        }
+    }
+}
+
+impl DpopVerifier {
+    /// Starts configuring a verifier.
+    pub fn builder() -> DpopVerifierBuilder {
+        DpopVerifierBuilder {
+            verifier: Self::default(),
+        }
+    }
+
+    /// Checks `proof`, the value of the request's one `DPoP` header,
+    /// against `request`: its verified content, or why it is refused.
+    ///
+    /// Not checked here: whether the proof was used before (its
+    /// [`jti`](VerifiedProof::jti) within [`replay_window`](Self::replay_window)),
+    /// and whether [`jkt`](VerifiedProof::jkt) is the access token's
+    /// `cnf.jkt`.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthErrorKind::InvalidDpopProof`], for the first rule the proof
+    /// breaks.
+    pub fn verify(
+        &self,
+        proof: &str,
+        request: &ProofRequest<'_>,
+    ) -> Result<VerifiedProof, AuthError> {
+        self.check(proof, request, NumericDate::now())
+    }
+
+    /// The algorithms a proof may be signed with, for the `algs` of a
+    /// `WWW-Authenticate: DPoP` challenge.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// How long a proof's `jti` must be remembered to refuse it again:
+    /// until no clock could accept the proof any more.
+    pub fn replay_window(&self) -> Duration {
+        self.max_age + self.leeway
+    }
+}
+
+/// Configures a [`DpopVerifier`].
+#[derive(Debug)]
+#[must_use]
+pub struct DpopVerifierBuilder {
+    verifier: DpopVerifier,
+}
+
+impl DpopVerifierBuilder {
+    /// The algorithms a proof may be signed with (default:
+    /// [`DEFAULT_ALGORITHMS`]); asymmetric ones only.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.verifier.algorithms = algorithms.into_iter().collect();
+        self.verifier.algorithms.dedup();
+        self
+    }
+
+    /// How old a proof may be (default [`DEFAULT_MAX_AGE`], at most ten
+    /// minutes). The longer, the more proofs the replay cache holds.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.verifier.max_age = max_age;
+        self
+    }
+
+    /// How far ahead of this server's clock a proof's `iat` may be
+    /// (default [`DEFAULT_LEEWAY`], at most a minute).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.verifier.leeway = leeway;
+        self
+    }
+
+    /// Builds the verifier.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidSetting` for no algorithm, an HMAC algorithm (a proof is
+    /// signed with the client's private key: a shared secret proves
+    /// nothing), a zero or over-long `max_age`, or a leeway over a minute.
+    pub fn build(self) -> Result<DpopVerifier, ConfigError> {
+        let verifier = self.verifier;
+        let setting =
+            |message: &'static str| ConfigError::new(ConfigErrorKind::InvalidSetting, message);
+        if verifier.algorithms.is_empty() {
+            return Err(setting("DPoP proofs need at least one algorithm"));
+        }
+        if verifier
+            .algorithms
+            .iter()
+            .any(|alg| alg.family() == KeyFamily::Hmac)
+        {
+            return Err(setting(
+                "DPoP proofs are signed with asymmetric keys: HMAC algorithms cannot be allowed",
+            ));
+        }
+        if verifier.max_age.is_zero() || verifier.max_age > Duration::from_secs(600) {
+            return Err(setting(
+                "the DPoP proof max_age must be above zero and at most ten minutes",
+            ));
+        }
+        if verifier.leeway > Duration::from_secs(60) {
+            return Err(setting("the DPoP proof leeway must be at most a minute"));
+        }
+        Ok(verifier)
+    }
+}
+
+/// The request a proof is checked against: its method, its target URI in
+/// normal form, and the access token presented with it, if any.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProofRequest<'a> {
+    method: &'a str,
+    target: String,
+    access_token: Option<&'a str>,
+}
+
+impl fmt::Debug for ProofRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofRequest")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("access_token", &self.access_token.is_some())
+            .finish()
+    }
+}
+
+fn bad_target() -> AuthError {
+    AuthError::new(
+        AuthErrorKind::InvalidRequest,
+        "the request's URI is not an http(s) URI a DPoP proof can name",
+    )
+}
+
+impl<'a> ProofRequest<'a> {
+    /// A request for `method` on the absolute `uri` (its query and fragment
+    /// are not part of what a proof names).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidRequest` when `uri` is not an absolute `http` or `https` URI.
+    pub fn new(method: &'a str, uri: &str) -> Result<Self, AuthError> {
+        Ok(Self {
+            method,
+            target: htu::normalize(uri).ok_or_else(bad_target)?,
+            access_token: None,
+        })
+    }
+
+    /// A request for `method` from the parts of its URI: `scheme` (`http`
+    /// or `https`), `authority` (the `Host` header, or `:authority` on
+    /// HTTP/2) and `path` as received.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn from_parts(
+        method: &'a str,
+        scheme: &str,
+        authority: &str,
+        path: &str,
+    ) -> Result<Self, AuthError> {
+        Ok(Self {
+            method,
+            target: htu::target(scheme, authority, path).ok_or_else(bad_target)?,
+            access_token: None,
+        })
+    }
+
+    /// The access token presented with the proof: its `ath` must then be
+    /// the token's SHA-256.
+    pub fn access_token(mut self, token: &'a str) -> Self {
+        self.access_token = Some(token);
+        self
+    }
+
+    /// The request's method.
+    pub fn method(&self) -> &str {
+        self.method
+    }
+
+    /// The request's target URI in normal form, as a proof's `htu` must
+    /// name it once normalized.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+/// A proof that passed [`DpopVerifier::verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    jkt: String,
+    jti: String,
+    iat: NumericDate,
+    nonce: Option<String>,
+}
+
+impl VerifiedProof {
+    /// The RFC 7638 thumbprint of the proof's key (SHA-256, base64url): a
+    /// bound token's `cnf.jkt` must equal it.
+    pub fn jkt(&self) -> &str {
+        &self.jkt
+    }
+
+    /// The proof's unique id, to be accepted once.
+    pub fn jti(&self) -> &str {
+        &self.jti
+    }
+
+    /// When the proof was made.
+    pub fn issued_at(&self) -> NumericDate {
+        self.iat
+    }
+
+    /// The server-provided nonce the proof carries, if any.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+}

@@ -1,0 +1,348 @@
+//! DPoP proofs (RFC 9449 §4.3) checked by `DpopVerifier`: proofs minted
+//! here, at test time, with keys made here; each refusal rule has its case.
+
+use aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_guard::dpop::{DpopVerifier, ProofRequest};
+use jwt_guard::{Algorithm, AuthErrorKind, ConfigErrorKind, SigningKey};
+use serde_json::{Value, json};
+
+use crate::support::keys::{ec_key, ed25519_key, rsa_key};
+use crate::support::{now, unique_id};
+
+const URL: &str = "https://api.example/v1/me";
+const TOKEN: &str = "an-access-token";
+
+fn es256() -> SigningKey {
+    SigningKey::from_ec_pem(
+        Algorithm::ES256,
+        ec_key(&ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
+    )
+    .unwrap()
+}
+
+fn ath(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+/// The header and claims of a good proof by `key` for `GET URL` with
+/// [`TOKEN`], to be spoilt by each test.
+fn parts(key: &SigningKey) -> (Value, Value) {
+    let header = json!({
+        "typ": "dpop+jwt",
+        "alg": key.algorithm().as_str(),
+        "jwk": key.public_jwk().unwrap(),
+    });
+    let claims = json!({
+        "jti": unique_id(),
+        "htm": "GET",
+        "htu": URL,
+        "iat": now(),
+        "ath": ath(TOKEN),
+    });
+    (header, claims)
+}
+
+fn sign(key: &SigningKey, header: &Value, claims: &Value) -> String {
+    key.sign_jws(header.to_string().as_bytes(), claims.to_string().as_bytes())
+        .unwrap()
+}
+
+fn request() -> ProofRequest<'static> {
+    ProofRequest::new("GET", URL).unwrap().access_token(TOKEN)
+}
+
+/// Asserts that `proof` is refused as `invalid_dpop_proof`, and that the
+/// description repeats neither the proof nor the token.
+fn refused(proof: &str, request: &ProofRequest<'_>, why: &str) {
+    let error = DpopVerifier::default()
+        .verify(proof, request)
+        .expect_err(why);
+    assert_eq!(error.kind(), AuthErrorKind::InvalidDpopProof, "{why}");
+    assert_eq!(error.error_code(), Some("invalid_dpop_proof"));
+    assert_eq!(error.status(), 401);
+    let described = format!("{error} {error:?}");
+    assert!(!described.contains(TOKEN), "{why}: {described}");
+    if let Some(signature) = proof.rsplit('.').next().filter(|s| s.len() > 8) {
+        assert!(!described.contains(signature), "{why}: {described}");
+    }
+}
+
+#[test]
+fn a_good_proof_is_accepted_with_its_key_thumbprint() {
+    let rsa = SigningKey::from_rsa_pem(Algorithm::PS256, rsa_key().0.private_pem).unwrap();
+    let ed = SigningKey::from_ed_pem(ed25519_key().private_pem).unwrap();
+    for key in [es256(), ed, rsa] {
+        let (header, claims) = parts(&key);
+        let proof = sign(&key, &header, &claims);
+        let verified = DpopVerifier::default()
+            .verify(&proof, &request())
+            .unwrap_or_else(|e| panic!("{}: {e}", key.algorithm()));
+        assert_eq!(verified.jkt(), key.thumbprint().unwrap());
+        assert_eq!(verified.jti(), claims["jti"]);
+        assert_eq!(verified.issued_at().as_secs(), now() as i64);
+        assert_eq!(verified.nonce(), None);
+    }
+}
+
+#[test]
+fn the_uri_is_compared_in_normal_form_without_query_or_fragment() {
+    let key = es256();
+    let (header, mut claims) = parts(&key);
+    claims["htu"] = json!("HTTPS://API.example:443/v1/me?page=2#top");
+    let proof = sign(&key, &header, &claims);
+    let request = ProofRequest::from_parts("GET", "https", "api.example", "/v1/me?x=1")
+        .unwrap()
+        .access_token(TOKEN);
+    assert!(DpopVerifier::default().verify(&proof, &request).is_ok());
+}
+
+#[test]
+fn a_proof_for_another_request_is_refused() {
+    let key = es256();
+    let (header, claims) = parts(&key);
+    let proof = sign(&key, &header, &claims);
+    let other_method = ProofRequest::new("POST", URL).unwrap().access_token(TOKEN);
+    refused(&proof, &other_method, "another method");
+    for url in [
+        "https://api.example/v1/admin",
+        "http://api.example/v1/me",
+        "https://api.example:8443/v1/me",
+        "https://evil.example/v1/me",
+    ] {
+        let other = ProofRequest::new("GET", url).unwrap().access_token(TOKEN);
+        refused(&proof, &other, url);
+    }
+    let other_token = ProofRequest::new("GET", URL)
+        .unwrap()
+        .access_token("another-access-token");
+    refused(&proof, &other_token, "another access token");
+    // The method is compared as sent: methods are case-sensitive.
+    let (header, mut claims) = parts(&key);
+    claims["htm"] = json!("get");
+    refused(
+        &sign(&key, &header, &claims),
+        &request(),
+        "htm in lower case",
+    );
+}
+
+#[test]
+fn a_proof_without_the_access_token_hash_is_refused_with_a_token() {
+    let key = es256();
+    let (header, mut claims) = parts(&key);
+    claims.as_object_mut().unwrap().remove("ath");
+    let proof = sign(&key, &header, &claims);
+    refused(&proof, &request(), "no ath");
+    // Without an access token (a login's proof), none is needed.
+    let login = ProofRequest::new("GET", URL).unwrap();
+    assert!(DpopVerifier::default().verify(&proof, &login).is_ok());
+}
+
+#[test]
+fn stale_and_future_proofs_are_refused() {
+    let key = es256();
+    for (iat, why) in [
+        (json!(now() - 61), "61 s old"),
+        (json!(now() + 10), "10 s ahead"),
+        (json!("now"), "iat a string"),
+        (json!(-1), "iat negative"),
+        (Value::Null, "iat null"),
+    ] {
+        let (header, mut claims) = parts(&key);
+        claims["iat"] = iat;
+        refused(&sign(&key, &header, &claims), &request(), why);
+    }
+    let (header, mut claims) = parts(&key);
+    claims.as_object_mut().unwrap().remove("iat");
+    refused(&sign(&key, &header, &claims), &request(), "no iat");
+    // Within the window: 50 s old, 3 s ahead.
+    for iat in [now() - 50, now() + 3] {
+        let (header, mut claims) = parts(&key);
+        claims["iat"] = json!(iat);
+        let proof = sign(&key, &header, &claims);
+        assert!(DpopVerifier::default().verify(&proof, &request()).is_ok());
+    }
+    // A verifier allowing older proofs takes the 61-second-old one.
+    let (header, mut claims) = parts(&key);
+    claims["iat"] = json!(now() - 61);
+    let lenient = DpopVerifier::builder()
+        .max_age(std::time::Duration::from_secs(120))
+        .build()
+        .unwrap();
+    assert!(
+        lenient
+            .verify(&sign(&key, &header, &claims), &request())
+            .is_ok()
+    );
+}
+
+#[test]
+fn required_claims_must_be_there_as_strings() {
+    let key = es256();
+    for name in ["jti", "htm", "htu"] {
+        let (header, mut claims) = parts(&key);
+        claims.as_object_mut().unwrap().remove(name);
+        refused(&sign(&key, &header, &claims), &request(), name);
+        claims[name] = json!(7);
+        refused(&sign(&key, &header, &claims), &request(), name);
+    }
+    let (header, mut claims) = parts(&key);
+    claims["jti"] = json!("");
+    refused(&sign(&key, &header, &claims), &request(), "empty jti");
+    claims["jti"] = json!("j".repeat(257));
+    refused(&sign(&key, &header, &claims), &request(), "jti over 256");
+    claims["jti"] = json!(unique_id());
+    claims["htu"] = json!("/v1/me");
+    refused(&sign(&key, &header, &claims), &request(), "relative htu");
+    claims["htu"] = json!(URL);
+    claims["nonce"] = json!(1);
+    refused(&sign(&key, &header, &claims), &request(), "nonce a number");
+}
+
+#[test]
+fn the_type_must_be_dpop_jwt() {
+    let key = es256();
+    for typ in [json!("JWT"), json!("at+jwt"), Value::Null, json!(1)] {
+        let (mut header, claims) = parts(&key);
+        header["typ"] = typ.clone();
+        refused(&sign(&key, &header, &claims), &request(), &typ.to_string());
+    }
+    let (mut header, claims) = parts(&key);
+    header.as_object_mut().unwrap().remove("typ");
+    refused(&sign(&key, &header, &claims), &request(), "no typ");
+    // A media type's case and prefix do not matter (RFC 7515 §4.1.9).
+    for typ in ["DPoP+JWT", "application/dpop+jwt"] {
+        let (mut header, claims) = parts(&key);
+        header["typ"] = json!(typ);
+        let proof = sign(&key, &header, &claims);
+        assert!(DpopVerifier::default().verify(&proof, &request()).is_ok());
+    }
+}
+
+#[test]
+fn unsigned_hmac_and_unlisted_algorithms_are_refused() {
+    let key = es256();
+    let (mut header, claims) = parts(&key);
+    header["alg"] = json!("none");
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    refused(&unsigned, &request(), "alg none");
+    // An HMAC proof "keyed" by a symmetric JWK it carries proves nothing.
+    let secret = b"a-secret-of-at-least-thirty-two-bytes!";
+    let hmac = SigningKey::hmac(Algorithm::HS256, secret).unwrap();
+    let (_, claims) = parts(&key);
+    let header = json!({
+        "typ": "dpop+jwt", "alg": "HS256",
+        "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(secret) },
+    });
+    refused(&sign(&hmac, &header, &claims), &request(), "HS256");
+    // EdDSA, not among this verifier's algorithms.
+    let ed = SigningKey::from_ed_pem(ed25519_key().private_pem).unwrap();
+    let (header, claims) = parts(&ed);
+    let proof = sign(&ed, &header, &claims);
+    let only_es256 = DpopVerifier::builder()
+        .algorithms([Algorithm::ES256])
+        .build()
+        .unwrap();
+    let error = only_es256.verify(&proof, &request()).unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::InvalidDpopProof);
+    assert!(DpopVerifier::default().verify(&proof, &request()).is_ok());
+}
+
+#[test]
+fn the_key_must_be_public_fit_the_algorithm_and_have_signed() {
+    let key = es256();
+    // A private key in the header: refused, even though it verifies.
+    let (mut header, claims) = parts(&key);
+    header["jwk"]["d"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
+    refused(&sign(&key, &header, &claims), &request(), "jwk with d");
+    let (mut header, claims) = parts(&key);
+    header.as_object_mut().unwrap().remove("jwk");
+    refused(&sign(&key, &header, &claims), &request(), "no jwk");
+    let (mut header, claims) = parts(&key);
+    header["jwk"] = json!("not an object");
+    refused(&sign(&key, &header, &claims), &request(), "jwk a string");
+    // Another key's jwk: the signature does not verify with it.
+    let other = es256();
+    let (mut header, claims) = parts(&key);
+    header["jwk"] = other.public_jwk().unwrap();
+    refused(&sign(&key, &header, &claims), &request(), "another key");
+    // An Ed25519 jwk under ES256.
+    let ed = SigningKey::from_ed_pem(ed25519_key().private_pem).unwrap();
+    let (mut header, claims) = parts(&key);
+    header["jwk"] = ed.public_jwk().unwrap();
+    refused(
+        &sign(&key, &header, &claims),
+        &request(),
+        "EdDSA jwk for ES256",
+    );
+    // A tampered signature.
+    let (header, claims) = parts(&key);
+    let proof = sign(&key, &header, &claims);
+    let (input, signature) = proof.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[10] ^= 1;
+    let tampered = format!("{input}.{}", URL_SAFE_NO_PAD.encode(bytes));
+    refused(&tampered, &request(), "tampered signature");
+}
+
+#[test]
+fn malformed_proofs_are_refused() {
+    let key = es256();
+    let (mut header, claims) = parts(&key);
+    header["crit"] = json!(["exp"]);
+    refused(&sign(&key, &header, &claims), &request(), "crit");
+    // A member twice: two readers could see two different proofs.
+    let (header, claims) = parts(&key);
+    let text = claims.to_string();
+    let doubled = text.replacen('{', r#"{"htu":"https://evil.example/v1/me","#, 1);
+    let proof = key
+        .sign_jws(header.to_string().as_bytes(), doubled.as_bytes())
+        .unwrap();
+    refused(&proof, &request(), "htu twice");
+    for proof in [
+        "",
+        "a.b",
+        "a.b.c.d",
+        "!!.e30.e30",
+        &format!("{}x", sign(&key, &header, &claims)),
+        &"a".repeat(9 * 1024),
+    ] {
+        refused(proof, &request(), &format!("{:.20}", proof));
+    }
+}
+
+#[test]
+fn a_verifier_allows_asymmetric_algorithms_only() {
+    for (algorithms, why) in [
+        (vec![], "none"),
+        (vec![Algorithm::ES256, Algorithm::HS256], "HS256"),
+    ] {
+        let error = DpopVerifier::builder()
+            .algorithms(algorithms)
+            .build()
+            .expect_err(why);
+        assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting, "{why}");
+    }
+    for max_age in [0, 601] {
+        let error = DpopVerifier::builder()
+            .max_age(std::time::Duration::from_secs(max_age))
+            .build()
+            .unwrap_err();
+        assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+    }
+}
+
+#[test]
+fn a_request_uri_that_is_not_http_is_an_invalid_request() {
+    for uri in ["/v1/me", "ftp://api.example/x", "https://u@api.example/"] {
+        let error = ProofRequest::new("GET", uri).unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::InvalidRequest, "{uri}");
+    }
+}
