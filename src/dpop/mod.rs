@@ -22,6 +22,11 @@
 //!   most [`leeway`](DpopVerifierBuilder::leeway) ahead;
 //! - with an access token, `ath` is its SHA-256.
 //!
+//! [`verify_once`](DpopVerifier::verify_once) adds the replay check: the
+//! proof's use is recorded in the [`RevocationStore`] (in memory, or in
+//! Redis for every instance at once: one round trip per proof), and a proof
+//! used before is refused.
+//!
 //! The proof's key thumbprint (RFC 7638) is then compared with the token's
 //! `cnf.jkt`. Every refusal is [`AuthErrorKind::InvalidDpopProof`]
 //! (`invalid_dpop_proof`, answered with a `WWW-Authenticate: DPoP`
@@ -48,8 +53,10 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::claims::NumericDate;
+use crate::crypto::sha256_b64url;
 use crate::error::{AuthError, AuthErrorKind, ConfigError, ConfigErrorKind};
 use crate::keys::{Algorithm, KeyFamily};
+use crate::store::{ProofUse, RevocationStore};
 
 mod htu;
 mod proof;
@@ -132,6 +139,50 @@ impl DpopVerifier {
         self.check(proof, request, NumericDate::now())
     }
 
+    /// As [`verify`](Self::verify), then records the proof's use in
+    /// `store` for its [`replay_window`](Self::replay_window): a proof used
+    /// before, on this instance or any other sharing the store, is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthErrorKind::InvalidDpopProof`] for a bad or replayed proof;
+    /// [`AuthErrorKind::StoreUnavailable`] (503) when the store cannot
+    /// record it: a proof is never accepted unrecorded.
+    pub async fn verify_once(
+        &self,
+        proof: &str,
+        request: &ProofRequest<'_>,
+        store: &dyn RevocationStore,
+    ) -> Result<VerifiedProof, AuthError> {
+        let verified = self.verify(proof, request)?;
+        self.record_use(&verified, store).await?;
+        Ok(verified)
+    }
+
+    /// Records `proof`'s use in `store`, refusing a replay.
+    pub(crate) async fn record_use(
+        &self,
+        proof: &VerifiedProof,
+        store: &dyn RevocationStore,
+    ) -> Result<(), AuthError> {
+        // Keyed by the proof's key and jti: a jti is the client's choice,
+        // and one client cannot spend another's.
+        let id = sha256_b64url(format!("{}.{}", proof.jkt, proof.jti).as_bytes())
+            .map_err(|_| replay_unknown())?;
+        let until = proof.iat.to_system_time() + self.replay_window();
+        match store.use_proof(&id, until).await {
+            Ok(ProofUse::First) => Ok(()),
+            Ok(_) => Err(AuthError::new(
+                AuthErrorKind::InvalidDpopProof,
+                "the DPoP proof was used before",
+            )),
+            Err(error) => {
+                tracing::trace!(%error, "the DPoP replay cache failed");
+                Err(replay_unknown())
+            }
+        }
+    }
+
     /// The algorithms a proof may be signed with, for the `algs` of a
     /// `WWW-Authenticate: DPoP` challenge.
     pub fn algorithms(&self) -> &[Algorithm] {
@@ -143,6 +194,13 @@ impl DpopVerifier {
     pub fn replay_window(&self) -> Duration {
         self.max_age + self.leeway
     }
+}
+
+fn replay_unknown() -> AuthError {
+    AuthError::new(
+        AuthErrorKind::StoreUnavailable,
+        "whether the DPoP proof was used before is unknown; retry later",
+    )
 }
 
 /// Configures a [`DpopVerifier`].

@@ -217,6 +217,40 @@ pub trait RevocationStore: Send + Sync + 'static {
     fn health(&self) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Records one use of a DPoP proof (RFC 9449 §11.1), named by
+    /// `proof_id` (a digest of the proof's key and `jti`), until `until`,
+    /// when no clock would accept the proof any more: [`ProofUse::First`]
+    /// the first time, [`ProofUse::Replayed`] every time after. A store
+    /// that instances share shares this too, so that a proof replayed to
+    /// another instance is refused there.
+    ///
+    /// The default keeps nothing and answers
+    /// [`Misconfigured`](StoreErrorKind::Misconfigured): a DPoP request on
+    /// such a store is refused with 503 (fail-open or not), never let
+    /// through unchecked. [`MemoryStore`] and the Redis store keep them.
+    fn use_proof<'a>(
+        &'a self,
+        proof_id: &'a str,
+        until: SystemTime,
+    ) -> BoxFuture<'a, Result<ProofUse, StoreError>> {
+        let _ = (proof_id, until);
+        Box::pin(std::future::ready(Err(StoreError::with_source(
+            StoreErrorKind::Misconfigured,
+            "this revocation store keeps no DPoP replay cache",
+        ))))
+    }
+}
+
+/// Whether a DPoP proof was used before: what
+/// [`RevocationStore::use_proof`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProofUse {
+    /// The proof's first use: it is now recorded.
+    First,
+    /// The proof was used before: a replay, to be refused.
+    Replayed,
 }
 
 /// Revokes tokens through a store with the right lifetimes: a handle made by

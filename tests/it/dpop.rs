@@ -346,3 +346,143 @@ fn a_request_uri_that_is_not_http_is_an_invalid_request() {
         assert_eq!(error.kind(), AuthErrorKind::InvalidRequest, "{uri}");
     }
 }
+
+/// A good proof for `GET URL` with [`TOKEN`].
+fn proof() -> String {
+    let key = es256();
+    let (header, claims) = parts(&key);
+    sign(&key, &header, &claims)
+}
+
+#[tokio::test]
+async fn a_proof_is_accepted_once_then_refused_as_replayed() {
+    let store = jwt_guard::store::MemoryStore::new();
+    let verifier = DpopVerifier::default();
+    let proof = proof();
+    verifier
+        .verify_once(&proof, &request(), &store)
+        .await
+        .unwrap();
+    let error = verifier
+        .verify_once(&proof, &request(), &store)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::InvalidDpopProof);
+    assert_eq!(error.description(), "the DPoP proof was used before");
+    // Another proof of the same key and request is another use.
+    verifier
+        .verify_once(&self::proof(), &request(), &store)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_store_without_a_replay_cache_refuses_with_503() {
+    /// A store that implements only what it must.
+    struct Bare;
+    impl jwt_guard::store::RevocationStore for Bare {
+        fn check(&self, _: &jwt_guard::store::TokenRef<'_>) -> jwt_guard::store::Lookup {
+            jwt_guard::store::Lookup::Ready(Ok(jwt_guard::store::TokenStatus::Active))
+        }
+        fn revoke_token<'a>(
+            &'a self,
+            _: &'a str,
+            _: Option<&'a str>,
+            _: std::time::SystemTime,
+        ) -> jwt_guard::store::BoxFuture<'a, Result<(), jwt_guard::store::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn revoke_subject<'a>(
+            &'a self,
+            _: &'a str,
+            _: std::time::SystemTime,
+        ) -> jwt_guard::store::BoxFuture<'a, Result<(), jwt_guard::store::StoreError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+    let error = DpopVerifier::default()
+        .verify_once(&proof(), &request(), &Bare)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::StoreUnavailable);
+    assert_eq!(error.status(), 503);
+}
+
+#[cfg(feature = "redis")]
+mod in_redis {
+    use std::time::{Duration, Instant};
+
+    use jwt_guard::store::redis::{RedisConfig, RedisStore};
+
+    use super::*;
+    use crate::support::redis::{RedisCluster, RedisServer};
+
+    async fn ready(config: RedisConfig) -> RedisStore {
+        let store = RedisStore::new(config).unwrap();
+        store.ready(Duration::from_secs(15)).await.unwrap();
+        store
+    }
+
+    /// A proof used on one instance is refused on the other, and on the
+    /// first again.
+    async fn replay_is_refused_across(a: &RedisStore, b: &RedisStore) {
+        let verifier = DpopVerifier::default();
+        for (first, second) in [(a, b), (b, a)] {
+            let proof = proof();
+            verifier
+                .verify_once(&proof, &request(), first)
+                .await
+                .unwrap();
+            for store in [second, first] {
+                let error = verifier
+                    .verify_once(&proof, &request(), store)
+                    .await
+                    .unwrap_err();
+                assert_eq!(error.kind(), AuthErrorKind::InvalidDpopProof);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_proof_replayed_to_another_instance_is_refused() {
+        let redis = RedisServer::start();
+        let a = ready(RedisConfig::url(redis.url())).await;
+        let b = ready(RedisConfig::url(redis.url()).direct(true)).await;
+        replay_is_refused_across(&a, &b).await;
+        // The entry lives as long as the proof could be accepted, no longer.
+        let keys = redis.cli(&["--scan", "--pattern", "*d:*"]);
+        let key = keys.lines().next().expect("a proof key");
+        let ttl: u64 = redis.cli(&["PTTL", key]).trim().parse().unwrap();
+        let window = DpopVerifier::default().replay_window();
+        assert!(
+            ttl <= window.as_millis() as u64 && ttl > window.as_millis() as u64 - 5_000,
+            "{ttl} ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_proof_replayed_on_a_cluster_is_refused() {
+        let cluster = RedisCluster::start(3);
+        let a = ready(RedisConfig::cluster(cluster.urls())).await;
+        let b = ready(RedisConfig::cluster(cluster.urls()).direct(true)).await;
+        replay_is_refused_across(&a, &b).await;
+    }
+
+    #[tokio::test]
+    async fn with_redis_down_a_proof_is_refused_with_503_fast() {
+        let redis = RedisServer::start();
+        let store = ready(RedisConfig::url(redis.url())).await;
+        redis.kill();
+        let start = Instant::now();
+        let error = DpopVerifier::default()
+            .verify_once(&proof(), &request(), &store)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), AuthErrorKind::StoreUnavailable);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{
-    Attempt, BoxFuture, Lookup, NewFamily, RefreshStore, RevocationStore, Rotated, Rotation,
-    StoreError, ThrottleStore, TokenRef,
+    Attempt, BoxFuture, Lookup, NewFamily, ProofUse, RefreshStore, RevocationStore, Rotated,
+    Rotation, StoreError, ThrottleStore, TokenRef,
 };
 use crate::policy::DEFAULT_SUBJECT_RETENTION;
 // Named in the docs, and in the tests.
@@ -15,17 +15,20 @@ use super::{StoreErrorKind, TokenStatus};
 
 mod attempts;
 mod families;
+mod proofs;
 mod revocations;
 mod table;
 
 use attempts::Attempts;
 use families::Families;
+use proofs::Proofs;
 use revocations::Revocations;
 
 const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 const DEFAULT_MAX_SUBJECTS: usize = 100_000;
 const DEFAULT_MAX_FAMILIES: usize = 1_000_000;
 const DEFAULT_MAX_THROTTLE_KEYS: usize = 100_000;
+const DEFAULT_MAX_DPOP_PROOFS: usize = 1_000_000;
 
 /// An in-process [`RevocationStore`], bounded in size.
 ///
@@ -47,7 +50,9 @@ const DEFAULT_MAX_THROTTLE_KEYS: usize = 100_000;
 /// and a [`ThrottleStore`](super::ThrottleStore) (login attempt windows,
 /// bounded by [`max_throttle_keys`](MemoryStoreBuilder::max_throttle_keys)),
 /// so one store serves the layer, an [`Issuer`](crate::issue::Issuer) and a
-/// [`LoginThrottle`](crate::issue::LoginThrottle).
+/// [`LoginThrottle`](crate::issue::LoginThrottle). It keeps the DPoP proofs
+/// used, for as long as they could be replayed (bounded by
+/// [`max_dpop_proofs`](MemoryStoreBuilder::max_dpop_proofs)).
 ///
 /// Everything lives in this process only: it is lost on restart and not
 /// shared between replicas (use the Redis store for that).
@@ -105,6 +110,7 @@ pub struct MemoryStoreBuilder {
     subject_retention: Duration,
     max_families: usize,
     max_throttle_keys: usize,
+    max_dpop_proofs: usize,
 }
 
 struct Inner {
@@ -112,6 +118,7 @@ struct Inner {
     revocations: Revocations,
     families: Families,
     attempts: Attempts,
+    proofs: Proofs,
 }
 
 impl MemoryStore {
@@ -183,6 +190,18 @@ impl RevocationStore for MemoryStore {
 
     fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
         Some(self.inner.revocations.subscribe())
+    }
+
+    fn use_proof<'a>(
+        &'a self,
+        proof_id: &'a str,
+        until: SystemTime,
+    ) -> BoxFuture<'a, Result<ProofUse, StoreError>> {
+        Box::pin(std::future::ready(self.inner.proofs.use_at(
+            proof_id,
+            until,
+            SystemTime::now(),
+        )))
     }
 }
 
@@ -273,6 +292,7 @@ impl MemoryStoreBuilder {
             subject_retention: DEFAULT_SUBJECT_RETENTION,
             max_families: DEFAULT_MAX_FAMILIES,
             max_throttle_keys: DEFAULT_MAX_THROTTLE_KEYS,
+            max_dpop_proofs: DEFAULT_MAX_DPOP_PROOFS,
         }
     }
 
@@ -327,6 +347,16 @@ impl MemoryStoreBuilder {
         self
     }
 
+    /// The most DPoP proofs remembered at once (default 1 000 000), each
+    /// for its replay window; a DPoP request beyond it is refused with
+    /// [`StoreErrorKind::CapacityExceeded`] (503), never let through with
+    /// its proof unrecorded.
+    #[must_use]
+    pub fn max_dpop_proofs(mut self, max: usize) -> Self {
+        self.max_dpop_proofs = max;
+        self
+    }
+
     /// Builds the store.
     #[must_use]
     pub fn build(self) -> MemoryStore {
@@ -339,6 +369,7 @@ impl MemoryStoreBuilder {
                 ),
                 families: Families::new(self.max_families),
                 attempts: Attempts::new(self.max_throttle_keys),
+                proofs: Proofs::new(self.max_dpop_proofs),
                 config: self,
             }),
         }

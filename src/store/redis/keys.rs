@@ -5,6 +5,8 @@
 //! {prefix}{<base64url(sub)>}:c         value: the cut-off (Unix µs), EXAT cut-off + retention
 //! {prefix}{<base64url(sub)>}:f:<family>  hash: a refresh family (see `families.rs`)
 //! {prefix}l:<key>                  value: attempts in the throttle window, PEXPIRE the window
+//! {prefix}d:<proof id>             value: the id of the use that recorded a DPoP proof,
+//!                                      PEXPIRE the proof's replay window
 //! channel {prefix}events               messages "t|<exp s>|<jti>" and "s|<cut-off µs>|<sub>",
 //!                                      prefixed "x<stream id>|" when also logged
 //! {prefix}log                          stream: the same messages (field `e`), trimmed by time
@@ -139,6 +141,11 @@ impl Keys {
     /// A throttle window.
     pub(crate) fn attempts(&self, key: &str) -> String {
         format!("{}l:{key}", self.prefix)
+    }
+
+    /// A DPoP proof used.
+    pub(crate) fn proof(&self, proof_id: &str) -> String {
+        format!("{}d:{proof_id}", self.prefix)
     }
 
     pub(crate) fn cutoff(&self, sub: &str) -> String {

@@ -109,7 +109,7 @@ use std::time::{Duration, SystemTime};
 use redis::{RedisError, Script, Value};
 
 use super::{
-    BoxFuture, Lookup, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
+    BoxFuture, Lookup, ProofUse, RevocationStore, StoreError, StoreErrorKind, TokenRef, TokenStatus,
 };
 use crate::error::{ConfigError, ConfigErrorKind};
 
@@ -149,6 +149,7 @@ mod families;
 mod keys;
 mod mirror;
 mod pool;
+mod proofs;
 mod replication;
 mod sync;
 mod topology;
@@ -765,6 +766,16 @@ impl RevocationStore for RedisStore {
 
     fn changes(&self) -> Option<tokio::sync::watch::Receiver<()>> {
         self.shared.mirror.as_ref().map(|mirror| mirror.changes())
+    }
+
+    /// One round trip, in mirror mode too: a proof's first use must be
+    /// known to every instance before it answers.
+    fn use_proof<'a>(
+        &'a self,
+        proof_id: &'a str,
+        until: SystemTime,
+    ) -> BoxFuture<'a, Result<ProofUse, StoreError>> {
+        Box::pin(self.use_proof_in_redis(proof_id, until))
     }
 
     /// Mirrored: whether the mirror is synchronised (checks are answered
