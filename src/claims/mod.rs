@@ -3,7 +3,7 @@
 //!
 //! Bring your own claims type with `#[derive(Deserialize)]`, or use
 //! [`StandardClaims`]. Either way the registered claims (`iss`, `sub`, `aud`,
-//! `exp`, `nbf`, `iat`, `jti`, `sid`) are also read, strictly, into
+//! `exp`, `nbf`, `iat`, `jti`, `sid`, `cnf`) are also read, strictly, into
 //! [`RegisteredClaims`], in the same single parse of the payload.
 //!
 //! ```
@@ -168,6 +168,7 @@ pub struct RegisteredClaims {
     pub(crate) iat_us: Option<NumericDate>,
     pub(crate) jti: Option<String>,
     pub(crate) sid: Option<String>,
+    pub(crate) cnf_jkt: Option<String>,
     pub(crate) derived_id: Option<String>,
 }
 
@@ -222,6 +223,13 @@ impl RegisteredClaims {
     /// so that logging out ends the whole session.
     pub fn session_id(&self) -> Option<&str> {
         self.sid.as_deref()
+    }
+
+    /// `cnf.jkt` (RFC 9449 §6.1): the RFC 7638 thumbprint of the key this
+    /// token is bound to. A bound token is accepted only with a DPoP proof
+    /// signed by that key, never as a bearer token.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.cnf_jkt.as_deref()
     }
 
     /// The id revocation uses: the `jti`, or for a token without one,

@@ -3,8 +3,8 @@
 //! The payload is parsed once: the application's claims type `T` is
 //! deserialized through a wrapper that watches every member going by. It
 //! refuses duplicate members, and takes a copy of the registered claims
-//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`, and the issuer's
-//! private `iat_us`) with strict type checks, whatever `T` itself declares.
+//! (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid`, `cnf`, and the
+//! issuer's private `iat_us`) with strict type checks, whatever `T` itself declares.
 //! `T` sees exactly the JSON it would have seen.
 
 use std::borrow::Cow;
@@ -160,6 +160,7 @@ enum Registered {
     IatMicros,
     Jti,
     Sid,
+    Cnf,
 }
 
 impl Registered {
@@ -174,6 +175,7 @@ impl Registered {
             "iat_us" => Self::IatMicros,
             "jti" => Self::Jti,
             "sid" => Self::Sid,
+            "cnf" => Self::Cnf,
             _ => return None,
         })
     }
@@ -189,6 +191,7 @@ impl Registered {
             Self::IatMicros => "iat_us",
             Self::Jti => "jti",
             Self::Sid => "sid",
+            Self::Cnf => "cnf",
         }
     }
 }
@@ -298,6 +301,20 @@ fn record(
         Registered::Sub => registered.sub = Some(string()?),
         Registered::Jti => registered.jti = Some(string()?),
         Registered::Sid => registered.sid = Some(string()?),
+        // RFC 7800's confirmation: only `jkt` (RFC 9449) is read; other
+        // methods (`x5t#S256`, `jwk`) bind to what this crate cannot check.
+        Registered::Cnf => {
+            let Captured::Other(Value::Object(members)) = value else {
+                return Err(invalid_claim(claim, "must be an object"));
+            };
+            registered.cnf_jkt = match members.get("jkt") {
+                None => None,
+                Some(Value::String(jkt)) if !jkt.is_empty() => Some(jkt.clone()),
+                Some(_) => {
+                    return Err(invalid_claim(claim, "has a `jkt` that is not a thumbprint"));
+                }
+            };
+        }
         Registered::Exp => registered.exp = Some(date()?),
         Registered::Nbf => registered.nbf = Some(date()?),
         Registered::Iat => registered.iat = Some(date()?),
@@ -507,6 +524,35 @@ mod tests {
         ] {
             let error = parse_claims::<Only>(payload).unwrap_err();
             assert_eq!(error.kind(), AuthErrorKind::InvalidClaim);
+        }
+    }
+
+    #[test]
+    fn the_dpop_key_binding_is_read_from_cnf_strictly() {
+        let (_, registered) =
+            parse_claims::<Only>(br#"{"sub":"a","cnf":{"jkt":"0ZcOCORZNYy"}}"#).unwrap();
+        assert_eq!(registered.dpop_jkt(), Some("0ZcOCORZNYy"));
+        // Another confirmation method binds to nothing this crate checks.
+        let (_, registered) = parse_claims::<Only>(
+            br#"{"sub":"a","cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}"#,
+        )
+        .unwrap();
+        assert_eq!(registered.dpop_jkt(), None);
+        for payload in [
+            &br#"{"sub":"a","cnf":"0ZcOCORZNYy"}"#[..],
+            br#"{"sub":"a","cnf":{"jkt":1}}"#,
+            br#"{"sub":"a","cnf":{"jkt":""}}"#,
+            br#"{"sub":"a","cnf":null}"#,
+        ] {
+            let error = parse_claims::<Only>(payload).unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::InvalidClaim, "{payload:?}");
+        }
+        for payload in [
+            &br#"{"sub":"a","cnf":{"jkt":"x"},"cnf":{"jkt":"y"}}"#[..],
+            br#"{"sub":"a","cnf":{"jkt":"x","jkt":"y"}}"#,
+        ] {
+            let error = parse_claims::<Only>(payload).unwrap_err();
+            assert_eq!(error.kind(), AuthErrorKind::Malformed, "{payload:?}");
         }
     }
 

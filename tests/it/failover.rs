@@ -215,7 +215,12 @@ async fn write(store: &RedisStore, write: Write) -> (Revoked, Result<(), Refused
 /// Waits until `store` answers for every access token in `revoked`, and
 /// fails at once if it ever answers "active" for one. Right after the
 /// failover: the new master has no replica yet.
-async fn refuses_all(name: &str, store: &RedisStore, revoked: &[Revoked]) {
+async fn refuses_all(
+    name: &str,
+    store: &RedisStore,
+    revoked: &[Revoked],
+    servers: &[&RedisServer],
+) {
     let deadline = Instant::now() + RECOVERY;
     for entry in revoked {
         while let Some(token) = entry.token_ref() {
@@ -226,11 +231,39 @@ async fn refuses_all(name: &str, store: &RedisStore, revoked: &[Revoked]) {
             };
             match answer {
                 Ok(TokenStatus::Revoked) => break,
-                Ok(status) => panic!("{name} answers {status:?} for acknowledged {entry:?}"),
+                Ok(status) => panic!(
+                    "{name} answers {status:?} for acknowledged {entry:?}; in Redis: {}",
+                    in_redis(servers, entry)
+                ),
                 Err(_) => wait_until(deadline, name).await,
             }
         }
     }
+}
+
+/// What each of `servers` holds of `entry`'s keys, and its role: tells a
+/// revocation Redis lost from one a mirror forgot.
+fn in_redis(servers: &[&RedisServer], entry: &Revoked) -> String {
+    let pattern = match entry {
+        Revoked::Token { jti, .. } | Revoked::Session { jti, .. } => format!("*:t:{jti}"),
+        Revoked::Subject { .. } | Revoked::Spent { .. } => "*:c".to_owned(),
+    };
+    servers
+        .iter()
+        .map(|server| {
+            let role = server.try_cli(&["ROLE"]).unwrap_or_else(|e| e.to_string());
+            let keys = server
+                .try_cli(&["--scan", "--pattern", &pattern])
+                .unwrap_or_else(|e| e.to_string());
+            format!(
+                "{} {}: [{}]",
+                server.port(),
+                role.lines().next().unwrap_or(""),
+                keys.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Waits until `store` refuses to rotate every refresh token in `revoked`,
@@ -328,6 +361,7 @@ async fn sentinel_failovers(rounds: usize) {
                 &format!("round {round}: instance {name}"),
                 store,
                 &acknowledged,
+                &servers,
             )
             .await;
         }
@@ -396,6 +430,7 @@ async fn cluster_failovers(rounds: usize) {
                 &format!("round {round}: instance {name}"),
                 store,
                 &acknowledged,
+                &cluster.nodes().iter().collect::<Vec<_>>(),
             )
             .await;
         }
