@@ -18,6 +18,7 @@
 //! | `StoreUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
 //! | `KeysUnavailable` | 503 + `Retry-After` | `temporarily_unavailable` | 14 UNAVAILABLE |
 //! | `MissingLayer` | 500 | `server_error` | 13 INTERNAL |
+//! | `KeyBinding` (a bound token as bearer, …) | 401 | `invalid_token` | 16 UNAUTHENTICATED |
 //! | `InvalidDpopProof` | 401, `WWW-Authenticate: DPoP` | `invalid_dpop_proof` | 16 UNAUTHENTICATED |
 
 use std::borrow::Cow;
@@ -103,6 +104,11 @@ pub enum AuthErrorKind {
     /// A handler asked for claims, but no layer put them in the request: the
     /// server is misconfigured.
     MissingLayer,
+    /// The token's key binding does not fit how it was presented: a
+    /// DPoP-bound token (`cnf.jkt`) sent as a bearer token (RFC 9449
+    /// §7.2), a token without a binding sent with the DPoP scheme, or a
+    /// bearer token where DPoP is required.
+    KeyBinding,
     /// The DPoP proof (RFC 9449) is missing where one is required, or
     /// breaks one of its rules: its type, algorithm, key, signature, method,
     /// URI, age, access-token hash or key binding, or it was used before.

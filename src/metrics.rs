@@ -22,7 +22,7 @@
 //!   `expired`, `not_yet_valid`, `issued_in_future`, `invalid_issuer`,
 //!   `invalid_audience`, `revoked`, `insufficient_scope`,
 //!   `store_unavailable`, `keys_unavailable`, `missing_layer`,
-//!   `invalid_dpop_proof`.
+//!   `key_binding`, `invalid_dpop_proof`.
 //! - `kind`: the [`StoreErrorKind`](crate::store::StoreErrorKind) in snake
 //!   case: `unavailable`, `timeout`, `not_synchronized`,
 //!   `capacity_exceeded`, `protocol`.

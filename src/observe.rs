@@ -152,6 +152,7 @@ fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::StoreUnavailable => "store_unavailable",
         AuthErrorKind::KeysUnavailable => "keys_unavailable",
         AuthErrorKind::MissingLayer => "missing_layer",
+        AuthErrorKind::KeyBinding => "key_binding",
         AuthErrorKind::InvalidDpopProof => "invalid_dpop_proof",
     }
 }

@@ -38,6 +38,15 @@ pub const DEFAULT_REALM: &str = "api";
 pub(crate) struct Rejecter {
     realm: String,
     custom: Option<Arc<RejectionHandler>>,
+    dpop: Option<DpopChallenge>,
+}
+
+/// How a service that takes DPoP-bound tokens challenges (RFC 9449 §7.1):
+/// the `algs` its proofs may use, and whether bearer tokens are refused.
+#[derive(Debug, Clone)]
+pub(crate) struct DpopChallenge {
+    pub(crate) algs: String,
+    pub(crate) required: bool,
 }
 
 impl fmt::Debug for Rejecter {
@@ -45,20 +54,29 @@ impl fmt::Debug for Rejecter {
         f.debug_struct("Rejecter")
             .field("realm", &self.realm)
             .field("custom", &self.custom.is_some())
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
 
 impl Rejecter {
-    pub(crate) fn new(realm: String, custom: Option<Arc<RejectionHandler>>) -> Self {
-        Self { realm, custom }
+    pub(crate) fn new(
+        realm: String,
+        custom: Option<Arc<RejectionHandler>>,
+        dpop: Option<DpopChallenge>,
+    ) -> Self {
+        Self {
+            realm,
+            custom,
+            dpop,
+        }
     }
 
     /// The default: realm `api`, RFC 6750 responses.
     pub(crate) fn default_shared() -> Arc<Self> {
         static DEFAULT: OnceLock<Arc<Rejecter>> = OnceLock::new();
         DEFAULT
-            .get_or_init(|| Arc::new(Self::new(DEFAULT_REALM.to_owned(), None)))
+            .get_or_init(|| Arc::new(Self::new(DEFAULT_REALM.to_owned(), None, None)))
             .clone()
     }
 
@@ -72,7 +90,13 @@ impl Rejecter {
                 response.extensions_mut().insert(error.clone());
                 response
             }
-            None => error.to_response(&self.realm, request_headers),
+            None => {
+                let mut response = error.to_response(&self.realm, request_headers);
+                if let Some(dpop) = &self.dpop {
+                    error.dpop_challenges(&self.realm, dpop, response.headers_mut());
+                }
+                response
+            }
         }
     }
 
@@ -149,6 +173,35 @@ impl AuthError {
             challenge.push_str(&format!(", scope=\"{}\"", quote_escape(scope)));
         }
         Some(challenge)
+    }
+
+    /// The `WWW-Authenticate` challenges of a service taking DPoP-bound
+    /// tokens, in `headers` instead of the bearer one: for a proof's
+    /// problem, or any 401 where DPoP is required, the DPoP challenge with
+    /// the error; for another 401 where bearer tokens are taken too, the
+    /// bearer challenge and a DPoP one beside it (RFC 9449 §7.1).
+    fn dpop_challenges(&self, realm: &str, dpop: &DpopChallenge, headers: &mut HeaderMap) {
+        if self.status() != http::StatusCode::UNAUTHORIZED {
+            return;
+        }
+        let mut challenge = format!(
+            "DPoP realm=\"{}\", algs=\"{}\"",
+            quote_escape(realm),
+            dpop.algs
+        );
+        let proof_problem = self.kind() == AuthErrorKind::InvalidDpopProof;
+        if proof_problem || dpop.required {
+            if let Some(code) = self.error_code() {
+                challenge.push_str(&format!(
+                    ", error=\"{code}\", error_description=\"{}\"",
+                    quote_escape(self.description())
+                ));
+            }
+            headers.remove(WWW_AUTHENTICATE);
+        }
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            headers.append(WWW_AUTHENTICATE, value);
+        }
     }
 
     /// The default HTTP response: status, `WWW-Authenticate`, `Retry-After`
@@ -339,6 +392,7 @@ mod tests {
                 *response.status_mut() = StatusCode::IM_A_TEAPOT;
                 response
             })),
+            None,
         );
         let response = rejecter.http(&AuthError::missing_token(), &HeaderMap::new());
         assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
@@ -354,7 +408,7 @@ mod tests {
     #[cfg(feature = "tonic")]
     #[test]
     fn a_grpc_status_is_rendered_from_the_error() {
-        let rejecter = Rejecter::new("orders".into(), None);
+        let rejecter = Rejecter::new("orders".into(), None, None);
         let status = rejecter.status(&AuthError::insufficient_scope("ops"));
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
         assert_eq!(

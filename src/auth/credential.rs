@@ -8,6 +8,7 @@ use std::fmt;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
+use crate::dpop::ProofRequest;
 use crate::error::{AuthError, AuthErrorKind};
 
 /// A credential presented for authentication: the token and the scheme it
@@ -32,6 +33,8 @@ use crate::error::{AuthError, AuthErrorKind};
 pub struct Credential<'a> {
     token: Cow<'a, str>,
     scheme: Scheme,
+    /// With [`Scheme::Dpop`]: the proof, and the request it must name.
+    dpop: Option<Box<(Cow<'a, str>, ProofRequest<'a>)>>,
 }
 
 /// How a token was presented.
@@ -42,6 +45,9 @@ pub enum Scheme {
     /// came in an `Authorization: Bearer` header, a cookie, a query
     /// parameter or a message.
     Bearer,
+    /// A DPoP-bound token (RFC 9449): `Authorization: DPoP`, with a proof
+    /// of possession of its key for this request.
+    Dpop,
 }
 
 impl<'a> Credential<'a> {
@@ -50,7 +56,30 @@ impl<'a> Credential<'a> {
         Self {
             token: token.into(),
             scheme: Scheme::Bearer,
+            dpop: None,
         }
+    }
+
+    /// A DPoP-bound token with `proof`, the value of the request's `DPoP`
+    /// header, for `request`. The pipeline accepts it only when it verifies
+    /// DPoP proofs ([`AuthenticatorBuilder::dpop`](super::AuthenticatorBuilder::dpop)).
+    pub fn dpop(
+        token: impl Into<Cow<'a, str>>,
+        proof: impl Into<Cow<'a, str>>,
+        request: ProofRequest<'a>,
+    ) -> Self {
+        Self {
+            token: token.into(),
+            scheme: Scheme::Dpop,
+            dpop: Some(Box::new((proof.into(), request))),
+        }
+    }
+
+    /// With [`Scheme::Dpop`], the proof and the request it must name.
+    pub(crate) fn proof(&self) -> Option<(&str, &ProofRequest<'a>)> {
+        self.dpop
+            .as_deref()
+            .map(|(proof, request)| (&**proof, request))
     }
 
     /// The token text.
@@ -68,6 +97,10 @@ impl<'a> Credential<'a> {
         Credential {
             token: Cow::Owned(self.token.into_owned()),
             scheme: self.scheme,
+            dpop: self.dpop.map(|dpop| {
+                let (proof, request) = *dpop;
+                Box::new((Cow::Owned(proof.into_owned()), request.into_owned()))
+            }),
         }
     }
 }
@@ -86,13 +119,47 @@ impl fmt::Debug for Credential<'_> {
 pub(crate) struct TokenSources {
     pub(crate) cookie: Option<String>,
     pub(crate) query: Option<String>,
+    /// Set when `Authorization: DPoP` is taken, with the public origin
+    /// (scheme and authority) that overrides the request's own, if any.
+    pub(crate) dpop: Option<Option<(String, String)>>,
 }
 
-fn invalid_request(description: &'static str) -> AuthError {
+pub(crate) fn invalid_request(description: &'static str) -> AuthError {
     AuthError::new(AuthErrorKind::InvalidRequest, description)
 }
 
+fn invalid_proof(description: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::InvalidDpopProof, description)
+}
+
 impl TokenSources {
+    /// The credential of an HTTP request: a DPoP-bound token with its proof
+    /// when DPoP is taken and `Authorization` names that scheme, else as
+    /// [`find`](Self::find).
+    pub(crate) fn find_in<'r, B>(
+        &self,
+        request: &'r http::Request<B>,
+    ) -> Result<Option<Credential<'r>>, AuthError> {
+        let headers = request.headers();
+        if let Some(origin) = &self.dpop
+            && let Some(token) = authorization(headers, "dpop")?
+        {
+            let mut proofs = headers.get_all("dpop").iter();
+            let proof = match (proofs.next(), proofs.next()) {
+                (None, _) => return Err(invalid_proof("the request has no DPoP proof")),
+                (Some(_), Some(_)) => {
+                    return Err(invalid_proof("the request has several DPoP proofs"));
+                }
+                (Some(proof), None) => proof
+                    .to_str()
+                    .map_err(|_| invalid_proof("the DPoP proof is not valid text"))?,
+            };
+            let target = proof_request(request, origin.as_ref())?;
+            return Ok(Some(Credential::dpop(token, proof.trim(), target)));
+        }
+        self.find(headers, request.uri().query())
+    }
+
     /// The request's credential, `Ok(None)` when it carries none, or an
     /// `invalid_request` error when it is ambiguous or empty.
     pub(crate) fn find<'r>(
@@ -117,9 +184,50 @@ impl TokenSources {
     }
 }
 
+/// The request a proof must name: its method, and its URI from the
+/// public `origin` when configured, else from the request (the scheme of
+/// an absolute URI or `http`; the `:authority` of HTTP/2 or the `Host`
+/// header), with the path as received (before an axum `nest` stripped it).
+fn proof_request<'r, B>(
+    request: &'r http::Request<B>,
+    origin: Option<&(String, String)>,
+) -> Result<ProofRequest<'r>, AuthError> {
+    let uri = request.uri();
+    #[cfg(feature = "axum")]
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri.path(), |original| original.0.path());
+    #[cfg(not(feature = "axum"))]
+    let path = uri.path();
+    let (scheme, authority) = match origin {
+        Some((scheme, authority)) => (scheme.as_str(), authority.as_str()),
+        None => {
+            let authority = match uri.authority() {
+                Some(authority) => authority.as_str(),
+                None => request
+                    .headers()
+                    .get(http::header::HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .ok_or_else(|| {
+                        invalid_request("the request names no host a DPoP proof could name")
+                    })?,
+            };
+            (uri.scheme_str().unwrap_or("http"), authority)
+        }
+    };
+    ProofRequest::from_parts(request.method().as_str(), scheme, authority, path)
+}
+
 /// The token of an `Authorization: Bearer` header. Another scheme (Basic,
 /// say) is not a bearer token and counts as none.
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
+    authorization(headers, "bearer")
+}
+
+/// The token of the one `Authorization` header when its scheme is
+/// `scheme` (in lower case; compared ignoring case); `None` for another.
+fn authorization<'h>(headers: &'h HeaderMap, scheme: &str) -> Result<Option<&'h str>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -135,13 +243,15 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     let value = std::str::from_utf8(value.as_bytes())
         .map_err(|_| invalid_request("the Authorization header is not valid text"))?;
     let value = value.trim_matches(|c| c == ' ' || c == '\t');
-    let (scheme, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (named, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    if !named.eq_ignore_ascii_case(scheme) {
         return Ok(None);
     }
     let token = rest.trim_start_matches([' ', '\t']);
     if token.is_empty() {
-        return Err(invalid_request("the bearer token is empty"));
+        return Err(invalid_request(
+            "the token in the Authorization header is empty",
+        ));
     }
     Ok(Some(token))
 }
@@ -208,6 +318,7 @@ mod tests {
         TokenSources {
             cookie: Some("access_token".into()),
             query: Some("access_token".into()),
+            dpop: None,
         }
     }
 

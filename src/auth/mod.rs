@@ -60,7 +60,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::claims::{NumericDate, StandardClaims};
-use crate::error::AuthError;
+use crate::dpop::{DpopVerifier, VerifiedProof};
+use crate::error::{AuthError, AuthErrorKind};
 use crate::observe::Timer;
 use crate::rejection::Rejecter;
 use crate::store::{
@@ -95,6 +96,7 @@ struct Inner<T> {
     revocation: RevocationCheck,
     cache: Option<TokenCache<T>>,
     rejecter: Arc<Rejecter>,
+    dpop: Option<DpopVerifier>,
 }
 
 impl<T> Clone for Authenticator<T> {
@@ -132,6 +134,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
             store: None,
             fail_open: false,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            dpop: None,
             _claims: PhantomData,
         }
     }
@@ -148,7 +151,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
     /// revoked token, or `StoreUnavailable` when the store cannot tell
     /// (unless the authenticator is fail-open).
     pub async fn authenticate(&self, credential: Credential<'_>) -> Result<Claims<T>, AuthError> {
-        match self.begin(Ok(Some(credential)), false) {
+        match self.begin(Ok(Some(credential)), false, false) {
             Progress::Ready(result) => {
                 result.and_then(|claims| claims.ok_or_else(AuthError::missing_token))
             }
@@ -167,7 +170,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
         &self,
         credential: Option<Credential<'_>>,
     ) -> Result<Option<Claims<T>>, AuthError> {
-        match self.begin(Ok(credential), true) {
+        match self.begin(Ok(credential), true, false) {
             Progress::Ready(result) => result,
             Progress::Pending(pending) => pending.await.map(Some),
         }
@@ -175,11 +178,13 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
 
     /// Starts authenticating what a transport found: a credential, none, or
     /// an error reading it (several `Authorization` headers, say), which is
-    /// refused and recorded like any other refusal.
+    /// refused and recorded like any other refusal. With `dpop_required`, a
+    /// token that is not DPoP-bound is refused.
     pub(crate) fn begin(
         &self,
         found: Result<Option<Credential<'_>>, AuthError>,
         optional: bool,
+        dpop_required: bool,
     ) -> Progress<T> {
         let timer = Timer::start();
         let credential = match found {
@@ -203,10 +208,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
                 ..
             }) => {
                 let this = self.clone();
-                let token: Box<str> = credential.token().into();
+                let credential = credential.into_owned();
                 return Progress::Pending(Box::pin(async move {
                     refresh.await;
-                    let result = this.verify_after_refresh(&token).await;
+                    let result = this.verify_after_refresh(&credential, dpop_required).await;
                     this.finish(timer, result)
                 }));
             }
@@ -214,23 +219,99 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
                 return Progress::Ready(self.finish(timer, Err(error)).map(Some));
             }
         };
-        match self
-            .inner
-            .revocation
-            .lookup(&verified.registered().token_ref())
-        {
-            Lookup::Ready(status) => {
+        let proof = match self.check_binding(&credential, &verified, dpop_required) {
+            Ok(proof) => proof,
+            Err(error) => {
+                let error = error.with_context(verified.error_context());
+                return Progress::Ready(self.finish(timer, Err(error)).map(Some));
+            }
+        };
+        match (
+            self.inner
+                .revocation
+                .lookup(&verified.registered().token_ref()),
+            proof,
+        ) {
+            (Lookup::Ready(status), None) => {
                 Progress::Ready(self.finish(timer, self.accept(verified, status)).map(Some))
             }
-            Lookup::Pending(lookup) => {
+            (Lookup::Ready(status), Some(proof)) => {
+                let this = self.clone();
+                Progress::Pending(Box::pin(async move {
+                    let result = this.accept_proven(verified, status, &proof).await;
+                    this.finish(timer, result)
+                }))
+            }
+            (Lookup::Pending(lookup), proof) => {
                 let this = self.clone();
                 Progress::Pending(Box::pin(async move {
                     let status = lookup.await;
-                    let result = this.accept(verified, status);
+                    let result = match proof {
+                        Some(proof) => this.accept_proven(verified, status, &proof).await,
+                        None => this.accept(verified, status),
+                    };
                     this.finish(timer, result)
                 }))
             }
         }
+    }
+
+    /// Whether the token's key binding fits how it was presented: a bound
+    /// token only with the DPoP scheme and a proof by its key, an unbound
+    /// one only as a bearer token (and not where DPoP is required). The
+    /// proof checked, its replay apart: `Some` when there is one.
+    fn check_binding(
+        &self,
+        credential: &Credential<'_>,
+        verified: &Verified<T>,
+        dpop_required: bool,
+    ) -> Result<Option<VerifiedProof>, AuthError> {
+        let binding = |description| AuthError::new(AuthErrorKind::KeyBinding, description);
+        let bound = verified.registered().dpop_jkt();
+        let Some((proof, request)) = credential.proof() else {
+            return match bound {
+                Some(_) => Err(binding(
+                    "the token is DPoP-bound: present it with the DPoP scheme and a proof",
+                )),
+                None if dpop_required => Err(binding("this resource requires a DPoP-bound token")),
+                None => Ok(None),
+            };
+        };
+        let Some(verifier) = &self.inner.dpop else {
+            return Err(binding("DPoP-bound tokens are not accepted here"));
+        };
+        let Some(bound) = bound else {
+            return Err(binding(
+                "the token is not DPoP-bound: present it as a bearer token",
+            ));
+        };
+        let request = request.clone().access_token(credential.token());
+        let proof = verifier.verify(proof, &request)?;
+        if proof.jkt() != bound {
+            return Err(AuthError::new(
+                AuthErrorKind::InvalidDpopProof,
+                "the DPoP proof is signed by another key than the token's",
+            ));
+        }
+        Ok(Some(proof))
+    }
+
+    /// As [`accept`](Self::accept), for a token proven with `proof`: once
+    /// the token passes, the proof's use is recorded, and a replay refused.
+    async fn accept_proven(
+        &self,
+        verified: Arc<Verified<T>>,
+        status: Result<TokenStatus, StoreError>,
+        proof: &VerifiedProof,
+    ) -> Result<Claims<T>, AuthError> {
+        let context = verified.error_context();
+        let claims = self.accept(verified, status)?;
+        let verifier = self.inner.dpop.as_ref().expect("a proof was checked");
+        verifier
+            .record_use(proof, &**self.store())
+            .await
+            .map_err(|error| error.with_context(context))?;
+        Ok(claims)
     }
 
     /// The length rule, the cache, then the validator.
@@ -260,18 +341,30 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Authenticator<T> {
     }
 
     /// Once the key source's refresh is over: the token verified once more
-    /// (a `kid` still unknown now is refused), then the revocation check.
-    async fn verify_after_refresh(&self, token: &str) -> Result<Claims<T>, AuthError> {
+    /// (a `kid` still unknown now is refused), then its binding and the
+    /// revocation check.
+    async fn verify_after_refresh(
+        &self,
+        credential: &Credential<'_>,
+        dpop_required: bool,
+    ) -> Result<Claims<T>, AuthError> {
+        let token = credential.token();
         let verified = Arc::new(self.inner.validator.validate::<T>(token)?);
         if let Some(cache) = &self.inner.cache {
             cache.insert(token, verified.clone());
         }
+        let proof = self
+            .check_binding(credential, &verified, dpop_required)
+            .map_err(|error| error.with_context(verified.error_context()))?;
         let status = self
             .inner
             .revocation
             .status(&verified.registered().token_ref())
             .await;
-        self.accept(verified, status)
+        match proof {
+            Some(proof) => self.accept_proven(verified, status, &proof).await,
+            None => self.accept(verified, status),
+        }
     }
 }
 
@@ -355,6 +448,7 @@ pub struct AuthenticatorBuilder<T> {
     store: Option<Arc<dyn RevocationStore>>,
     fail_open: bool,
     cache_bytes: usize,
+    dpop: Option<DpopVerifier>,
     _claims: PhantomData<fn() -> T>,
 }
 
@@ -365,6 +459,7 @@ impl<T> fmt::Debug for AuthenticatorBuilder<T> {
             .field("store", &self.store.is_some())
             .field("fail_open", &self.fail_open)
             .field("cache_bytes", &self.cache_bytes)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -404,6 +499,17 @@ impl<T: DeserializeOwned + Send + Sync + 'static> AuthenticatorBuilder<T> {
         self
     }
 
+    /// Accepts DPoP-bound tokens (RFC 9449) presented with
+    /// [`Credential::dpop`], their proofs checked by `verifier` and each
+    /// proof's use recorded in the store (one write per request). Without
+    /// it a DPoP credential is refused. Either way a DPoP-bound token
+    /// presented as a bearer token is refused
+    /// ([`KeyBinding`](crate::AuthErrorKind::KeyBinding)).
+    pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
+        self.dpop = Some(verifier);
+        self
+    }
+
     /// Builds the authenticator.
     pub fn build(self) -> Authenticator<T> {
         self.build_with(Rejecter::default_shared())
@@ -424,6 +530,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> AuthenticatorBuilder<T> {
                 revocation: RevocationCheck::new(store, self.fail_open),
                 cache: (self.cache_bytes > 0).then(|| TokenCache::new(self.cache_bytes)),
                 rejecter,
+                dpop: self.dpop,
             }),
         }
     }
@@ -544,7 +651,7 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
-        let Progress::Ready(Err(error)) = authenticator.begin(Ok(None), false) else {
+        let Progress::Ready(Err(error)) = authenticator.begin(Ok(None), false, false) else {
             panic!("a missing credential was not refused at once");
         };
         assert_eq!(error.kind(), AuthErrorKind::MissingToken);
@@ -579,7 +686,7 @@ mod tests {
         let (active, lookups) = round_trip(|| Ok(TokenStatus::Active), false);
         let token = token("t-3");
         assert!(matches!(
-            active.begin(Ok(Some(Credential::bearer(&token))), false),
+            active.begin(Ok(Some(Credential::bearer(&token))), false, false),
             Progress::Pending(_)
         ));
         assert!(

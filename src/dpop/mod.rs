@@ -49,6 +49,7 @@
 //! # Ok::<(), jwt_guard::AuthError>(())
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -272,7 +273,7 @@ impl DpopVerifierBuilder {
 /// normal form, and the access token presented with it, if any.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ProofRequest<'a> {
-    method: &'a str,
+    method: Cow<'a, str>,
     target: String,
     access_token: Option<&'a str>,
 }
@@ -301,9 +302,9 @@ impl<'a> ProofRequest<'a> {
     /// # Errors
     ///
     /// `InvalidRequest` when `uri` is not an absolute `http` or `https` URI.
-    pub fn new(method: &'a str, uri: &str) -> Result<Self, AuthError> {
+    pub fn new(method: impl Into<Cow<'a, str>>, uri: &str) -> Result<Self, AuthError> {
         Ok(Self {
-            method,
+            method: method.into(),
             target: htu::normalize(uri).ok_or_else(bad_target)?,
             access_token: None,
         })
@@ -317,13 +318,13 @@ impl<'a> ProofRequest<'a> {
     ///
     /// As [`new`](Self::new).
     pub fn from_parts(
-        method: &'a str,
+        method: impl Into<Cow<'a, str>>,
         scheme: &str,
         authority: &str,
         path: &str,
     ) -> Result<Self, AuthError> {
         Ok(Self {
-            method,
+            method: method.into(),
             target: htu::target(scheme, authority, path).ok_or_else(bad_target)?,
             access_token: None,
         })
@@ -338,7 +339,16 @@ impl<'a> ProofRequest<'a> {
 
     /// The request's method.
     pub fn method(&self) -> &str {
-        self.method
+        &self.method
+    }
+
+    /// The same request, owning its method, without an access token.
+    pub(crate) fn into_owned(self) -> ProofRequest<'static> {
+        ProofRequest {
+            method: Cow::Owned(self.method.into_owned()),
+            target: self.target,
+            access_token: None,
+        }
     }
 
     /// The request's target URI in normal form, as a proof's `htu` must

@@ -9,8 +9,9 @@ use tower_layer::Layer;
 use super::service::{JwtAuth, Shared};
 use crate::auth::{Authenticator, AuthenticatorBuilder, TokenSources};
 use crate::claims::StandardClaims;
+use crate::dpop::DpopVerifier;
 use crate::error::AuthError;
-use crate::rejection::{DEFAULT_REALM, Rejecter, RejectionHandler};
+use crate::rejection::{DEFAULT_REALM, DpopChallenge, Rejecter, RejectionHandler};
 use crate::store::{RevocationStore, Revoker};
 use crate::verify::Validator;
 
@@ -53,6 +54,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayer<T> {
             optional: false,
             realm: DEFAULT_REALM.to_owned(),
             custom: None,
+            dpop: None,
+            dpop_required: false,
         }
     }
 }
@@ -98,6 +101,8 @@ pub struct JwtLayerBuilder<T> {
     optional: bool,
     realm: String,
     custom: Option<Arc<RejectionHandler>>,
+    dpop: Option<DpopVerifier>,
+    dpop_required: bool,
 }
 
 impl<T> fmt::Debug for JwtLayerBuilder<T> {
@@ -107,6 +112,8 @@ impl<T> fmt::Debug for JwtLayerBuilder<T> {
             .field("sources", &self.sources)
             .field("optional", &self.optional)
             .field("realm", &self.realm)
+            .field("dpop", &self.dpop)
+            .field("dpop_required", &self.dpop_required)
             .finish_non_exhaustive()
     }
 }
@@ -186,14 +193,68 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
         self
     }
 
+    /// Takes DPoP-bound tokens (RFC 9449) beside bearer tokens:
+    /// `Authorization: DPoP <token>` with a `DPoP: <proof>` header, the
+    /// proof checked by `verifier` against this request and recorded in
+    /// the store, so that it is accepted once on every instance sharing it
+    /// (one store round trip per DPoP request, in mirror mode too). A proof
+    /// problem answers 401 `invalid_dpop_proof` with a `WWW-Authenticate:
+    /// DPoP algs="…"` challenge. Without it, the DPoP scheme is not taken.
+    /// Either way, a DPoP-bound token sent as a bearer token is refused.
+    ///
+    /// The URI a proof must name is the request's: its scheme (`http`
+    /// unless the request URI is absolute), its `Host` (`:authority` on
+    /// HTTP/2) and its path as received, before an axum `nest` stripped
+    /// it. Behind a proxy or a TLS terminator, set
+    /// [`dpop_public_origin`](Self::dpop_public_origin).
+    pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
+        self.dpop = Some(verifier.clone());
+        self.authenticator = self.authenticator.dpop(verifier);
+        self.sources.dpop.get_or_insert(None);
+        self
+    }
+
+    /// With [`dpop`](Self::dpop): refuse bearer tokens, only DPoP-bound
+    /// tokens pass (default: both).
+    pub fn dpop_required(mut self, required: bool) -> Self {
+        self.dpop_required = required;
+        self
+    }
+
+    /// With [`dpop`](Self::dpop): the scheme and authority clients reach
+    /// this service at (`https`, `api.example`), which proofs must name,
+    /// whatever the request says of itself.
+    pub fn dpop_public_origin(
+        mut self,
+        scheme: http::uri::Scheme,
+        authority: http::uri::Authority,
+    ) -> Self {
+        self.sources.dpop = Some(Some((scheme.to_string(), authority.to_string())));
+        self
+    }
+
     /// Builds the layer.
     pub fn build(self) -> JwtLayer<T> {
-        let rejecter = Arc::new(Rejecter::new(self.realm, self.custom));
+        let dpop = self.dpop.as_ref().map(|verifier| DpopChallenge {
+            algs: verifier
+                .algorithms()
+                .iter()
+                .map(|alg| alg.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            required: self.dpop_required,
+        });
+        let rejecter = Arc::new(Rejecter::new(self.realm, self.custom, dpop));
+        let mut sources = self.sources;
+        if self.dpop.is_none() {
+            sources.dpop = None;
+        }
         JwtLayer {
             shared: Arc::new(Shared {
                 authenticator: self.authenticator.build_with(rejecter),
-                sources: self.sources,
+                sources,
                 optional: self.optional,
+                dpop_required: self.dpop.is_some() && self.dpop_required,
             }),
         }
     }

@@ -24,6 +24,8 @@ pub(crate) struct Shared<T> {
     pub(crate) authenticator: Authenticator<T>,
     pub(crate) sources: TokenSources,
     pub(crate) optional: bool,
+    /// Only DPoP-bound tokens pass.
+    pub(crate) dpop_required: bool,
 }
 
 impl<T> fmt::Debug for Shared<T> {
@@ -32,6 +34,7 @@ impl<T> fmt::Debug for Shared<T> {
             .field("authenticator", &self.authenticator)
             .field("sources", &self.sources)
             .field("optional", &self.optional)
+            .field("dpop_required", &self.dpop_required)
             .finish()
     }
 }
@@ -93,10 +96,11 @@ where
             authenticator,
             sources,
             optional,
+            dpop_required,
         } = &*self.shared;
-        let found = sources.find(request.headers(), request.uri().query());
+        let found = sources.find_in(&request);
         let rejecter = authenticator.rejecter();
-        match authenticator.begin(found, *optional) {
+        match authenticator.begin(found, *optional, *dpop_required) {
             Progress::Ready(Ok(Some(claims))) => {
                 ResponseFuture::accepted(&mut self.inner, request, claims)
             }

@@ -186,7 +186,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> SocketAuth<T> {
                     Ok(token) => Ok(token.as_deref().map(Credential::bearer)),
                     Err(error) => Err(error.clone()),
                 };
-                match authenticator.begin(found, settings.optional) {
+                match authenticator.begin(found, settings.optional, false) {
                     Progress::Ready(result) => result?,
                     Progress::Pending(pending) => Some(pending.await?),
                 }

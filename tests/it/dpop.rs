@@ -486,3 +486,239 @@ mod in_redis {
         );
     }
 }
+
+/// The layer over real HTTP: `Authorization: DPoP` with a `DPoP` proof.
+#[cfg(feature = "axum")]
+mod over_http {
+    use axum::Router;
+    use axum::routing::get;
+    use jwt_guard::store::MemoryStore;
+    use jwt_guard::{Claims, JwtLayer, StandardClaims, Validator, VerifyingKey};
+    use reqwest::StatusCode;
+    use reqwest::header::WWW_AUTHENTICATE;
+
+    use super::*;
+    use crate::support::{client, serve};
+
+    const SECRET: &[u8] = b"dpop-test-secret-0123456789abcdef-0123";
+
+    /// An access token, bound to `key` when given.
+    fn access_token(key: Option<&SigningKey>) -> String {
+        let mut claims = json!({
+            "sub": "alice", "iss": "issuer", "exp": now() + 300, "iat": now(), "jti": unique_id(),
+        });
+        if let Some(key) = key {
+            claims["cnf"] = json!({ "jkt": key.thumbprint().unwrap() });
+        }
+        SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .sign("at+jwt", &claims)
+            .unwrap()
+    }
+
+    /// A proof by `key` for `method url` with `token`.
+    fn proof_for(key: &SigningKey, method: &str, url: &str, token: &str) -> String {
+        let (header, mut claims) = parts(key);
+        claims["htm"] = json!(method);
+        claims["htu"] = json!(url);
+        claims["ath"] = json!(ath(token));
+        sign(key, &header, &claims)
+    }
+
+    async fn me(claims: Claims<StandardClaims>) -> String {
+        let bound = claims.registered().dpop_jkt().is_some();
+        format!("{} {bound}", claims.sub)
+    }
+
+    /// `/v1/me` (nested under `/v1`) behind a layer taking DPoP, required
+    /// or not; the base URL.
+    async fn service(required: bool) -> String {
+        let validator = Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .issuer("issuer")
+            .build()
+            .unwrap();
+        let layer = JwtLayer::<StandardClaims>::builder(validator)
+            .store(MemoryStore::new())
+            .dpop(DpopVerifier::default())
+            .dpop_required(required)
+            .build();
+        let api = Router::new().route("/me", get(me)).layer(layer);
+        serve(Router::new().nest("/v1", api)).await
+    }
+
+    async fn get_with(url: &str, authorization: &str, proofs: &[&str]) -> reqwest::Response {
+        let mut request = client().get(url).header("authorization", authorization);
+        for proof in proofs {
+            request = request.header("dpop", *proof);
+        }
+        request.send().await.unwrap()
+    }
+
+    fn challenges(response: &reqwest::Response) -> Vec<String> {
+        response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Asserts a 401 with `error` in the body and a challenge of `scheme`
+    /// carrying it; the body and headers repeat no token or proof.
+    async fn refused(response: reqwest::Response, error: &str, scheme: &str, secrets: &[&str]) {
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenges = challenges(&response);
+        assert!(
+            challenges
+                .iter()
+                .any(|c| c.starts_with(scheme) && c.contains(&format!("error=\"{error}\""))),
+            "{challenges:?}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error, "{body}");
+        let text = format!("{body} {challenges:?}");
+        for secret in secrets {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bound_token_with_its_proof_passes_once() {
+        let base = service(false).await;
+        let url = format!("{base}/v1/me");
+        let key = es256();
+        let token = access_token(Some(&key));
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.text().await.unwrap(), "alice true");
+        // The same proof again: a replay.
+        let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
+        refused(response, "invalid_dpop_proof", "DPoP", &[&token, &proof]).await;
+        // A fresh proof: passes again.
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("dpop {token}"), &[&proof]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_bound_token_sent_as_bearer_is_refused() {
+        let base = service(false).await;
+        let url = format!("{base}/v1/me");
+        let key = es256();
+        let token = access_token(Some(&key));
+        let response = get_with(&url, &format!("Bearer {token}"), &[]).await;
+        refused(response, "invalid_token", "Bearer", &[&token]).await;
+        // Even with a good proof beside it.
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("Bearer {token}"), &[&proof]).await;
+        refused(response, "invalid_token", "Bearer", &[&token]).await;
+        // An unbound token still passes as a bearer token where DPoP is
+        // only allowed, with both challenges offered on refusals.
+        let plain = access_token(None);
+        let response = get_with(&url, &format!("Bearer {plain}"), &[]).await;
+        assert_eq!(response.text().await.unwrap(), "alice false");
+        let response = client().get(&url).send().await.unwrap();
+        let challenges = challenges(&response);
+        assert!(challenges[0].starts_with("Bearer realm="), "{challenges:?}");
+        assert!(
+            challenges[1].starts_with("DPoP realm=") && challenges[1].contains("algs=\"ES256 "),
+            "{challenges:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_proof_for_another_request_key_or_token_is_refused() {
+        let base = service(false).await;
+        let url = format!("{base}/v1/me");
+        let key = es256();
+        let token = access_token(Some(&key));
+        let other_key = es256();
+        for (proof, why) in [
+            (proof_for(&key, "POST", &url, &token), "another method"),
+            (
+                proof_for(&key, "GET", &format!("{base}/v1/admin"), &token),
+                "another URL",
+            ),
+            (
+                proof_for(&key, "GET", &format!("{base}/me"), &token),
+                "the path without the nest",
+            ),
+            (
+                proof_for(&key, "GET", &url, &access_token(Some(&key))),
+                "another token",
+            ),
+            (proof_for(&other_key, "GET", &url, &token), "another key"),
+        ] {
+            let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+            refused(response, "invalid_dpop_proof", "DPoP", &[&token, &proof]).await;
+        }
+        // No proof, or two.
+        let response = get_with(&url, &format!("DPoP {token}"), &[]).await;
+        refused(response, "invalid_dpop_proof", "DPoP", &[&token]).await;
+        let (a, b) = (
+            proof_for(&key, "GET", &url, &token),
+            proof_for(&key, "GET", &url, &token),
+        );
+        let response = get_with(&url, &format!("DPoP {token}"), &[&a, &b]).await;
+        refused(response, "invalid_dpop_proof", "DPoP", &[&token, &a]).await;
+        // The query is no part of what a proof names.
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(
+            &format!("{url}?page=2"),
+            &format!("DPoP {token}"),
+            &[&proof],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_unbound_token_with_the_dpop_scheme_is_refused() {
+        let base = service(false).await;
+        let url = format!("{base}/v1/me");
+        let key = es256();
+        let token = access_token(None);
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
+        refused(response, "invalid_token", "Bearer", &[&token, &proof]).await;
+    }
+
+    #[tokio::test]
+    async fn where_dpop_is_required_a_bearer_token_is_refused_with_the_dpop_challenge() {
+        let base = service(true).await;
+        let url = format!("{base}/v1/me");
+        let token = access_token(None);
+        let response = get_with(&url, &format!("Bearer {token}"), &[]).await;
+        let challenges = challenges(&response);
+        assert_eq!(challenges.len(), 1, "{challenges:?}");
+        refused(response, "invalid_token", "DPoP realm=", &[&token]).await;
+        let key = es256();
+        let token = access_token(Some(&key));
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn without_dpop_configured_the_scheme_is_not_taken_and_bound_tokens_are_refused() {
+        let validator = Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .build()
+            .unwrap();
+        let layer = JwtLayer::<StandardClaims>::new(validator);
+        let base = serve(Router::new().route("/me", get(me)).layer(layer)).await;
+        let url = format!("{base}/me");
+        let key = es256();
+        let token = access_token(Some(&key));
+        let proof = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized", "no token taken: {body}");
+        let response = get_with(&url, &format!("Bearer {token}"), &[]).await;
+        refused(response, "invalid_token", "Bearer", &[&token]).await;
+    }
+}
