@@ -28,10 +28,15 @@ for target in "${targets[@]}"; do
     if cargo fuzz run "$target" "$corpus/$target" "$seeds/$target" -- \
         -max_total_time="$seconds" -print_final_stats=1 -timeout=10 >"$log" 2>&1; then
         result=ok
-    else
+    elif grep -qE 'panicked|SUMMARY|ERROR|Test unit written' "$log"; then
         result="CRASH (fuzz/artifacts/$target/)"
         failed=1
-        grep -E 'panicked|SUMMARY|ERROR' "$log" | head -5 >&2
+        grep -E 'panicked|SUMMARY|ERROR' "$log" | head -5 >&2 || true
+    else
+        # Not a finding: the target did not run (a build that failed, say).
+        result="FAILED TO RUN"
+        failed=1
+        tail -20 "$log" >&2
     fi
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || echo 0)
