@@ -33,6 +33,7 @@ pub fn token_sources(
     let sources = TokenSources {
         cookie: cookie.map(str::to_owned),
         query: query_name.map(str::to_owned),
+        dpop: None,
     };
     sources
         .find(headers, query)
