@@ -212,30 +212,37 @@ async fn write(store: &RedisStore, write: Write) -> (Revoked, Result<(), Refused
     }
 }
 
-/// Waits until `store` answers for every access token in `revoked`, and
-/// fails at once if it ever answers "active" for one. Right after the
-/// failover: the new master has no replica yet.
+/// The instances every failover checks, by name: two mirrors, one in
+/// direct mode, one started after the failover.
+type Instances<'s> = [(&'static str, &'s RedisStore); 4];
+
+/// Waits until each of `instances` answers for every access token in
+/// `revoked`, and fails at once if one ever answers "active" for one.
+/// Right after the failover: the new master has no replica yet.
 async fn refuses_all(
-    name: &str,
-    store: &RedisStore,
+    round: usize,
+    instances: &Instances<'_>,
     revoked: &[Revoked],
     servers: &[&RedisServer],
 ) {
-    let deadline = Instant::now() + RECOVERY;
-    for entry in revoked {
-        while let Some(token) = entry.token_ref() {
-            let answer = match store.check(&token) {
-                Lookup::Ready(answer) => answer,
-                Lookup::Pending(pending) => pending.await,
-                _ => unreachable!("a lookup is ready or pending"),
-            };
-            match answer {
-                Ok(TokenStatus::Revoked) => break,
-                Ok(status) => panic!(
-                    "{name} answers {status:?} for acknowledged {entry:?}; in Redis: {}",
-                    in_redis(servers, entry)
-                ),
-                Err(_) => wait_until(deadline, name).await,
+    for (name, store) in instances {
+        let name = format!("round {round}: instance {name}");
+        let deadline = Instant::now() + RECOVERY;
+        for entry in revoked {
+            while let Some(token) = entry.token_ref() {
+                let answer = match store.check(&token) {
+                    Lookup::Ready(answer) => answer,
+                    Lookup::Pending(pending) => pending.await,
+                    _ => unreachable!("a lookup is ready or pending"),
+                };
+                match answer {
+                    Ok(TokenStatus::Revoked) => break,
+                    Ok(status) => panic!(
+                        "{name} answers {status:?} for acknowledged {entry:?}; in Redis: {}",
+                        in_redis(servers, entry)
+                    ),
+                    Err(_) => wait_until(deadline, &name).await,
+                }
             }
         }
     }
@@ -266,21 +273,24 @@ fn in_redis(servers: &[&RedisServer], entry: &Revoked) -> String {
         .join("; ")
 }
 
-/// Waits until `store` refuses to rotate every refresh token in `revoked`,
-/// and fails at once if it rotates one. Once the old master has rejoined:
-/// a rotation, even a refused one, is acknowledged only once a replica
-/// holds what it wrote.
-async fn rotates_none(name: &str, store: &RedisStore, revoked: &[Revoked]) {
-    let deadline = Instant::now() + RECOVERY;
-    let issuer = issuer(store);
-    for entry in revoked {
-        while let Some(refresh) = entry.refresh() {
-            match issuer.refresh(refresh).await {
-                Ok(_) => panic!("{name} rotated the refresh token of acknowledged {entry:?}"),
-                Err(error) if error.kind() == IssueErrorKind::Store => {
-                    wait_until(deadline, name).await;
+/// Waits until each of `instances` refuses to rotate every refresh token
+/// in `revoked`, and fails at once if one rotates it. Once the old master
+/// has rejoined: a rotation, even a refused one, is acknowledged only once
+/// a replica holds what it wrote.
+async fn rotates_none(round: usize, instances: &Instances<'_>, revoked: &[Revoked]) {
+    for (name, store) in instances {
+        let name = format!("round {round}: instance {name}");
+        let deadline = Instant::now() + RECOVERY;
+        let issuer = issuer(store);
+        for entry in revoked {
+            while let Some(refresh) = entry.refresh() {
+                match issuer.refresh(refresh).await {
+                    Ok(_) => panic!("{name} rotated the refresh token of acknowledged {entry:?}"),
+                    Err(error) if error.kind() == IssueErrorKind::Store => {
+                        wait_until(deadline, &name).await;
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
         }
     }
@@ -356,28 +366,14 @@ async fn sentinel_failovers(rounds: usize) {
         // Promote the replica now rather than after `down-after` (1 s).
         setup.fail_over_from(old, RECOVERY);
         let later = ready(config()).await;
-        for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
-            refuses_all(
-                &format!("round {round}: instance {name}"),
-                store,
-                &acknowledged,
-                &servers,
-            )
-            .await;
-        }
+        let instances = [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)];
+        refuses_all(round, &instances, &acknowledged, &servers).await;
         // The old master comes back empty, as a replica of the new one.
         servers[master].restart();
         let new_port = servers[replica].port().to_string();
         servers[master].cli(&["REPLICAOF", "127.0.0.1", &new_port]);
         servers[master].wait_in_sync(servers[replica], RECOVERY);
-        for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
-            rotates_none(
-                &format!("round {round}: instance {name}"),
-                store,
-                &acknowledged,
-            )
-            .await;
-        }
+        rotates_none(round, &instances, &acknowledged).await;
         master = replica;
     }
     summary("Sentinel, master + replica", rounds, &acknowledged, started);
@@ -425,29 +421,16 @@ async fn cluster_failovers(rounds: usize) {
         // Promote the replica now rather than after the node timeout.
         cluster.promote(replica, "TAKEOVER", RECOVERY);
         let later = ready(config()).await;
-        for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
-            refuses_all(
-                &format!("round {round}: instance {name}"),
-                store,
-                &acknowledged,
-                &cluster.nodes().iter().collect::<Vec<_>>(),
-            )
-            .await;
-        }
+        let instances = [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)];
+        let nodes: Vec<_> = cluster.nodes().iter().collect();
+        refuses_all(round, &instances, &acknowledged, &nodes).await;
         // The old master rejoins as a replica of the new one.
         cluster.node(master).restart();
         cluster
             .node(master)
             .wait_in_sync(cluster.node(replica), RECOVERY);
         cluster.wait_ok();
-        for (name, store) in [("a", &a), ("b", &b), ("direct", &direct), ("new", &later)] {
-            rotates_none(
-                &format!("round {round}: instance {name}"),
-                store,
-                &acknowledged,
-            )
-            .await;
-        }
+        rotates_none(round, &instances, &acknowledged).await;
     }
     summary(
         "Cluster, 3 masters + 3 replicas",
