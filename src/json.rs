@@ -99,7 +99,9 @@ pub(crate) fn json_text(bytes: &[u8]) -> Result<&str, &'static str> {
         .get(1..)
         .is_some_and(|rest| rest.contains('{'));
     if nested && serde_json::from_str::<Unique>(text).is_err() {
-        return Err("the token's JSON is malformed or repeats a member name");
+        return Err(
+            "the token's JSON is malformed, repeats a member name or holds a number out of range",
+        );
     }
     Ok(text)
 }
@@ -116,8 +118,12 @@ pub(crate) fn unique_object(
     serde_json::from_str(text).map_err(|_| "the JSON text is not an object")
 }
 
-/// Any JSON value whose objects, at every depth, have unique member names.
-struct Unique;
+/// Any JSON value whose objects, at every depth, have unique member names,
+/// read whole: every number is parsed, so one no `f64` reaches (`1e400`) is
+/// refused even where nothing reads it, as any parser that reads it
+/// refuses it. What a reader skips is read with this, not `IgnoredAny`
+/// (which skips numbers unparsed).
+pub(crate) struct Unique;
 
 impl<'de> Deserialize<'de> for Unique {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

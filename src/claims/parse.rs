@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::{NumericDate, RegisteredClaims};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::json::{MemberName, SeenKeys};
+use crate::json::{MemberName, SeenKeys, Unique};
 
 /// Parses `payload` into `T` and the registered claims, in one pass.
 pub(crate) fn parse_claims<T: DeserializeOwned>(
@@ -143,7 +143,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for TeeVisitor<'_, V> {
         // A visitor may stop before the end; the rest must still be checked,
         // or a duplicate or a later `nbf` could slip past.
         while access.next_key_seed(PhantomData::<IgnoredAny>)?.is_some() {
-            access.next_value_seed(PhantomData::<IgnoredAny>)?;
+            access.next_value_seed(PhantomData::<Unique>)?;
         }
         Ok(value)
     }
@@ -247,7 +247,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMapAccess<'_, 'de, A> {
         seed: S,
     ) -> Result<S::Value, Self::Error> {
         let Some(claim) = self.current.take() else {
-            return self.inner.next_value_seed(seed);
+            return self.inner.next_value_seed(Strict(seed));
         };
         let value: Captured<'de> = self.inner.next_value()?;
         if let Err(error) = record(&mut self.state.registered, claim, &value) {
@@ -258,6 +258,104 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMapAccess<'_, 'de, A> {
 
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
+    }
+}
+
+/// A member's value as the claims type reads it, except that what the
+/// type skips (its unknown members, through `IgnoredAny`, which leaves
+/// numbers unparsed) is read whole all the same: a number no `f64` reaches
+/// is refused there too, as `jsonwebtoken` and every parser that reads it
+/// refuse it (found by the differential fuzz target).
+struct Strict<S>(S);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Strict<S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(StrictDeserializer(deserializer))
+    }
+}
+
+struct StrictDeserializer<D>(D);
+
+macro_rules! forward_with_visitor {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            self.0.$method(visitor)
+        }
+    )*};
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for StrictDeserializer<D> {
+    type Error = D::Error;
+
+    forward_with_visitor! {
+        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
+        deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
+        deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
+        deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf
+        deserialize_option deserialize_unit deserialize_seq deserialize_map
+        deserialize_identifier
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_unit_struct(name, visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_newtype_struct(name, visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_tuple(len, visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_tuple_struct(name, len, visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_struct(name, fields, visitor)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.deserialize_enum(name, variants, visitor)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        Unique::deserialize(self.0)?;
+        visitor.visit_unit()
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
     }
 }
 

@@ -6,10 +6,10 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::error::{AuthError, AuthErrorKind, ErrorContext};
-use crate::json::{MemberName, SeenKeys, json_text};
+use crate::json::{MemberName, SeenKeys, Unique, json_text};
 use crate::keys::{Algorithm, KeyLookupError, KeySet};
 
 /// A JWS whose signature verified: its header and decoded payload.
@@ -304,8 +304,9 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
                 "typ" => header.typ = Some(map.next_value()?),
                 "crit" => header.crit = Some(map.next_value()?),
                 "b64" => header.b64 = Some(map.next_value()?),
+                // Read, not skipped: a number out of range is refused here too.
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Unique>()?;
                 }
             }
         }

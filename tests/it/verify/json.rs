@@ -214,3 +214,52 @@ fn duplicate_claims_are_refused_whatever_the_claims_type() {
         assert_eq!(err.kind(), AuthErrorKind::Malformed, "{err}");
     }
 }
+
+// Found by the differential fuzz target: a header member this crate does
+// not read held `4e2222…2` (an exponent no f64 reaches), which jwt-guard
+// skipped unread and `jsonwebtoken` refused. A number JSON parsers cannot
+// represent is refused wherever it is, read or not: two verifiers must not
+// disagree on whether a token is well-formed.
+#[test]
+fn a_number_out_of_range_is_refused_even_in_members_not_read() {
+    let v = validator();
+    let huge = format!("4e2{}", "2".repeat(200));
+    for header in [
+        format!(r#"{{"alg":"HS256","x":{huge}}}"#),
+        format!(r#"{{"alg":"HS256","x":[-{huge}]}}"#),
+        format!(r#"{{"alg":"HS256","x":{{"y":{huge}}}}}"#),
+    ] {
+        assert_jws_refused(&v, &mint_raw(&header, &payload()), AuthErrorKind::Malformed);
+    }
+    // In the claims, into `Value`, `StandardClaims`, and a type that
+    // ignores what it does not name.
+    #[derive(Deserialize)]
+    struct Narrow {
+        #[allow(dead_code)]
+        sub: String,
+    }
+    for members in [
+        format!(r#""x":{huge},"#),
+        format!(r#""x":[{huge}],"#),
+        format!(r#""x":{{"y":{huge}}},"#),
+    ] {
+        let token = mint_raw(r#"{"alg":"HS256"}"#, &payload_with_leading(&members));
+        assert_refused(&v, &token, AuthErrorKind::Malformed);
+        for error in [
+            v.validate::<StandardClaims>(&token).err(),
+            v.validate::<Narrow>(&token).err(),
+        ] {
+            assert_eq!(
+                error.map(|e| e.kind()),
+                Some(AuthErrorKind::Malformed),
+                "{members}"
+            );
+        }
+    }
+    // Large, but a number: still a token.
+    let header = r#"{"alg":"HS256","x":1e308}"#;
+    assert_jws_accepted(
+        &v,
+        &mint_raw(header, &payload_with_leading(r#""x":-1e308,"#)),
+    );
+}
