@@ -100,6 +100,15 @@
 //! (fail-closed) unless [`fail_open`](layer::JwtLayerBuilder::fail_open) was
 //! chosen.
 //!
+//! # Sender-constrained tokens (DPoP)
+//!
+//! A token bound to a client's key (`cnf.jkt`, RFC 9449) is useless to
+//! whoever steals it. [`JwtLayerBuilder::dpop`](layer::JwtLayerBuilder::dpop)
+//! takes `Authorization: DPoP` with the request's `DPoP` proof, checked by
+//! a [`dpop::DpopVerifier`] against the request and used once across every
+//! instance sharing the store; a bound token is never accepted as a bearer
+//! token, with DPoP configured or not.
+//!
 //! # Claims and guards
 //!
 //! Handlers name what they need: [`Claims<T>`] for any valid token (your own

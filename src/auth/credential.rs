@@ -110,6 +110,7 @@ impl fmt::Debug for Credential<'_> {
         f.debug_struct("Credential")
             .field("scheme", &self.scheme)
             .field("token_len", &self.token.len())
+            .field("dpop_proof", &self.dpop.is_some())
             .finish()
     }
 }
@@ -119,12 +120,18 @@ impl fmt::Debug for Credential<'_> {
 pub(crate) struct TokenSources {
     pub(crate) cookie: Option<String>,
     pub(crate) query: Option<String>,
-    /// Set when `Authorization: DPoP` is taken, with the public origin
-    /// (scheme and authority) that overrides the request's own, if any.
-    pub(crate) dpop: Option<Option<(String, String)>>,
+    /// Set when `Authorization: DPoP` is taken.
+    pub(crate) dpop: Option<DpopSource>,
 }
 
-pub(crate) fn invalid_request(description: &'static str) -> AuthError {
+/// Where a DPoP proof's request comes from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DpopSource {
+    /// The scheme and authority that override the request's own, if any.
+    pub(crate) public_origin: Option<(String, String)>,
+}
+
+fn invalid_request(description: &'static str) -> AuthError {
     AuthError::new(AuthErrorKind::InvalidRequest, description)
 }
 
@@ -141,7 +148,7 @@ impl TokenSources {
         request: &'r http::Request<B>,
     ) -> Result<Option<Credential<'r>>, AuthError> {
         let headers = request.headers();
-        if let Some(origin) = &self.dpop
+        if let Some(source) = &self.dpop
             && let Some(token) = authorization(headers, "dpop")?
         {
             let mut proofs = headers.get_all("dpop").iter();
@@ -154,7 +161,7 @@ impl TokenSources {
                     .to_str()
                     .map_err(|_| invalid_proof("the DPoP proof is not valid text"))?,
             };
-            let target = proof_request(request, origin.as_ref())?;
+            let target = proof_request(request, source.public_origin.as_ref())?;
             return Ok(Some(Credential::dpop(token, proof.trim(), target)));
         }
         self.find(headers, request.uri().query())

@@ -13,7 +13,8 @@
 //! rule of RFC 9449 §4.3, replay apart (a proof's `jti` may be used once
 //! within its window, which takes a store shared by every instance):
 //!
-//! - `typ` is `dpop+jwt`, `alg` an allowed asymmetric algorithm;
+//! - `typ` is `dpop+jwt`, `alg` an allowed asymmetric algorithm (`Ed25519`,
+//!   RFC 9864's name, is read as `EdDSA` on an Ed25519 key);
 //! - the `jwk` header is a public key only, of that algorithm, and the
 //!   signature verifies with it;
 //! - `htm` is the request's method, `htu` its URI (compared in RFC 3986's
@@ -184,10 +185,20 @@ impl DpopVerifier {
         }
     }
 
-    /// The algorithms a proof may be signed with, for the `algs` of a
-    /// `WWW-Authenticate: DPoP` challenge.
+    /// The algorithms a proof may be signed with.
     pub fn algorithms(&self) -> &[Algorithm] {
         &self.algorithms
+    }
+
+    /// The `algs` of a `WWW-Authenticate: DPoP` challenge: the allowed
+    /// algorithms' names, space-separated, with `Ed25519` (RFC 9864's
+    /// name, which proofs may also carry) beside `EdDSA`.
+    pub(crate) fn challenge_algs(&self) -> String {
+        let mut names: Vec<&str> = self.algorithms.iter().map(|alg| alg.as_str()).collect();
+        if self.algorithms.contains(&Algorithm::EdDSA) {
+            names.push("Ed25519");
+        }
+        names.join(" ")
     }
 
     /// How long a proof's `jti` must be remembered to refuse it again:

@@ -107,8 +107,13 @@ impl DpopVerifier {
             .get("alg")
             .and_then(Value::as_str)
             .ok_or_else(|| invalid("the DPoP proof has no alg"))?;
-        Algorithm::from_name(name)
-            .filter(|alg| self.algorithms.contains(alg))
+        // `Ed25519` is RFC 9864's fully-specified name for EdDSA on an
+        // Ed25519 key: panva's dpop 2 signs Ed25519 proofs with it.
+        let alg = match name {
+            "Ed25519" => Some(Algorithm::EdDSA),
+            name => Algorithm::from_name(name),
+        };
+        alg.filter(|alg| self.algorithms.contains(alg))
             .ok_or_else(|| invalid("the DPoP proof's algorithm is not accepted"))
     }
 

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
 use super::service::{JwtAuth, Shared};
-use crate::auth::{Authenticator, AuthenticatorBuilder, TokenSources};
+use crate::auth::{Authenticator, AuthenticatorBuilder, DpopSource, TokenSources};
 use crate::claims::StandardClaims;
 use crate::dpop::DpopVerifier;
 use crate::error::AuthError;
@@ -210,7 +210,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
     pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
         self.dpop = Some(verifier.clone());
         self.authenticator = self.authenticator.dpop(verifier);
-        self.sources.dpop.get_or_insert(None);
+        self.sources.dpop.get_or_insert_default();
         self
     }
 
@@ -229,19 +229,16 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
         scheme: http::uri::Scheme,
         authority: http::uri::Authority,
     ) -> Self {
-        self.sources.dpop = Some(Some((scheme.to_string(), authority.to_string())));
+        self.sources.dpop = Some(DpopSource {
+            public_origin: Some((scheme.to_string(), authority.to_string())),
+        });
         self
     }
 
     /// Builds the layer.
     pub fn build(self) -> JwtLayer<T> {
         let dpop = self.dpop.as_ref().map(|verifier| DpopChallenge {
-            algs: verifier
-                .algorithms()
-                .iter()
-                .map(|alg| alg.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            algs: verifier.challenge_algs(),
             required: self.dpop_required,
         });
         let rejecter = Arc::new(Rejecter::new(self.realm, self.custom, dpop));

@@ -722,3 +722,138 @@ mod over_http {
         refused(response, "invalid_token", "Bearer", &[&token]).await;
     }
 }
+
+/// Proofs made by panva's `dpop` (npm, `interop/node`), the library Node
+/// clients make them with, against the layer over real HTTP: two instances
+/// sharing one `redis-server`.
+#[cfg(all(feature = "axum", feature = "redis"))]
+mod from_node {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::routing::get;
+    use jwt_guard::store::redis::{RedisConfig, RedisStore};
+    use jwt_guard::{Claims, JwtLayer, StandardClaims, Validator, VerifyingKey};
+    use reqwest::StatusCode;
+
+    use super::*;
+    use crate::support::interop::{Driver, node, or_skip};
+    use crate::support::redis::RedisServer;
+    use crate::support::{client, serve};
+
+    const SECRET: &[u8] = b"dpop-node-secret-0123456789abcdef-0123";
+
+    fn bound_token(jkt: &str) -> String {
+        let claims = json!({
+            "sub": "alice", "exp": now() + 300, "iat": now(), "jti": unique_id(),
+            "cnf": { "jkt": jkt },
+        });
+        SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .sign("at+jwt", &claims)
+            .unwrap()
+    }
+
+    async fn instance(redis: &RedisServer) -> String {
+        let validator = Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .build()
+            .unwrap();
+        let store = RedisStore::new(RedisConfig::url(redis.url())).unwrap();
+        store.ready(Duration::from_secs(10)).await.unwrap();
+        let layer = JwtLayer::<StandardClaims>::builder(validator)
+            .store(store)
+            .dpop(DpopVerifier::default())
+            .build();
+        let api = Router::new().route(
+            "/me",
+            get(|claims: Claims<StandardClaims>| async move { claims.sub.clone() }),
+        );
+        serve(Router::new().nest("/api", api.layer(layer))).await
+    }
+
+    fn proof(node: &mut Driver, key: &Value, htm: &str, htu: &str, token: &str) -> String {
+        let answer = node.call(&json!({
+            "op": "dpop_proof", "id": key["id"], "htm": htm, "htu": htu, "access_token": token,
+        }));
+        assert_eq!(answer["ok"], true, "{answer}");
+        answer["proof"].as_str().unwrap().to_owned()
+    }
+
+    async fn status(url: &str, authorization: &str, proof: Option<&str>) -> StatusCode {
+        let mut request = client().get(url).header("authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send().await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn proofs_made_by_the_dpop_package_are_checked_on_every_instance() {
+        let Some(mut node) = or_skip(node(), "dpop::from_node") else {
+            return;
+        };
+        let versions = node.versions();
+        let redis = RedisServer::start();
+        let (a, b) = (instance(&redis).await, instance(&redis).await);
+        let (url_a, url_b) = (format!("{a}/api/me"), format!("{b}/api/me"));
+        for alg in ["ES256", "Ed25519", "PS256", "RS256"] {
+            let key = node.call(&json!({ "op": "dpop_key", "alg": alg }));
+            assert_eq!(key["ok"], true, "{key}");
+            let token = bound_token(key["jkt"].as_str().unwrap());
+            let dpop = format!("DPoP {token}");
+            let good = proof(&mut node, &key, "GET", &url_a, &token);
+            assert_eq!(
+                status(&url_a, &dpop, Some(&good)).await,
+                StatusCode::OK,
+                "{alg}"
+            );
+            // The same proof again, on this instance and on the other.
+            assert_eq!(
+                status(&url_a, &dpop, Some(&good)).await,
+                StatusCode::UNAUTHORIZED
+            );
+            let for_b = proof(&mut node, &key, "GET", &url_b, &token);
+            assert_eq!(
+                status(&url_b, &dpop, Some(&for_b)).await,
+                StatusCode::OK,
+                "{alg}"
+            );
+            assert_eq!(
+                status(&url_b, &dpop, Some(&for_b)).await,
+                StatusCode::UNAUTHORIZED
+            );
+            // No proof, or the token as a bearer token.
+            assert_eq!(status(&url_a, &dpop, None).await, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                status(&url_a, &format!("Bearer {token}"), None).await,
+                StatusCode::UNAUTHORIZED
+            );
+            // A proof for another method, URL or token, or by another key.
+            let other_key = node.call(&json!({ "op": "dpop_key", "alg": alg }));
+            for (proof, why) in [
+                (proof(&mut node, &key, "POST", &url_a, &token), "method"),
+                (
+                    proof(&mut node, &key, "GET", &format!("{a}/api/other"), &token),
+                    "URL",
+                ),
+                (proof(&mut node, &key, "GET", &url_b, &token), "instance"),
+                (
+                    proof(&mut node, &key, "GET", &url_a, &bound_token("x")),
+                    "token",
+                ),
+                (proof(&mut node, &other_key, "GET", &url_a, &token), "key"),
+            ] {
+                assert_eq!(
+                    status(&url_a, &dpop, Some(&proof)).await,
+                    StatusCode::UNAUTHORIZED,
+                    "{alg}: a proof for another {why}"
+                );
+            }
+            eprintln!(
+                "dpop: dpop {} {alg} proofs | checked on two instances: ok",
+                versions["dpop"].as_str().unwrap_or("?")
+            );
+        }
+    }
+}
