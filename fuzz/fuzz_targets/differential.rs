@@ -75,6 +75,16 @@ fn near_the_clock(payload: &Value) -> bool {
     })
 }
 
+/// Whether the header carries a `jwk` that `jsonwebtoken` cannot read as a
+/// JWK: jwt-guard takes no key from a token, and asks of that member only
+/// that it be an object, so that difference is by design.
+fn foreign_jwk(header: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(header)
+        .ok()
+        .and_then(|header| header.get("jwk").cloned())
+        .is_some_and(|jwk| serde_json::from_value::<jsonwebtoken::jwk::Jwk>(jwk).is_err())
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
@@ -98,7 +108,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(data) => data.claims,
         Err(error) => {
             let payload: Value = serde_json::from_slice(payload).unwrap_or_default();
-            if near_the_clock(&payload) {
+            if near_the_clock(&payload) || foreign_jwk(header) {
                 return;
             }
             panic!(

@@ -304,6 +304,20 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
                 "typ" => header.typ = Some(map.next_value()?),
                 "crit" => header.crit = Some(map.next_value()?),
                 "b64" => header.b64 = Some(map.next_value()?),
+                // Registered parameters this crate does not use still have
+                // their registered types (RFC 7515 §4.1, RFC 7516 §4.1,
+                // RFC 8555 §6.4): a header breaking them is malformed, as
+                // other verifiers find it (found by the differential fuzz
+                // target: `"url": 4102444800`).
+                "cty" | "jku" | "x5u" | "x5t" | "x5t#S256" | "url" | "nonce" | "enc" | "zip" => {
+                    map.next_value::<Cow<'de, str>>()?;
+                }
+                "x5c" => {
+                    map.next_value::<Vec<Cow<'de, str>>>()?;
+                }
+                "jwk" => {
+                    map.next_value::<serde_json::Map<String, serde_json::Value>>()?;
+                }
                 // Read, not skipped: a number out of range is refused here too.
                 _ => {
                     map.next_value::<Unique>()?;

@@ -117,3 +117,29 @@ fn without_required_type_any_typ_is_accepted() {
         &mint_raw(r#"{"alg":"HS256","typ":"anything"}"#, &payload()),
     );
 }
+
+// Found by the differential fuzz target: `"url": 4102444800` in a header,
+// skipped by this crate and refused by `jsonwebtoken`. A registered header
+// parameter the crate does not use still must have its registered type.
+#[test]
+fn registered_header_parameters_of_the_wrong_type_are_refused() {
+    let v = validator();
+    for (name, good, bad) in [
+        ("cty", r#""JWT""#, "7"),
+        ("jku", r#""https://keys.example""#, "[]"),
+        ("x5u", r#""https://keys.example/c""#, "{}"),
+        ("x5t", r#""dGh1bWI""#, "true"),
+        ("x5t#S256", r#""dGh1bWI""#, "1"),
+        ("url", r#""https://acme.example/new""#, "4102444800"),
+        ("nonce", r#""n-1""#, "null"),
+        ("enc", r#""A128GCM""#, "1"),
+        ("zip", r#""DEF""#, "[1]"),
+        ("x5c", r#"["MIIB"]"#, r#"[1]"#),
+        ("jwk", r#"{"kty":"oct"}"#, r#""key""#),
+    ] {
+        let header = format!(r#"{{"alg":"HS256","{name}":{good}}}"#);
+        assert_jws_accepted(&v, &mint_raw(&header, &payload()));
+        let header = format!(r#"{{"alg":"HS256","{name}":{bad}}}"#);
+        assert_jws_refused(&v, &mint_raw(&header, &payload()), AuthErrorKind::Malformed);
+    }
+}
