@@ -92,7 +92,8 @@ def main():
     wycheproof = Path(os.environ.get("WYCHEPROOF_DIR", Path(__file__).resolve().parents[2]
                                      / "shared/vectors/wycheproof"))
     seeds = {name: [] for name in ("jws", "claims", "jwk", "pem", "refresh_token",
-                                   "token_sources", "lifetime", "discovery", "differential")}
+                                   "token_sources", "lifetime", "discovery", "differential",
+                                   "dpop")}
 
     # Wycheproof: each group's keys with each of its tokens; the keys alone.
     for file in ("json_web_signature_test.json", "json_web_key_test.json"):
@@ -164,6 +165,22 @@ def main():
         seeds["discovery"].append(issuer.encode() + b"\n" + compact(document))
         seeds["discovery"].append(
             issuer.encode() + b"\n" + compact({**document, "jwks_uri": "file:///etc/passwd"}))
+
+    # DPoP: proof shapes (signatures that cannot verify: the fuzzer finds
+    # the parsing paths) and request URIs for the normal form.
+    part = lambda value: base64.urlsafe_b64encode(value).rstrip(b"=")
+    header = {"typ": "dpop+jwt", "alg": "ES256",
+              "jwk": {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                      "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}
+    claims = {"jti": "j-1", "htm": "GET", "htu": "https://api.example/v1/me", "iat": 1700000000,
+              "ath": "bbz2gm_ZZFtGmHHGw0mv6TFoJ9F4Mcj8ZOEYCtGFnx0"}
+    for h, c in ((header, claims), ({**header, "alg": "none"}, claims),
+                 ({**header, "jwk": {**header["jwk"], "d": "x"}}, claims),
+                 (header, {**claims, "htu": "HTTPS://API.example:443/v1/./me?x#y"})):
+        seeds["dpop"].append(b"\x00" + part(compact(h)) + b"." + part(compact(c)) + b"." + part(b"\x01" * 64))
+    for uri in ("https://api.example/v1/me", "HTTP://Api.Example:80/a/../b/%7e?q#f",
+                "http://[::1]:3000/x/%2f", "https://api.example:0443", "http://h/%zz"):
+        seeds["dpop"].append(b"\x01" + uri.encode())
 
     for name, inputs in seeds.items():
         folder = out / name

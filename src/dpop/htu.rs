@@ -30,7 +30,24 @@ pub(crate) fn normalize(uri: &str) -> Option<String> {
         Some(i) if !authority[i..].contains(']') => (&authority[..i], &authority[i + 1..]),
         _ => (authority, ""),
     };
-    if host.is_empty() {
+    // A registered name, or an IP literal in brackets (RFC 3986 §3.2.2):
+    // anything else (a second colon, say) would change meaning once split
+    // again (found by the dpop fuzz target).
+    let valid_host = match host.strip_prefix('[') {
+        Some(literal) => literal.strip_suffix(']').is_some_and(|ip| {
+            !ip.is_empty()
+                && ip
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        }),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b))
+        }
+    };
+    if !valid_host {
         return None;
     }
     let mut normal = format!("{scheme}://{}", host.to_ascii_lowercase());
@@ -189,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn a_normal_form_is_its_own_normal_form() {
+        for uri in [
+            "HTTP://Api.Example:80/a/../b/%7e?q#f",
+            "http://[::1]:3000/x/%2f",
+            "https://api.example:0443",
+            "https://h/a/./b/../../c",
+        ] {
+            let once = normalize(uri).unwrap();
+            assert_eq!(normalize(&once).as_deref(), Some(once.as_str()), "{uri}");
+        }
+    }
+
+    #[test]
     fn what_is_not_an_http_target_has_no_normal_form() {
         for uri in [
             "",
@@ -202,6 +232,10 @@ mod tests {
             "https://api.example/%zz",
             "https://api.example/%4",
             "https://api.example/é",
+            "http://api.exc:mple:80/x",
+            "http://[::1/x",
+            "http://[]/x",
+            "http://a]b/x",
         ] {
             assert_eq!(normalize(uri), None, "{uri:?}");
         }
