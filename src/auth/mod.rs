@@ -9,8 +9,13 @@
 //! 3. verification by the [`Validator`]: signature, header and claim rules;
 //! 4. for a `kid` that a refreshing key source (a remote JWKS) does not know
 //!    yet, one wait for that source's refresh and one more verification;
-//! 5. the revocation check, in the [`RevocationStore`];
-//! 6. the outcome, recorded once: the debug event of a refusal, and with
+//! 5. the key binding: a DPoP-bound token (`cnf.jkt`) only with the DPoP
+//!    scheme and a proof by its key, checked by the
+//!    [`DpopVerifier`](crate::dpop::DpopVerifier) (see [`crate::dpop`]),
+//!    an unbound one only as a bearer token;
+//! 6. the revocation check, in the [`RevocationStore`], then for a DPoP
+//!    request the proof's single use, recorded in the same store;
+//! 7. the outcome, recorded once: the debug event of a refusal, and with
 //!    the `metrics` feature the counters and the latency histogram.
 //!
 //! The Tower layer ([`JwtLayer`](crate::JwtLayer)), the guards and

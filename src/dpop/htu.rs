@@ -95,11 +95,10 @@ fn normalize_escapes(path: &str) -> Option<Cow<'_, str>> {
             i += 1;
             continue;
         }
-        let hex = path.get(i + 1..i + 3)?;
+        let hex = path
+            .get(i + 1..i + 3)
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
         let value = u8::from_str_radix(hex, 16).ok()?;
-        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
         if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
             out.push(value as char);
         } else {

@@ -28,10 +28,12 @@
 //! Redis for every instance at once: one round trip per proof), and a proof
 //! used before is refused.
 //!
-//! The proof's key thumbprint (RFC 7638) is then compared with the token's
-//! `cnf.jkt`. Every refusal is [`AuthErrorKind::InvalidDpopProof`]
-//! (`invalid_dpop_proof`, answered with a `WWW-Authenticate: DPoP`
-//! challenge), and none repeats the proof or the token.
+//! The pipeline then compares the proof's key thumbprint (RFC 7638) with
+//! the token's `cnf.jkt`. Every problem of the proof is
+//! [`AuthErrorKind::InvalidDpopProof`] (`invalid_dpop_proof`, answered
+//! with a `WWW-Authenticate: DPoP` challenge); a store that cannot record
+//! its use is `StoreUnavailable` (503). No refusal repeats the proof or
+//! the token.
 //!
 //! ```
 //! use jwt_guard::dpop::{DpopVerifier, ProofRequest};
@@ -226,8 +228,13 @@ impl DpopVerifierBuilder {
     /// The algorithms a proof may be signed with (default:
     /// [`DEFAULT_ALGORITHMS`]); asymmetric ones only.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.verifier.algorithms = algorithms.into_iter().collect();
-        self.verifier.algorithms.dedup();
+        let mut allowed = Vec::new();
+        for alg in algorithms {
+            if !allowed.contains(&alg) {
+                allowed.push(alg);
+            }
+        }
+        self.verifier.algorithms = allowed;
         self
     }
 

@@ -7,14 +7,14 @@ use crate::claims::NumericDate;
 use crate::crypto::sha256_b64url;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::json::unique_object;
-use crate::keys::{Algorithm, KeyFamily, VerifyingKey, jwk_thumbprint};
+use crate::keys::{Algorithm, VerifyingKey, jwk_thumbprint, verifying_key_from_jwk};
 use crate::verify::decode_part;
 
 use super::{DpopVerifier, ProofRequest, VerifiedProof, htu};
 
 /// The longest proof read: an RSA key of 4096 bits in the header and its
 /// signature fit several times over.
-pub(super) const MAX_PROOF_LEN: usize = 8 * 1024;
+const MAX_PROOF_LEN: usize = 8 * 1024;
 /// The longest `jti` accepted: it is kept in the replay cache.
 const MAX_JTI_LEN: usize = 256;
 /// JWK members that hold private key material (RFC 7518 §6).
@@ -163,28 +163,27 @@ fn string<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<&'a 
     }
 }
 
-/// The public key of the proof's `jwk` header, for `alg`, and its RFC 7638
-/// thumbprint: refused when it holds private material or is not a key for
-/// `alg`.
+/// The public key of the proof's `jwk` header, for `alg` (an allowed
+/// algorithm, so never HMAC), and its RFC 7638 thumbprint: refused when it
+/// holds private material or is not a key for `alg`.
 fn proof_key(
     header: &Map<String, Value>,
     alg: Algorithm,
 ) -> Result<(VerifyingKey, String), AuthError> {
-    let Some(Value::Object(jwk)) = header.get("jwk") else {
+    let Some(jwk @ Value::Object(members)) = header.get("jwk") else {
         return Err(invalid("the DPoP proof has no jwk header"));
     };
-    if PRIVATE_MEMBERS.iter().any(|name| jwk.contains_key(*name)) {
+    if PRIVATE_MEMBERS
+        .iter()
+        .any(|name| members.contains_key(*name))
+    {
         return Err(invalid("the DPoP proof's jwk holds a private key"));
     }
-    if alg.family() == KeyFamily::Hmac {
-        return Err(invalid("the DPoP proof's algorithm is not accepted"));
-    }
-    let key = VerifyingKey::from_jwk_with_alg(&Value::Object(jwk.clone()).to_string(), alg)
-        .map_err(|error| {
-            tracing::trace!(%error, "unusable DPoP proof key");
-            invalid("the DPoP proof's jwk is not a usable key for its algorithm")
-        })?;
-    let jkt = jwk_thumbprint(jwk)
-        .ok_or_else(|| invalid("the DPoP proof's jwk is not a usable key for its algorithm"))?;
+    let unusable = || invalid("the DPoP proof's jwk is not a usable key for its algorithm");
+    let key = verifying_key_from_jwk(jwk, alg).map_err(|error| {
+        tracing::trace!(%error, "unusable DPoP proof key");
+        unusable()
+    })?;
+    let jkt = jwk_thumbprint(members).ok_or_else(unusable)?;
     Ok((key, jkt))
 }

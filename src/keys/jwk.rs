@@ -127,6 +127,17 @@ impl AlgDefaults {
     }
 }
 
+/// A key for `alg` from a JWK already read as JSON (a DPoP proof's `jwk`
+/// header), as [`VerifyingKey::from_jwk_with_alg`] reads its text.
+pub(crate) fn verifying_key_from_jwk(
+    jwk: &serde_json::Value,
+    alg: Algorithm,
+) -> Result<VerifyingKey, ConfigError> {
+    let jwk = Jwk::deserialize(jwk)
+        .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWK", e))?;
+    jwk.into_key(Some(alg), AlgDefaults::NONE)
+}
+
 fn read_jwk(json: &str, default_alg: Option<Algorithm>) -> Result<VerifyingKey, ConfigError> {
     let jwk: Jwk = serde_json::from_str(json)
         .map_err(|e| ConfigError::with_source(ConfigErrorKind::InvalidKey, "malformed JWK", e))?;

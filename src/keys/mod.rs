@@ -53,7 +53,7 @@ mod verifying;
 
 pub use algorithm::{Algorithm, KeyFamily};
 pub use check::{MIN_HMAC_SECRET_LEN, MIN_RSA_BITS};
-pub(crate) use jwk::jwk_thumbprint;
+pub(crate) use jwk::{jwk_thumbprint, verifying_key_from_jwk};
 #[cfg(feature = "jwks")]
 #[doc(inline)]
 pub use remote::{JwksError, JwksErrorKind, RemoteJwks, RemoteJwksBuilder};

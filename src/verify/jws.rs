@@ -310,10 +310,10 @@ impl<'de> Visitor<'de> for RawHeaderVisitor {
                 // other verifiers find it (found by the differential fuzz
                 // target: `"url": 4102444800`).
                 "cty" | "jku" | "x5u" | "x5t" | "x5t#S256" | "url" | "nonce" | "enc" | "zip" => {
-                    map.next_value::<Cow<'de, str>>()?;
+                    map.next_value::<MemberName<'de>>()?;
                 }
                 "x5c" => {
-                    map.next_value::<Vec<Cow<'de, str>>>()?;
+                    map.next_value::<Vec<MemberName<'de>>>()?;
                 }
                 "jwk" => {
                     map.next_value::<serde_json::Map<String, serde_json::Value>>()?;

@@ -82,7 +82,10 @@ fn a_good_proof_is_accepted_with_its_key_thumbprint() {
             .unwrap_or_else(|e| panic!("{}: {e}", key.algorithm()));
         assert_eq!(verified.jkt(), key.thumbprint().unwrap());
         assert_eq!(verified.jti(), claims["jti"]);
-        assert_eq!(verified.issued_at().as_secs(), now() as i64);
+        assert_eq!(
+            verified.issued_at().as_secs(),
+            claims["iat"].as_i64().unwrap()
+        );
         assert_eq!(verified.nonce(), None);
     }
 }
@@ -337,6 +340,55 @@ fn a_verifier_allows_asymmetric_algorithms_only() {
             .unwrap_err();
         assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
     }
+    let error = DpopVerifier::builder()
+        .leeway(std::time::Duration::from_secs(61))
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ConfigErrorKind::InvalidSetting);
+    // An algorithm named twice is allowed once.
+    let verifier = DpopVerifier::builder()
+        .algorithms([Algorithm::ES256, Algorithm::EdDSA, Algorithm::ES256])
+        .build()
+        .unwrap();
+    assert_eq!(verifier.algorithms(), [Algorithm::ES256, Algorithm::EdDSA]);
+}
+
+#[tokio::test]
+async fn a_dpop_credential_is_refused_by_a_pipeline_without_dpop() {
+    use jwt_guard::auth::{Authenticator, Credential};
+    use jwt_guard::{StandardClaims, Validator, VerifyingKey};
+
+    let secret = b"a-secret-of-at-least-thirty-two-bytes!";
+    let validator = Validator::builder()
+        .key(VerifyingKey::hmac(Algorithm::HS256, secret).unwrap())
+        .build()
+        .unwrap();
+    let key = es256();
+    let token = SigningKey::hmac(Algorithm::HS256, secret)
+        .unwrap()
+        .sign(
+            "at+jwt",
+            &json!({
+                "sub": "alice", "exp": now() + 300, "jti": unique_id(),
+                "cnf": { "jkt": key.thumbprint().unwrap() },
+            }),
+        )
+        .unwrap();
+    let (header, mut claims) = parts(&key);
+    claims["ath"] = json!(ath(&token));
+    let proof = sign(&key, &header, &claims);
+    let credential = || Credential::dpop(&token, &proof, ProofRequest::new("GET", URL).unwrap());
+    let without = Authenticator::<StandardClaims>::builder(validator.clone()).build();
+    let error = without.authenticate(credential()).await.unwrap_err();
+    assert_eq!(error.kind(), AuthErrorKind::KeyBinding);
+    let with = Authenticator::<StandardClaims>::builder(validator)
+        .dpop(DpopVerifier::default())
+        .build();
+    let claims = with.authenticate(credential()).await.unwrap();
+    assert_eq!(
+        claims.registered().dpop_jkt(),
+        Some(key.thumbprint().unwrap().as_str())
+    );
 }
 
 #[test]
@@ -623,7 +675,10 @@ mod over_http {
         let challenges = challenges(&response);
         assert!(challenges[0].starts_with("Bearer realm="), "{challenges:?}");
         assert!(
-            challenges[1].starts_with("DPoP realm=") && challenges[1].contains("algs=\"ES256 "),
+            challenges[1].starts_with("DPoP realm=")
+                && challenges[1].contains("algs=\"ES256 ")
+                && challenges[1].contains(" EdDSA ")
+                && challenges[1].contains(" Ed25519\""),
             "{challenges:?}"
         );
     }
@@ -700,6 +755,29 @@ mod over_http {
         let proof = proof_for(&key, "GET", &url, &token);
         let response = get_with(&url, &format!("DPoP {token}"), &[&proof]).await;
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn behind_a_proxy_the_public_origin_is_what_a_proof_names() {
+        let validator = Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .build()
+            .unwrap();
+        let layer = JwtLayer::<StandardClaims>::builder(validator)
+            .dpop_public_origin(http::uri::Scheme::HTTPS, "api.example".parse().unwrap())
+            .dpop(DpopVerifier::default())
+            .build();
+        let base = serve(Router::new().route("/me", get(me)).layer(layer)).await;
+        let url = format!("{base}/me");
+        let key = es256();
+        let token = access_token(Some(&key));
+        let public = proof_for(&key, "GET", "https://api.example/me", &token);
+        let response = get_with(&url, &format!("DPoP {token}"), &[&public]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        // The URI the request itself names is not the public one.
+        let local = proof_for(&key, "GET", &url, &token);
+        let response = get_with(&url, &format!("DPoP {token}"), &[&local]).await;
+        refused(response, "invalid_dpop_proof", "DPoP", &[&token, &local]).await;
     }
 
     #[tokio::test]
