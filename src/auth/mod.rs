@@ -11,7 +11,7 @@
 //!    yet, one wait for that source's refresh and one more verification;
 //! 5. the key binding: a DPoP-bound token (`cnf.jkt`) only with the DPoP
 //!    scheme and a proof by its key, checked by the
-//!    [`DpopVerifier`](crate::dpop::DpopVerifier) (see [`crate::dpop`]),
+//!    [`DpopVerifier`] (see [`crate::dpop`]),
 //!    an unbound one only as a bearer token;
 //! 6. the revocation check, in the [`RevocationStore`], then for a DPoP
 //!    request the proof's single use, recorded in the same store;
