@@ -106,6 +106,7 @@ fn issuer(store: &RedisStore) -> Issuer {
 /// The write under test of one round, prepared before the replica may be
 /// cut off: round by round, in turn, a token's revocation, a subject's, a
 /// session's logout (its family and access token), or a refresh rotation.
+#[derive(Clone)]
 enum Write {
     Token { sub: String, jti: String },
     Subject { sub: String },
@@ -168,8 +169,9 @@ fn refused(kind: StoreErrorKind, error: &dyn std::error::Error) -> Refused {
 }
 
 /// Makes `write` on `store`: what it revoked, and whether the store
-/// acknowledged it.
-async fn write(store: &RedisStore, write: Write) -> (Revoked, Result<(), Refused>) {
+/// acknowledged it. A `retry` follows an attempt refused as unavailable,
+/// which may have reached Redis before its connection failed.
+async fn write(store: &RedisStore, write: Write, retry: bool) -> (Revoked, Result<(), Refused>) {
     let now = SystemTime::now();
     let issuer = issuer(store);
     let store_error = |error: StoreError| refused(error.kind(), &error);
@@ -206,7 +208,12 @@ async fn write(store: &RedisStore, write: Write) -> (Revoked, Result<(), Refused
             (revoked, result.map_err(store_error))
         }
         Write::Rotate { refresh } => {
-            let result = issuer.refresh(&refresh).await.map(drop);
+            let result = match issuer.refresh(&refresh).await {
+                // The earlier attempt rotated it; this refusal is written
+                // and waited on as a rotation is.
+                Err(error) if retry && error.kind() == IssueErrorKind::ReusedGrant => Ok(()),
+                result => result.map(drop),
+            };
             (Revoked::Spent { refresh }, result.map_err(issue_error))
         }
     }
@@ -316,7 +323,19 @@ async fn write_round(
     acknowledged: &mut Vec<Revoked>,
 ) {
     let start = Instant::now();
-    let (revoked, result) = write(store, prepared).await;
+    let (mut revoked, mut result) = write(store, prepared.clone(), false).await;
+    // A deployment that is still settling (a Sentinel judging the new
+    // master down for a moment on a loaded machine) refuses a write as
+    // unavailable: not acknowledged, so allowed; the round's write is tried
+    // again until it is acknowledged.
+    let deadline = start + RECOVERY;
+    while !cut
+        && matches!(&result, Err((StoreErrorKind::Unavailable, _)))
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (revoked, result) = write(store, prepared.clone(), true).await;
+    }
     if cut {
         // Not replicated in time; or, on a Cluster, a timeout opening the
         // write's own connection (it reaches every node, the frozen one too).

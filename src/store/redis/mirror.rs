@@ -47,6 +47,9 @@ impl Hasher for FingerprintHasher {
 pub(crate) struct Snapshot {
     tokens: HashMap<Fingerprint, u64, BuildHasherDefault<FingerprintHasher>>,
     cutoffs: HashMap<Box<str>, i64>,
+    /// While a reload runs: every event applied since it began, which its
+    /// scan may have missed, kept through its [`Reloading::replace`].
+    applied_during_reload: Option<Vec<Event>>,
 }
 
 pub(crate) struct Mirror {
@@ -174,6 +177,9 @@ impl Mirror {
     pub(crate) fn apply(&self, event: &Event) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         Self::apply_to(&mut state, event, self);
+        if let Some(applied) = &mut state.applied_during_reload {
+            applied.push(event.clone());
+        }
         drop(state);
         self.changes.send_replace(());
     }
@@ -199,16 +205,18 @@ impl Mirror {
         }
     }
 
-    /// Replaces the whole state with what Redis holds, as read by a resync.
-    pub(crate) fn replace(&self, events: &[Event]) {
-        let mut fresh = Snapshot::default();
-        fresh.tokens.reserve(events.len());
-        for event in events {
-            Self::apply_to(&mut fresh, event, self);
-        }
-        *self.state.write().unwrap_or_else(|e| e.into_inner()) = fresh;
-        self.resyncs.fetch_add(1, Ordering::Relaxed);
-        self.changes.send_replace(());
+    /// Begins a reload: from now until its [`Reloading::replace`], what is
+    /// applied is also kept aside, so that the replacement, read by a scan
+    /// that may predate it, cannot undo it. A revocation this instance
+    /// wrote is applied once Redis acknowledged it; one another instance
+    /// wrote is applied as its message arrives; either may land in the
+    /// middle of a scan.
+    pub(crate) fn reloading(&self) -> Reloading<'_> {
+        self.state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .applied_during_reload = Some(Vec::new());
+        Reloading { mirror: self }
     }
 
     /// Forgets token entries past their expiry. Cut-offs expire in Redis
@@ -226,6 +234,43 @@ impl Mirror {
             .unwrap_or_else(|e| e.into_inner())
             .tokens
             .len()
+    }
+}
+
+/// A reload under way (see [`Mirror::reloading`]); dropped without its
+/// replacement (the reload failed), it stops keeping events aside.
+pub(crate) struct Reloading<'m> {
+    mirror: &'m Mirror,
+}
+
+impl Reloading<'_> {
+    /// Replaces the whole state with what Redis holds, as read by the
+    /// reload, plus what was applied since it began.
+    pub(crate) fn replace(self, events: &[Event]) {
+        let mirror = self.mirror;
+        let mut fresh = Snapshot::default();
+        fresh.tokens.reserve(events.len());
+        for event in events {
+            Mirror::apply_to(&mut fresh, event, mirror);
+        }
+        let mut state = mirror.state.write().unwrap_or_else(|e| e.into_inner());
+        for event in state.applied_during_reload.take().unwrap_or_default() {
+            Mirror::apply_to(&mut fresh, &event, mirror);
+        }
+        *state = fresh;
+        drop(state);
+        mirror.resyncs.fetch_add(1, Ordering::Relaxed);
+        mirror.changes.send_replace(());
+    }
+}
+
+impl Drop for Reloading<'_> {
+    fn drop(&mut self) {
+        self.mirror
+            .state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .applied_during_reload = None;
     }
 }
 
@@ -316,7 +361,7 @@ mod tests {
             jti: "gone".into(),
             expires_at_secs: now_secs() + 60,
         });
-        mirror.replace(&[Event::Token {
+        mirror.reloading().replace(&[Event::Token {
             jti: "kept".into(),
             expires_at_secs: now_secs() + 60,
         }]);
@@ -328,5 +373,38 @@ mod tests {
             mirror.check(&TokenRef::new().with_jti("kept")).unwrap(),
             TokenStatus::Revoked
         );
+    }
+
+    #[test]
+    fn a_reload_keeps_what_was_applied_after_it_began() {
+        let mirror = synced();
+        let revoked = |jti: &str| Event::Token {
+            jti: jti.into(),
+            expires_at_secs: now_secs() + 60,
+        };
+        let status = |jti: &str| mirror.check(&TokenRef::new().with_jti(jti)).unwrap();
+        mirror.apply(&revoked("before"));
+        let reload = mirror.reloading();
+        // Acknowledged by Redis after the reload's scan read past its key.
+        mirror.apply(&revoked("during"));
+        mirror.apply(&Event::Cutoff {
+            sub: "alice".into(),
+            micros: micros(SystemTime::now()),
+        });
+        reload.replace(&[revoked("scanned")]);
+        assert_eq!(status("during"), TokenStatus::Revoked);
+        assert_eq!(status("scanned"), TokenStatus::Revoked);
+        let alice = TokenRef::new()
+            .with_sub("alice")
+            .with_issued_at(SystemTime::now() - Duration::from_secs(1));
+        assert_eq!(mirror.check(&alice).unwrap(), TokenStatus::Revoked);
+        // Applied before the reload began: the scan is the truth for it.
+        assert_eq!(status("before"), TokenStatus::Active);
+
+        // A reload that failed keeps nothing aside for the next one.
+        drop(mirror.reloading());
+        mirror.apply(&revoked("after a failed reload"));
+        mirror.reloading().replace(&[]);
+        assert_eq!(status("after a failed reload"), TokenStatus::Active);
     }
 }

@@ -43,8 +43,9 @@ impl Drop for Unsync<'_> {
 }
 
 /// Reloads everything under the prefix from every node and replaces the
-/// mirror's state with it; the caller then applies what arrived on the
-/// channel meanwhile. The lease is renewed as batches arrive, so a long reload of
+/// mirror's state with it, keeping what was applied since the reload began
+/// (this instance's own writes, messages); the caller then applies what
+/// arrived on the channel meanwhile. The lease is renewed as batches arrive, so a long reload of
 /// a connected mirror does not fail its checks.
 async fn reload(
     mirror: &Mirror,
@@ -55,6 +56,7 @@ async fn reload(
     position: &mut Option<Position>,
 ) -> Result<usize, StoreError> {
     let timeout = settings.connect_timeout;
+    let reloading = mirror.reloading();
     // Where the log ends before the scan: what is logged later is read
     // again by a catch-up, which is harmless (revocations only add up).
     *position = None;
@@ -69,7 +71,7 @@ async fn reload(
     for target in &targets {
         events.extend(load_node(target, keys, timeout, mirror, settings.lease()).await?);
     }
-    mirror.replace(&events);
+    reloading.replace(&events);
     let loaded = events.len();
     // The mirror holds its own copy; the list lives no longer than the reload.
     drop(events);
