@@ -16,7 +16,7 @@ use crate::error::AuthError;
 /// A refresh token's shape as the issuer reads it before any store lookup:
 /// its subject and family, or `None` when it is refused as malformed.
 pub fn refresh_token(text: &str) -> Option<(String, String)> {
-    crate::issue::Presented::parse(text)
+    crate::issue::Presented::parse(text, None)
         .ok()
         .map(|presented| (presented.sub, presented.family))
 }

@@ -21,11 +21,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use jwt_guard::dpop::{DpopVerifier, ProofRequest, VerifiedProof};
 use jwt_guard::issue::{
     Grant, IssueError, Issuer, LoginThrottle, RefreshCookie, Throttled, TokenPair,
 };
@@ -34,7 +36,9 @@ use jwt_guard::store::{
     Attempt, MemoryStore, RefreshStore, RevocationStore, StoreErrorKind, ThrottleStore,
 };
 use jwt_guard::watch::TokenWatch;
-use jwt_guard::{Algorithm, Claims, JwtLayer, RequireRole, SigningKey, StandardClaims};
+use jwt_guard::{
+    Algorithm, AuthErrorKind, Claims, JwtLayer, RequireRole, SigningKey, StandardClaims,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -276,8 +280,11 @@ struct App {
     hashing: Arc<Hashing>,
     cookie: RefreshCookie,
     alg: Algorithm,
-    /// The store behind the issuer and the layers, for `/health`.
+    /// The store behind the issuer and the layers, for `/health` and the
+    /// DPoP proofs' single use.
     store: Arc<dyn RevocationStore>,
+    /// Checks the DPoP proofs of logins, refreshes and API requests.
+    dpop: DpopVerifier,
 }
 
 /// Every error body: `{"error", "error_description"}`, as RFC 6749 §5.2
@@ -361,16 +368,52 @@ fn store_unavailable(error: &dyn std::error::Error) -> Response {
     )
 }
 
+/// The DPoP proof a token request came with (RFC 9449 §5), checked
+/// against this request and used once: `Ok(None)` without one. A bad proof
+/// answers 400 `invalid_dpop_proof`; a store that cannot record its use, 503.
+async fn dpop_proof(app: &App, parts: &Parts) -> Result<Option<VerifiedProof>, Response> {
+    let mut proofs = parts.headers.get_all("dpop").iter();
+    let proof = match (proofs.next(), proofs.next()) {
+        (None, _) => return Ok(None),
+        (Some(proof), None) => proof.to_str().ok(),
+        (Some(_), Some(_)) => None,
+    };
+    let bad_proof =
+        |description: &str| json_error(StatusCode::BAD_REQUEST, "invalid_dpop_proof", description);
+    let Some(proof) = proof else {
+        return Err(bad_proof("send one DPoP proof, as text"));
+    };
+    let request = ProofRequest::from_request_parts(parts).map_err(|error| {
+        json_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            error.description(),
+        )
+    })?;
+    match app
+        .dpop
+        .verify_once(proof.trim(), &request, &*app.store)
+        .await
+    {
+        Ok(proof) => Ok(Some(proof)),
+        Err(error) if error.kind() == AuthErrorKind::StoreUnavailable => {
+            Err(store_unavailable(&error))
+        }
+        Err(error) => Err(bad_proof(error.description())),
+    }
+}
+
 #[derive(Deserialize)]
 struct Login {
     username: String,
     password: String,
 }
 
-/// `POST /auth/login`.
+/// `POST /auth/login`; with a `DPoP` proof, the session is bound to its key.
 async fn login(
     State(app): State<App>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    parts: Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let login: Login = match read_body(body)
@@ -378,6 +421,10 @@ async fn login(
     {
         Ok(login) => login,
         Err(bad) => return bad.into_response(),
+    };
+    let proof = match dpop_proof(&app, &parts).await {
+        Ok(proof) => proof,
+        Err(refused) => return refused,
     };
     match app.throttle.attempt(&login.username, client.ip()).await {
         Ok(Attempt::Blocked { retry_after }) => return Throttled { retry_after }.into_response(),
@@ -405,11 +452,11 @@ async fn login(
     if let Err(error) = app.throttle.succeeded(&login.username, client.ip()).await {
         return store_unavailable(&error);
     }
-    match app
-        .issuer
-        .issue(&Grant::new(&login.username).roles(roles.iter().copied()))
-        .await
-    {
+    let mut grant = Grant::new(&login.username).roles(roles.iter().copied());
+    if let Some(proof) = &proof {
+        grant = grant.bind_to(proof);
+    }
+    match app.issuer.issue(&grant).await {
         Ok(pair) => token_response(&app, &pair),
         Err(error) => error.into_response(),
     }
@@ -420,18 +467,24 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-/// `POST /auth/refresh`: the token from the cookie, or from `{"refresh_token"}`.
+/// `POST /auth/refresh`: the token from the cookie, or from
+/// `{"refresh_token"}`; a session bound to a DPoP key rotates only with a
+/// proof of that key.
 async fn refresh(
     State(app): State<App>,
-    headers: HeaderMap,
+    parts: Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match read_body(body) {
         Ok(body) => body,
         Err(bad) => return bad.into_response(),
     };
+    let proof = match dpop_proof(&app, &parts).await {
+        Ok(proof) => proof,
+        Err(refused) => return refused,
+    };
     let from_body;
-    let token = match app.cookie.get(&headers) {
+    let token = match app.cookie.get(&parts.headers) {
         Some(token) => token,
         None if body.iter().all(u8::is_ascii_whitespace) => "",
         None => match parse_body::<RefreshBody>(&body, r#"{"refresh_token": "…"}"#) {
@@ -442,7 +495,11 @@ async fn refresh(
             Err(bad) => return bad.into_response(),
         },
     };
-    match app.issuer.refresh(token).await {
+    let refreshed = match &proof {
+        Some(proof) => app.issuer.refresh_with_proof(token, proof).await,
+        None => app.issuer.refresh(token).await,
+    };
+    match refreshed {
         Ok(pair) => token_response(&app, &pair),
         Err(error) => refused(&app, error),
     }
@@ -593,9 +650,11 @@ where
     S: RefreshStore + Clone,
 {
     let validator = app.issuer.validator().build()?;
+    // DPoP-bound tokens (a login with a proof) are accepted with their proof.
     let auth = JwtLayer::<StandardClaims>::builder(validator.clone())
         .store(store.clone())
         .realm("jwt-guard-demo")
+        .dpop(app.dpop.clone())
         .build();
     // Browsers cannot set headers on a WebSocket handshake: this route alone
     // also takes the token from `?access_token=`.
@@ -655,6 +714,7 @@ where
         cookie: RefreshCookie::new().secure(config.cookie_secure),
         alg: config.alg,
         store: Arc::new(store.clone()),
+        dpop: DpopVerifier::default(),
     };
     router(app, store)
 }

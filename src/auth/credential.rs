@@ -191,39 +191,19 @@ impl TokenSources {
     }
 }
 
-/// The request a proof must name: its method, and its URI from the
-/// public `origin` when configured, else from the request (the scheme of
-/// an absolute URI or `http`; the `:authority` of HTTP/2 or the `Host`
-/// header), with the path as received (before an axum `nest` stripped it).
+/// The request a proof must name (see [`ProofRequest::from_request_parts`]),
+/// from the public `origin` when configured.
 fn proof_request<'r, B>(
     request: &'r http::Request<B>,
     origin: Option<&(String, String)>,
 ) -> Result<ProofRequest<'r>, AuthError> {
-    let uri = request.uri();
-    #[cfg(feature = "axum")]
-    let path = request
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map_or(uri.path(), |original| original.0.path());
-    #[cfg(not(feature = "axum"))]
-    let path = uri.path();
-    let (scheme, authority) = match origin {
-        Some((scheme, authority)) => (scheme.as_str(), authority.as_str()),
-        None => {
-            let authority = match uri.authority() {
-                Some(authority) => authority.as_str(),
-                None => request
-                    .headers()
-                    .get(http::header::HOST)
-                    .and_then(|host| host.to_str().ok())
-                    .ok_or_else(|| {
-                        invalid_request("the request names no host a DPoP proof could name")
-                    })?,
-            };
-            (uri.scheme_str().unwrap_or("http"), authority)
-        }
-    };
-    ProofRequest::from_parts(request.method().as_str(), scheme, authority, path)
+    ProofRequest::of_request(
+        request.method(),
+        request.uri(),
+        request.headers(),
+        request.extensions(),
+        origin.map(|(scheme, authority)| (scheme.as_str(), authority.as_str())),
+    )
 }
 
 /// The token of an `Authorization: Bearer` header. Another scheme (Basic,

@@ -348,6 +348,78 @@ impl<'a> ProofRequest<'a> {
         })
     }
 
+    /// The request a proof sent with these request parts must name, read
+    /// as the layer reads it: the scheme of an absolute URI, else `http`;
+    /// the `:authority` of HTTP/2, else the `Host` header; the path as
+    /// received (before an axum `nest` stripped it). For a token endpoint,
+    /// where a handler checks the proof itself; behind a proxy that ends
+    /// TLS, name the public origin with [`from_parts`](Self::from_parts).
+    ///
+    /// ```
+    /// use jwt_guard::dpop::ProofRequest;
+    ///
+    /// let (parts, ()) = http::Request::post("/auth/refresh?x=1")
+    ///     .header("host", "api.example:8080")
+    ///     .body(())
+    ///     .unwrap()
+    ///     .into_parts();
+    /// let request = ProofRequest::from_request_parts(&parts)?;
+    /// assert_eq!(request.method(), "POST");
+    /// assert_eq!(request.target(), "http://api.example:8080/auth/refresh");
+    /// # Ok::<(), jwt_guard::AuthError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `InvalidRequest` when the request names no host, or not one a URI
+    /// can hold.
+    pub fn from_request_parts(parts: &'a http::request::Parts) -> Result<Self, AuthError> {
+        Self::of_request(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &parts.extensions,
+            None,
+        )
+    }
+
+    /// The request a proof must name: its method, and its URI from the
+    /// public `origin` (scheme, authority) when configured, else from the
+    /// request, as [`from_request_parts`](Self::from_request_parts) says.
+    pub(crate) fn of_request(
+        method: &'a http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+        origin: Option<(&str, &str)>,
+    ) -> Result<Self, AuthError> {
+        #[cfg(feature = "axum")]
+        let path = extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(uri.path(), |original| original.0.path());
+        #[cfg(not(feature = "axum"))]
+        let (path, _) = (uri.path(), extensions);
+        let (scheme, authority) = match origin {
+            Some(origin) => origin,
+            None => {
+                let authority = match uri.authority() {
+                    Some(authority) => authority.as_str(),
+                    None => headers
+                        .get(http::header::HOST)
+                        .and_then(|host| host.to_str().ok())
+                        .ok_or_else(|| {
+                            AuthError::new(
+                                AuthErrorKind::InvalidRequest,
+                                "the request names no host a DPoP proof could name",
+                            )
+                        })?,
+                };
+                (uri.scheme_str().unwrap_or("http"), authority)
+            }
+        };
+        Self::from_parts(method.as_str(), scheme, authority, path)
+    }
+
     /// The access token presented with the proof: its `ath` must then be
     /// the token's SHA-256.
     pub fn access_token(mut self, token: &'a str) -> Self {

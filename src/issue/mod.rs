@@ -91,7 +91,7 @@ use secret::random_id;
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 
 /// Claims an issuer writes itself, which a [`Grant`] cannot set.
-const RESERVED: [&str; 11] = [
+const RESERVED: [&str; 12] = [
     "iss",
     "sub",
     "aud",
@@ -103,6 +103,7 @@ const RESERVED: [&str; 11] = [
     "sid",
     "roles",
     "permissions",
+    "cnf",
 ];
 
 /// Who a login is for and what their access tokens say: the subject, roles,
@@ -115,6 +116,8 @@ pub struct Grant {
     roles: Vec<String>,
     permissions: Vec<String>,
     extra: Map<String, Value>,
+    /// The thumbprint of the DPoP key the session is bound to.
+    dpop_key: Option<String>,
 }
 
 impl Grant {
@@ -125,7 +128,30 @@ impl Grant {
             roles: Vec::new(),
             permissions: Vec::new(),
             extra: Map::new(),
+            dpop_key: None,
         }
+    }
+
+    /// Binds the session to the key of a DPoP proof the login came with
+    /// (RFC 9449 §5): every access token of the session carries the key's
+    /// thumbprint in `cnf.jkt`, so it is accepted only with a proof signed
+    /// by that key, and its refresh tokens rotate only with such a proof
+    /// ([`Issuer::refresh_with_proof`]). The pair's
+    /// [`token_type`](TokenPair::token_type) is then `DPoP`.
+    ///
+    /// ```
+    /// use jwt_guard::dpop::{DpopVerifier, ProofRequest, VerifiedProof};
+    /// use jwt_guard::issue::Grant;
+    ///
+    /// fn login(proof: &str) -> Result<Grant, jwt_guard::AuthError> {
+    ///     let request = ProofRequest::new("POST", "https://auth.example/auth/login")?;
+    ///     let proof: VerifiedProof = DpopVerifier::default().verify(proof, &request)?;
+    ///     Ok(Grant::new("alice").role("admin").bind_to(&proof))
+    /// }
+    /// ```
+    pub fn bind_to(mut self, proof: &crate::dpop::VerifiedProof) -> Self {
+        self.dpop_key = Some(proof.jkt().to_owned());
+        self
     }
 
     /// Adds a role.
@@ -157,8 +183,8 @@ impl Grant {
     }
 
     /// Adds a custom claim. The registered names (`iss`, `sub`, `aud`,
-    /// `exp`, `nbf`, `iat`, `jti`, `sid`) and `roles`/`permissions` are the
-    /// issuer's: issuing a grant that sets one fails.
+    /// `exp`, `nbf`, `iat`, `jti`, `sid`, `cnf`) and `roles`/`permissions`
+    /// are the issuer's: issuing a grant that sets one fails.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.extra.insert(name.into(), value.into());
         self
@@ -200,6 +226,9 @@ impl Grant {
         if !self.permissions.is_empty() {
             claims.insert("permissions".into(), self.permissions.clone().into());
         }
+        if let Some(key) = &self.dpop_key {
+            claims.insert("cnf".into(), serde_json::json!({ "jkt": key }));
+        }
         Ok(Value::Object(claims).to_string())
     }
 }
@@ -212,6 +241,7 @@ pub struct TokenPair {
     refresh_token: RefreshToken,
     refresh_ttl: Duration,
     session_id: String,
+    dpop_bound: bool,
 }
 
 impl fmt::Debug for TokenPair {
@@ -222,6 +252,7 @@ impl fmt::Debug for TokenPair {
             .field("refresh_token", &self.refresh_token)
             .field("refresh_expires_in", &self.refresh_ttl)
             .field("session_id", &self.session_id)
+            .field("token_type", &self.token_type())
             .finish()
     }
 }
@@ -253,12 +284,19 @@ impl TokenPair {
         &self.session_id
     }
 
+    /// `DPoP` for a pair bound to a DPoP key ([`Grant::bind_to`]), else
+    /// `Bearer`: the `token_type` of the token response (RFC 9449 §5).
+    pub fn token_type(&self) -> &'static str {
+        if self.dpop_bound { "DPoP" } else { "Bearer" }
+    }
+
     /// The OAuth 2.0 token response without the refresh token:
-    /// `{"access_token", "token_type": "Bearer", "expires_in"}`.
+    /// `{"access_token", "token_type", "expires_in"}`, the type `Bearer`
+    /// or, for a pair bound to a DPoP key, `DPoP`.
     pub fn response(&self) -> TokenResponse<'_> {
         TokenResponse {
             access_token: &self.access_token,
-            token_type: "Bearer",
+            token_type: self.token_type(),
             expires_in: self.access_ttl.as_secs(),
         }
     }
@@ -270,7 +308,7 @@ impl TokenPair {
 pub struct TokenResponse<'a> {
     /// The access token.
     pub access_token: &'a str,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to a DPoP key.
     pub token_type: &'static str,
     /// The access token's lifetime, in seconds.
     pub expires_in: u64,
@@ -585,7 +623,7 @@ impl Issuer {
         let (access_token, jti) = self.sign(&grant.sub, &family, &claims, now)?;
         let access = AccessRecord::new(&jti, self.revoke_until(now));
         let expires_at = now + inner.refresh_ttl;
-        let token_hash = refresh_token.hash()?;
+        let token_hash = refresh_token.hash(grant.dpop_key.as_deref())?;
         let new = NewFamily {
             sub: &grant.sub,
             family: &family,
@@ -605,19 +643,50 @@ impl Issuer {
             refresh_token,
             refresh_ttl: inner.refresh_ttl,
             session_id: family,
+            dpop_bound: grant.dpop_key.is_some(),
         })
     }
 
     /// Rotates `refresh_token`: a new access token and a new refresh token,
     /// the presented one spent. A token already spent revokes its whole
     /// family ([`IssueErrorKind::ReusedGrant`]).
+    ///
+    /// A session bound to a DPoP key ([`Grant::bind_to`]) rotates only
+    /// with a proof of that key ([`refresh_with_proof`](Self::refresh_with_proof)):
+    /// here its token is [`IssueErrorKind::UnknownGrant`].
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, IssueError> {
+        self.rotate(refresh_token, None).await
+    }
+
+    /// Rotates `refresh_token` of a session bound to the key of `proof`
+    /// (RFC 9449 §5): the new access token is bound to it too. The token
+    /// of a session bound to another key, or to none, is
+    /// [`IssueErrorKind::UnknownGrant`], and nothing is written: a thief
+    /// without the key can neither rotate the token nor spend it.
+    ///
+    /// `proof` must have been verified against this request and used once
+    /// ([`DpopVerifier::verify_once`](crate::dpop::DpopVerifier::verify_once)).
+    pub async fn refresh_with_proof(
+        &self,
+        refresh_token: &str,
+        proof: &crate::dpop::VerifiedProof,
+    ) -> Result<TokenPair, IssueError> {
+        self.rotate(refresh_token, Some(proof.jkt())).await
+    }
+
+    /// Rotates `refresh_token`, presented with a proof of the DPoP key of
+    /// thumbprint `key` if any.
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+        key: Option<&str>,
+    ) -> Result<TokenPair, IssueError> {
         let inner = &self.inner;
-        let presented = Presented::parse(refresh_token)?;
+        let presented = Presented::parse(refresh_token, key)?;
         let replacement = RefreshToken::mint(&presented.sub, &presented.family)?;
         let now = now_micros();
         let jti = random_id::<16>()?;
-        let new_hash = replacement.hash()?;
+        let new_hash = replacement.hash(key)?;
         let rotation = Rotation {
             sub: &presented.sub,
             family: &presented.family,
@@ -660,6 +729,7 @@ impl Issuer {
             refresh_token: replacement,
             refresh_ttl: inner.refresh_ttl,
             session_id: presented.family,
+            dpop_bound: key.is_some(),
         })
     }
 

@@ -56,15 +56,31 @@ impl RefreshToken {
         self.0
     }
 
-    /// What stores keep instead of the token.
-    pub(crate) fn hash(&self) -> Result<String, IssueError> {
-        digest(self.0.as_bytes())
+    /// What stores keep instead of the token: its SHA-256, or, for a token
+    /// bound to a DPoP key, the SHA-256 of the token and the key's
+    /// thumbprint (see [`bound_hash`]).
+    pub(crate) fn hash(&self, key: Option<&str>) -> Result<String, IssueError> {
+        bound_hash(&self.0, key)
     }
 }
 
 impl fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RefreshToken(***)")
+    }
+}
+
+/// The hash a store keeps of `token`, bound to the DPoP key of thumbprint
+/// `key` if any. A bound family's tokens are known to the store only by
+/// this hash, so the same token presented with another key, or with none,
+/// is a token the family never held: refused as unknown, before anything
+/// is written, and never taken for reuse. No store needs to know of keys.
+/// (`|` is not a character of a token, so no token hashes as another's
+/// binding.)
+fn bound_hash(token: &str, key: Option<&str>) -> Result<String, IssueError> {
+    match key {
+        None => digest(token.as_bytes()),
+        Some(key) => digest(format!("{token}|dpop|{key}").as_bytes()),
     }
 }
 
@@ -77,7 +93,9 @@ pub(crate) struct Presented {
 }
 
 impl Presented {
-    pub(crate) fn parse(token: &str) -> Result<Self, IssueError> {
+    /// `token`, presented with a proof of possession of the DPoP key of
+    /// thumbprint `key`, if any.
+    pub(crate) fn parse(token: &str, key: Option<&str>) -> Result<Self, IssueError> {
         let malformed = || IssueError::new(IssueErrorKind::MalformedGrant);
         if token.len() > MAX_REFRESH_TOKEN_LEN {
             return Err(malformed());
@@ -102,7 +120,7 @@ impl Presented {
         Ok(Self {
             sub,
             family: family.to_owned(),
-            hash: digest(token.as_bytes())?,
+            hash: bound_hash(token, key)?,
         })
     }
 }
@@ -115,10 +133,14 @@ mod tests {
     fn a_minted_token_parses_back_to_its_subject_family_and_hash() {
         let family = random_id::<16>().unwrap();
         let token = RefreshToken::mint("alice@example.com", &family).unwrap();
-        let presented = Presented::parse(token.as_str()).unwrap();
+        let presented = Presented::parse(token.as_str(), None).unwrap();
         assert_eq!(presented.sub, "alice@example.com");
         assert_eq!(presented.family, family);
-        assert_eq!(presented.hash, token.hash().unwrap());
+        assert_eq!(presented.hash, token.hash(None).unwrap());
+        let bound = Presented::parse(token.as_str(), Some("key")).unwrap();
+        assert_eq!(bound.hash, token.hash(Some("key")).unwrap());
+        assert_ne!(bound.hash, presented.hash);
+        assert_ne!(bound.hash, token.hash(Some("another key")).unwrap());
         assert_ne!(
             RefreshToken::mint("alice@example.com", &family).unwrap(),
             token
@@ -141,7 +163,10 @@ mod tests {
             format!("{}.{family}.{secret}", "/w"),
             "x".repeat(2000),
         ] {
-            assert!(Presented::parse(&bad).is_err(), "{bad:?} was accepted");
+            assert!(
+                Presented::parse(&bad, None).is_err(),
+                "{bad:?} was accepted"
+            );
         }
     }
 }

@@ -935,3 +935,138 @@ mod from_node {
         }
     }
 }
+
+/// The issuer binds a session to the key of the proof its login came with
+/// (RFC 9449 §5): access tokens carry `cnf.jkt`, refresh tokens rotate
+/// only with a proof of that key.
+mod issuing {
+    use jwt_guard::StandardClaims;
+    use jwt_guard::dpop::VerifiedProof;
+    use jwt_guard::issue::{Grant, IssueErrorKind, Issuer};
+    use jwt_guard::store::MemoryStore;
+
+    use super::*;
+
+    const TOKEN_URL: &str = "https://auth.example/auth/refresh";
+
+    fn issuer() -> Issuer {
+        Issuer::builder()
+            .signing_key(
+                SigningKey::hmac(Algorithm::HS256, b"dpop-issuer-secret-0123456789abcdef").unwrap(),
+            )
+            .issuer("auth")
+            .audience("api")
+            .store(MemoryStore::new())
+            .build()
+            .unwrap()
+    }
+
+    /// A verified proof by `key` for `POST TOKEN_URL`, with no access token
+    /// (a token endpoint).
+    fn verified(key: &SigningKey) -> VerifiedProof {
+        let (header, mut claims) = parts(key);
+        claims["htm"] = json!("POST");
+        claims["htu"] = json!(TOKEN_URL);
+        claims.as_object_mut().unwrap().remove("ath");
+        let request = ProofRequest::new("POST", TOKEN_URL).unwrap();
+        DpopVerifier::default()
+            .verify(&sign(key, &header, &claims), &request)
+            .unwrap()
+    }
+
+    fn bound_key(issuer: &Issuer, access_token: &str) -> Option<String> {
+        let validator = issuer.validator().build().unwrap();
+        let verified = validator.validate::<StandardClaims>(access_token).unwrap();
+        verified.registered().dpop_jkt().map(str::to_owned)
+    }
+
+    #[tokio::test]
+    async fn a_login_with_a_proof_issues_tokens_bound_to_its_key() {
+        let issuer = issuer();
+        let key = es256();
+        let login = issuer
+            .issue(&Grant::new("alice").bind_to(&verified(&key)))
+            .await
+            .unwrap();
+        assert_eq!(login.token_type(), "DPoP");
+        assert_eq!(login.response().token_type, "DPoP");
+        let jkt = key.thumbprint().unwrap();
+        assert_eq!(
+            bound_key(&issuer, login.access_token()).as_deref(),
+            Some(jkt.as_str())
+        );
+
+        let refreshed = issuer
+            .refresh_with_proof(login.refresh_token().as_str(), &verified(&key))
+            .await
+            .unwrap();
+        assert_eq!(refreshed.token_type(), "DPoP");
+        assert_eq!(
+            bound_key(&issuer, refreshed.access_token()).as_deref(),
+            Some(jkt.as_str())
+        );
+
+        // Without a proof, nothing changes.
+        let plain = issuer.issue(&Grant::new("bob")).await.unwrap();
+        assert_eq!(plain.token_type(), "Bearer");
+        assert_eq!(bound_key(&issuer, plain.access_token()), None);
+    }
+
+    #[tokio::test]
+    async fn a_bound_refresh_token_rotates_only_with_a_proof_of_its_key() {
+        let issuer = issuer();
+        let key = es256();
+        let thief = SigningKey::from_ed_pem(ed25519_key().private_pem).unwrap();
+        let login = issuer
+            .issue(&Grant::new("alice").bind_to(&verified(&key)))
+            .await
+            .unwrap();
+        let token = login.refresh_token().as_str();
+
+        // Without a proof, or with another key's: unknown, and nothing spent.
+        let error = issuer.refresh(token).await.unwrap_err();
+        assert_eq!(error.kind(), IssueErrorKind::UnknownGrant);
+        let error = issuer
+            .refresh_with_proof(token, &verified(&thief))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), IssueErrorKind::UnknownGrant);
+        let rotated = issuer
+            .refresh_with_proof(token, &verified(&key))
+            .await
+            .expect("the holder of the key still rotates it");
+
+        // The spent token again, with the key: reuse, the session revoked.
+        let error = issuer
+            .refresh_with_proof(token, &verified(&key))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), IssueErrorKind::ReusedGrant);
+        let error = issuer
+            .refresh_with_proof(rotated.refresh_token().as_str(), &verified(&key))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), IssueErrorKind::RevokedGrant);
+    }
+
+    #[tokio::test]
+    async fn an_unbound_refresh_token_does_not_rotate_with_a_proof() {
+        let issuer = issuer();
+        let login = issuer.issue(&Grant::new("alice")).await.unwrap();
+        let token = login.refresh_token().as_str();
+        let error = issuer
+            .refresh_with_proof(token, &verified(&es256()))
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), IssueErrorKind::UnknownGrant);
+        let refreshed = issuer.refresh(token).await.unwrap();
+        assert_eq!(refreshed.token_type(), "Bearer");
+    }
+
+    #[tokio::test]
+    async fn a_grant_cannot_set_the_confirmation_claim_itself() {
+        let grant = Grant::new("alice").claim("cnf", json!({ "jkt": "someone-else" }));
+        let error = issuer().issue(&grant).await.unwrap_err();
+        assert_eq!(error.kind(), IssueErrorKind::InvalidClaims);
+    }
+}

@@ -937,3 +937,146 @@ async fn health_reports_the_store_and_live_only_the_process() {
     )
     .await;
 }
+
+/// Logins and refreshes with a DPoP proof made by panva's `dpop` package
+/// (RFC 9449 §5), on two demo instances sharing one `redis-server`: the
+/// session is bound to the client's key, its access tokens work only with
+/// a proof of that key, and its refresh token rotates only with one.
+mod dpop_from_node {
+    use super::*;
+    use crate::support::interop::{Driver, node, or_skip};
+
+    struct Key {
+        id: Value,
+        jkt: String,
+    }
+
+    fn key(node: &mut Driver) -> Key {
+        let key = node.call(&json!({ "op": "dpop_key", "alg": "ES256" }));
+        assert_eq!(key["ok"], true, "{key}");
+        Key {
+            id: key["id"].clone(),
+            jkt: key["jkt"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn proof(node: &mut Driver, key: &Key, htm: &str, htu: &str, token: Option<&str>) -> String {
+        let answer = node.call(&json!({
+            "op": "dpop_proof", "id": key.id, "htm": htm, "htu": htu, "access_token": token,
+        }));
+        assert_eq!(answer["ok"], true, "{answer}");
+        answer["proof"].as_str().unwrap().to_owned()
+    }
+
+    async fn post(url: &str, body: Value, proof: Option<&str>) -> reqwest::Response {
+        let mut request = client().post(url).json(&body);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A DPoP token response: the access token and the refresh token.
+    async fn bound_tokens(response: reqwest::Response) -> Tokens {
+        assert_eq!(response.status(), StatusCode::OK);
+        let refresh = refresh_cookie(&response);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP", "{body}");
+        Tokens {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh,
+        }
+    }
+
+    /// The `cnf.jkt` the access token carries (its signature is checked by
+    /// the instances that accept it).
+    fn bound_key(access: &str) -> Value {
+        use base64::Engine as _;
+        let payload = access.split('.').nth(1).unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["cnf"]["jkt"].clone()
+    }
+
+    async fn me(url: &str, authorization: &str, proof: Option<&str>) -> reqwest::Response {
+        let mut request = client().get(url).header("authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        (status, body["error"].clone())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_login_with_a_proof_binds_the_session_to_the_key() {
+        let Some(mut node) = or_skip(node(), "examples::demo::dpop_from_node") else {
+            return;
+        };
+        let redis = RedisServer::start();
+        let on_redis = || app::Config {
+            redis: Some(RedisConfig::url(redis.url())),
+            ..config()
+        };
+        let (a, b) = (demo(on_redis()).await, demo(on_redis()).await);
+        let key = key(&mut node);
+        let credentials = json!({ "username": "alice", "password": "wonderland" });
+
+        // A proof for another URL: refused before the password is checked.
+        let elsewhere = proof(&mut node, &key, "POST", &format!("{b}/auth/login"), None);
+        let refused = post(
+            &format!("{a}/auth/login"),
+            credentials.clone(),
+            Some(&elsewhere),
+        )
+        .await;
+        assert_eq!(
+            error_of(refused).await,
+            (StatusCode::BAD_REQUEST, json!("invalid_dpop_proof"))
+        );
+
+        let login_url = format!("{a}/auth/login");
+        let at_login = proof(&mut node, &key, "POST", &login_url, None);
+        let login =
+            bound_tokens(post(&login_url, credentials.clone(), Some(&at_login)).await).await;
+        assert_eq!(bound_key(&login.access), json!(key.jkt));
+        // The login's proof, replayed on the other instance's login: used.
+        let replayed = post(&format!("{b}/auth/login"), credentials, Some(&at_login)).await;
+        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+
+        // The bound token works with a proof of the key, on either instance.
+        let dpop = format!("DPoP {}", login.access);
+        for base in [&a, &b] {
+            let url = format!("{base}/me");
+            let good = proof(&mut node, &key, "GET", &url, Some(&login.access));
+            assert_eq!(me(&url, &dpop, Some(&good)).await.status(), StatusCode::OK);
+            let (status, error) =
+                error_of(me(&url, &format!("Bearer {}", login.access), None).await).await;
+            assert_eq!(
+                (status, error),
+                (StatusCode::UNAUTHORIZED, json!("invalid_token"))
+            );
+        }
+
+        // Refresh on the other instance: without a proof, or with another
+        // key's, the token is unknown and stays unspent.
+        let refresh_url = format!("{b}/auth/refresh");
+        let body = json!({ "refresh_token": login.refresh });
+        assert_invalid_grant(post(&refresh_url, body.clone(), None).await).await;
+        let thief = self::key(&mut node);
+        let by_thief = proof(&mut node, &thief, "POST", &refresh_url, None);
+        assert_invalid_grant(post(&refresh_url, body.clone(), Some(&by_thief)).await).await;
+        let with_key = proof(&mut node, &key, "POST", &refresh_url, None);
+        let refreshed = bound_tokens(post(&refresh_url, body, Some(&with_key)).await).await;
+        assert_eq!(bound_key(&refreshed.access), json!(key.jkt));
+        eprintln!("dpop: demo login and refresh bound to a dpop ES256 key on two instances: ok");
+    }
+}
