@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::uri::{Authority, Scheme};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use jwt_guard::dpop::DpopVerifier;
+use jwt_guard::layer::JwtLayerBuilder;
 use jwt_guard::store::redis::{RedisConfig, RedisStore};
 use jwt_guard::store::{MemoryStore, RevocationStore, Revoker, StoreErrorKind};
 use jwt_guard::{
@@ -34,6 +37,9 @@ pub struct Config {
     /// Where the tokens keep the subject, roles and permissions, for tokens
     /// minted by other systems (default: `sub`, `roles`, `permissions`).
     pub mapping: ClaimMapping,
+    /// The scheme and authority clients reach the service at, which DPoP
+    /// proofs name (`PUBLIC_ORIGIN`); `None`: the request's own.
+    pub public_origin: Option<(Scheme, Authority)>,
 }
 
 /// The service: `/me`, `/admin`, `/public` and `/logout`.
@@ -44,7 +50,7 @@ pub struct Config {
 pub async fn app(config: &Config) -> Result<Router, Box<dyn Error + Send + Sync>> {
     let validator = validator(config)?;
     let store = store(config).await?;
-    Ok(router(validator, store))
+    Ok(router(validator, store, config.public_origin.clone()))
 }
 
 /// `GET /me`: the caller's subject and roles.
@@ -107,16 +113,25 @@ fn validator(config: &Config) -> Result<Validator, ConfigError> {
     )
 }
 
-fn router(validator: Validator, store: Arc<dyn RevocationStore>) -> Router {
-    let required = JwtLayer::<StandardClaims>::builder(validator.clone())
-        .shared_store(store.clone())
-        .realm("quickstart")
-        .build();
-    let optional = JwtLayer::<StandardClaims>::builder(validator)
-        .shared_store(store)
-        .realm("quickstart")
-        .optional(true)
-        .build();
+/// Both layers take bearer and DPoP-bound tokens (RFC 9449): a bound
+/// token passes with a proof of its key, never as a bearer token.
+fn router(
+    validator: Validator,
+    store: Arc<dyn RevocationStore>,
+    public_origin: Option<(Scheme, Authority)>,
+) -> Router {
+    let layer = |builder: JwtLayerBuilder<StandardClaims>| {
+        let builder = builder
+            .shared_store(store.clone())
+            .realm("quickstart")
+            .dpop(DpopVerifier::default());
+        match public_origin.clone() {
+            Some((scheme, authority)) => builder.dpop_public_origin(scheme, authority),
+            None => builder,
+        }
+    };
+    let required = layer(JwtLayer::builder(validator.clone())).build();
+    let optional = layer(JwtLayer::builder(validator)).optional(true).build();
 
     let protected = Router::new()
         .route("/me", get(me))

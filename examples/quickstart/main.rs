@@ -22,6 +22,8 @@
 //! `REDIS_SENTINEL_URLS=redis://s1,redis://s2,…` with
 //! `REDIS_SENTINEL_MASTER=name` (the master those Sentinels watch) is set: then
 //! every quickstart sharing that Redis refuses a token logged out on any of them.
+//! Its routes take DPoP-bound tokens (RFC 9449) beside bearer tokens; behind
+//! a proxy, `PUBLIC_ORIGIN=https://api.example` names the origin proofs name.
 //!
 //! `app.rs` builds the service; this file reads the environment, mints
 //! tokens for trying it, and serves it.
@@ -41,6 +43,7 @@ mod redis_env;
 use std::process::ExitCode;
 
 use app::Config;
+use axum::http::uri::{Authority, Scheme};
 use cli::Minting;
 use jwt_guard::ClaimMapping;
 
@@ -56,8 +59,32 @@ fn from_env() -> Result<(Config, String), String> {
         audience: var("JWT_AUDIENCE", "quickstart-api"),
         redis,
         mapping: mapping_from_env(),
+        public_origin: public_origin_from_env()?,
     };
     Ok((config, var("BIND", "127.0.0.1:3000")))
+}
+
+/// `PUBLIC_ORIGIN` (`https://api.example`): the scheme and authority
+/// clients reach the service at, which DPoP proofs name, behind a proxy or
+/// a TLS terminator. Anything more (a path, a query) is refused at start.
+fn public_origin_from_env() -> Result<Option<(Scheme, Authority)>, String> {
+    let Some(origin) = std::env::var("PUBLIC_ORIGIN")
+        .ok()
+        .filter(|o| !o.is_empty())
+    else {
+        return Ok(None);
+    };
+    let invalid =
+        || format!("PUBLIC_ORIGIN must be an origin such as https://api.example, not {origin:?}");
+    let uri: axum::http::Uri = origin.parse().map_err(|_| invalid())?;
+    match (uri.scheme(), uri.authority(), uri.path(), uri.query()) {
+        (Some(scheme), Some(authority), "/" | "", None)
+            if matches!(scheme.as_str(), "http" | "https") && !authority.as_str().contains('@') =>
+        {
+            Ok(Some((scheme.clone(), authority.clone())))
+        }
+        _ => Err(invalid()),
+    }
 }
 
 /// `JWT_SUBJECT_CLAIM`, `JWT_ROLES_CLAIM` and `JWT_PERMISSIONS_CLAIM`:

@@ -10,7 +10,8 @@
 //     -> {"ok":true,"token":"…"}
 //   {"op":"dpop_key","alg":"ES256"|"Ed25519"|"PS256"|"RS256"}
 //     -> {"ok":true,"id":n,"jkt":"…"}   (a key pair made by panva's dpop, kept here)
-//   {"op":"dpop_proof","id":n,"htm":…,"htu":…,"access_token":… (optional)}
+//   {"op":"dpop_proof","id":n,"htm":…,"htu":…,"access_token":… (optional),
+//    "nonce":… (optional)}
 //     -> {"ok":true,"proof":"…"}         (dpop's generateProof with that key)
 //
 // Every check the libraries offer is on: signature, algorithm, iss, aud,
@@ -21,7 +22,7 @@ import { createPublicKey } from 'node:crypto';
 import { createRequire } from 'node:module';
 import jsonwebtoken from 'jsonwebtoken';
 import * as jose from 'jose';
-import * as dpop from 'dpop';
+import { dpopKey, dpopProof } from './dpop-keys.mjs';
 
 const require = createRequire(import.meta.url);
 const versions = {
@@ -30,20 +31,6 @@ const versions = {
   dpop: require('dpop/package.json').version,
 };
 
-// DPoP key pairs made by `dpop_key`, by id.
-const dpopKeys = [];
-
-async function dpopKey(req) {
-  const keypair = await dpop.generateKeyPair(req.alg);
-  dpopKeys.push(keypair);
-  return { id: dpopKeys.length - 1, jkt: await dpop.calculateThumbprint(keypair.publicKey) };
-}
-
-async function dpopProof(req) {
-  const keypair = dpopKeys[req.id];
-  if (!keypair) throw new Error(`no DPoP key ${req.id}`);
-  return dpop.generateProof(keypair, req.htu, req.htm, undefined, req.access_token ?? undefined);
-}
 
 function jwkFor(jwks, token) {
   const { kid } = JSON.parse(Buffer.from(token.split('.')[0], 'base64url'));
@@ -129,8 +116,11 @@ for await (const line of lines) {
     if (req.op === 'versions') answer = { ok: true, versions };
     else if (req.op === 'verify') answer = { ok: true, payload: await verify(req) };
     else if (req.op === 'mint') answer = { ok: true, token: await mint(req) };
-    else if (req.op === 'dpop_key') answer = { ok: true, ...(await dpopKey(req)) };
-    else if (req.op === 'dpop_proof') answer = { ok: true, proof: await dpopProof(req) };
+    else if (req.op === 'dpop_key') answer = { ok: true, ...(await dpopKey(req.alg)) };
+    else if (req.op === 'dpop_proof') answer = {
+      ok: true,
+      proof: await dpopProof(req.id, req.htu, req.htm, req.access_token, req.nonce),
+    };
     else throw new Error(`unknown op ${req.op}`);
   } catch (error) {
     answer = { ok: false, error: `${error.name}: ${error.message}` };

@@ -37,6 +37,14 @@
 //         "token_type":"Bearer","scope":…}}: the client-credentials grant over
 //        HTTP at the token endpoint, the answer exactly as a client sees it
 //        (body: the parsed JSON, or the text when it is not JSON)
+//     With "dpop":n (a key made by dpop_key), the request carries a DPoP
+//     proof of that key (RFC 9449 §5): the token is DPoP-bound (`cnf.jkt`)
+//     and token_type "DPoP".
+//   {"op":"dpop_key","req":"r5","alg":"ES256"|"Ed25519"|…}
+//     -> {"req":"r5","id":n,"jkt":"…"}: a key pair made by panva's dpop
+//   {"op":"dpop_proof","req":"r6","id":n,"htm":…,"htu":…,"access_token":…
+//    (optional),"age":seconds (optional: made that long ago)}
+//     -> {"req":"r6","proof":"…"}: a proof of that key
 //   {"op":"jwks","req":"r3"} -> {"req":"r3","jwks":{"keys":[…]}} (public keys)
 //   {"op":"stop","req":"r4"} -> {"req":"r4","stopped":true}, then exit
 //   anything malformed -> {"req":… (if it had one),"error":"…"}
@@ -50,6 +58,7 @@
 import { createServer } from 'node:http';
 import { createInterface } from 'node:readline';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { dpopKey, dpopProof } from './dpop-keys.mjs';
 
 // oidc-provider prints its notices with console.info: keep stdout for the
 // protocol.
@@ -227,6 +236,9 @@ async function token(req) {
   const resource = req.resource === undefined ? config.audience : req.resource;
   if (resource !== null) form.set('resource', resource);
   const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  if (req.dpop !== undefined && req.dpop !== null) {
+    headers.dpop = await dpopProof(req.dpop, tokenEndpoint, 'POST');
+  }
   if (auth === 'basic') {
     // RFC 6749 2.3.1: each form-urlencoded, then Basic.
     const pair = `${encodeURIComponent(req.client_id)}:${encodeURIComponent(req.client_secret)}`;
@@ -276,6 +288,15 @@ for (;;) {
         break;
       case 'jwks':
         out({ req: req.req, jwks: publishedJwks() });
+        break;
+      case 'dpop_key':
+        out({ req: req.req, ...(await dpopKey(req.alg)) });
+        break;
+      case 'dpop_proof':
+        out({
+          req: req.req,
+          proof: await dpopProof(req.id, req.htu, req.htm, req.access_token, null, req.age),
+        });
         break;
       case 'stop':
         await stop(req);

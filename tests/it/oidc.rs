@@ -324,3 +324,181 @@ async fn the_quickstart_trusts_a_provider_named_by_oidc_issuer_url() {
         oidc::CLIENT_ID
     );
 }
+
+/// DPoP-bound tokens of a real provider (`oidc-provider`, whose token
+/// endpoint binds a client-credentials token to the key of the request's
+/// proof), with proofs made by panva's `dpop`, against two quickstart
+/// binaries (`OIDC_ISSUER_URL`) that share one `redis-server` and one
+/// `PUBLIC_ORIGIN`, as two instances behind one load balancer: every rule
+/// of RFC 9449 §4.3 and §7, and a proof replayed to the other instance.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_bound_tokens_of_a_real_provider_pass_the_quickstart_only_with_their_proof() {
+    use crate::support::redis::RedisServer;
+
+    let test = "dpop_bound_tokens_of_a_real_provider_pass_the_quickstart_only_with_their_proof";
+    let Some(mut provider) = oidc::start(test, &oidc::config()) else {
+        return;
+    };
+    const ORIGIN: &str = "https://api.public.test";
+    let redis = RedisServer::start();
+    let env = [
+        ("OIDC_ISSUER_URL", provider.issuer.as_str()),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("REDIS_URL", &redis.url()),
+        ("PUBLIC_ORIGIN", ORIGIN),
+    ];
+    let a = crate::support::example::start("quickstart", &env, "/public").await;
+    let b = crate::support::example::start("quickstart", &env, "/public").await;
+    let (key, jkt) = provider.dpop_key("ES256");
+    let token = provider.dpop_token("docs:read", key);
+    let payload: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(payload["cnf"]["jkt"], jkt, "the provider bound the token");
+    let me = format!("{ORIGIN}/me");
+
+    // Sends `authorization` (and `proof`) to `instance`'s /me; the status,
+    // the `error`, and whether a DPoP challenge came. Nothing answered
+    // repeats the token or the proof.
+    let ask = async |instance: &str, authorization: &str, proof: Option<&str>| {
+        let mut request = client()
+            .get(format!("{instance}/me"))
+            .header("authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = format!("{:?}", response.headers());
+        let challenge = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .any(|value| value.to_str().unwrap().starts_with("DPoP "));
+        let body = response.text().await.unwrap();
+        for secret in [Some(token.as_str()), proof].into_iter().flatten() {
+            // An unsigned proof has no signature to leak.
+            let signature = secret.rsplit('.').next().unwrap();
+            if !signature.is_empty() {
+                assert!(!body.contains(signature) && !headers.contains(signature));
+            }
+        }
+        let error =
+            serde_json::from_str::<Value>(&body).map_or(Value::Null, |b| b["error"].clone());
+        (status, error, challenge)
+    };
+    let dpop = format!("DPoP {token}");
+    let refused = (StatusCode::UNAUTHORIZED, json!("invalid_dpop_proof"), true);
+
+    // A good proof: accepted once, then refused on this instance and on
+    // the other one (the replay cache is in Redis).
+    let good = provider.dpop_proof(key, ("GET", &me), Some(&token), 0);
+    let (status, ..) = ask(&a.url, &dpop, Some(&good)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ask(&a.url, &dpop, Some(&good)).await, refused, "replayed");
+    assert_eq!(
+        ask(&b.url, &dpop, Some(&good)).await,
+        refused,
+        "replayed elsewhere"
+    );
+    let for_b = provider.dpop_proof(key, ("GET", &me), Some(&token), 0);
+    assert_eq!(ask(&b.url, &dpop, Some(&for_b)).await.0, StatusCode::OK);
+
+    // The token without a proof, or as a bearer token.
+    assert_eq!(ask(&a.url, &dpop, None).await, refused, "no proof");
+    let (status, error, _) = ask(&a.url, &format!("Bearer {token}"), None).await;
+    assert_eq!(
+        (status, error),
+        (StatusCode::UNAUTHORIZED, json!("invalid_token"))
+    );
+
+    // Proofs for another method, URL (the listener's own address: the
+    // public origin overrides it), token or key, and a stale one.
+    let (other_key, _) = provider.dpop_key("ES256");
+    let other_token = provider.dpop_token("docs:read", key);
+    let own_address = format!("{}/me", a.url);
+    let admin = format!("{ORIGIN}/admin");
+    for (proof, why) in [
+        (
+            provider.dpop_proof(key, ("POST", &me), Some(&token), 0),
+            "method",
+        ),
+        (
+            provider.dpop_proof(key, ("GET", &admin), Some(&token), 0),
+            "URL",
+        ),
+        (
+            provider.dpop_proof(key, ("GET", &own_address), Some(&token), 0),
+            "origin",
+        ),
+        (
+            provider.dpop_proof(key, ("GET", &me), Some(&other_token), 0),
+            "token",
+        ),
+        (
+            provider.dpop_proof(other_key, ("GET", &me), Some(&token), 0),
+            "key",
+        ),
+        (
+            provider.dpop_proof(key, ("GET", &me), Some(&token), 120),
+            "stale iat",
+        ),
+    ] {
+        assert_eq!(
+            ask(&a.url, &dpop, Some(&proof)).await,
+            refused,
+            "another {why}"
+        );
+    }
+
+    // Proofs no client library makes: unsigned, HMAC, a private key.
+    let ec = SigningKey::from_ec_pem(
+        Algorithm::ES256,
+        ec_key(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
+    )
+    .unwrap();
+    let claims = json!({
+        "jti": crate::support::unique_id(), "htm": "GET", "htu": me,
+        "iat": crate::support::now(), "ath": URL_SAFE_NO_PAD.encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()),
+        ),
+    });
+    let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let unsigned = format!(
+        "{}.{}.",
+        encode(&json!({ "typ": "dpop+jwt", "alg": "none", "jwk": ec.public_jwk().unwrap() })),
+        encode(&claims)
+    );
+    let secret = b"an-hmac-key-a-client-might-try-0123456789";
+    let hmac = SigningKey::hmac(Algorithm::HS256, secret)
+        .unwrap()
+        .sign_jws(
+            json!({ "typ": "dpop+jwt", "alg": "HS256", "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(secret) } })
+                .to_string()
+                .as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+        .unwrap();
+    let mut with_d = ec.public_jwk().unwrap();
+    with_d["d"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
+    let private = ec
+        .sign_jws(
+            json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": with_d })
+                .to_string()
+                .as_bytes(),
+            claims.to_string().as_bytes(),
+        )
+        .unwrap();
+    for (proof, why) in [
+        (unsigned, "alg none"),
+        (hmac, "HMAC"),
+        (private, "private key"),
+    ] {
+        assert_eq!(ask(&a.url, &dpop, Some(&proof)).await, refused, "{why}");
+    }
+    eprintln!("dpop: oidc-provider DPoP-bound token, dpop proofs, two quickstarts: ok");
+}

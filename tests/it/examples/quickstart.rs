@@ -35,6 +35,7 @@ async fn quickstart_mapping(redis: Option<RedisConfig>, mapping: ClaimMapping) -
         audience: AUDIENCE.to_owned(),
         redis,
         mapping,
+        public_origin: None,
     };
     serve(app::app(&config).await.unwrap()).await
 }
@@ -333,6 +334,30 @@ fn the_key_source_never_shows_its_secret_nor_a_urls_credentials() {
         assert_eq!(
             line,
             "issuers https://idp.example/realms/a?x=1, https://idp.example/b by discovery"
+        );
+    }
+}
+
+/// `PUBLIC_ORIGIN` is an origin: a path, a query, credentials or another
+/// scheme would make every DPoP proof name something else, so the start
+/// stops and says so.
+#[test]
+fn a_public_origin_that_is_not_an_origin_stops_the_start() {
+    for origin in [
+        "https://api.example/v1",
+        "https://api.example?x=1",
+        "https://user@api.example",
+        "ftp://api.example",
+        "api.example",
+    ] {
+        let output = command(&[("PUBLIC_ORIGIN", origin), ("BIND", "127.0.0.1:0")])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{origin}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("PUBLIC_ORIGIN must be an origin"),
+            "{origin}: {stderr}"
         );
     }
 }

@@ -135,6 +135,46 @@ impl Provider {
         answer["body"]["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A DPoP key pair for `alg`, kept by the provider's process (panva's
+    /// `dpop`): its id there and its thumbprint.
+    pub fn dpop_key(&mut self, alg: &str) -> (u64, String) {
+        let answer = self.call(json!({ "op": "dpop_key", "alg": alg }));
+        let id = answer["id"].as_u64().expect("a key id");
+        (id, answer["jkt"].as_str().unwrap().to_owned())
+    }
+
+    /// A DPoP-bound access token for `scope`: the client-credentials grant
+    /// with a proof of key `key` (RFC 9449 §5).
+    pub fn dpop_token(&mut self, scope: &str, key: u64) -> String {
+        let answer = self.call(json!({
+            "op": "token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+            "scope": scope, "dpop": key,
+        }));
+        assert_eq!(
+            answer["status"], 200,
+            "token request: {}",
+            answer["body"]["error"]
+        );
+        assert_eq!(answer["body"]["token_type"], "DPoP");
+        answer["body"]["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A proof of key `key` for `htm htu`, for `access_token` when given,
+    /// made `age` seconds ago.
+    pub fn dpop_proof(
+        &mut self,
+        key: u64,
+        (htm, htu): (&str, &str),
+        access_token: Option<&str>,
+        age: u64,
+    ) -> String {
+        let answer = self.call(json!({
+            "op": "dpop_proof", "id": key, "htm": htm, "htu": htu,
+            "access_token": access_token, "age": age,
+        }));
+        answer["proof"].as_str().expect("a proof").to_owned()
+    }
+
     /// A new signing key: the kid of the tokens from now on; the old key
     /// stays published beside it.
     pub fn rotate(&mut self) -> String {
