@@ -207,6 +207,11 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
     /// HTTP/2) and its path as received, before an axum `nest` stripped
     /// it. Behind a proxy or a TLS terminator, set
     /// [`dpop_public_origin`](Self::dpop_public_origin).
+    ///
+    /// Around a tonic server, a gRPC call is an HTTP/2 `POST` of
+    /// `/package.Service/Method`: a proof names `htm` `POST` and `htu`
+    /// `http://<authority>/package.Service/Method` (`https` over TLS), and
+    /// travels in `dpop` metadata beside `authorization: DPoP <token>`.
     pub fn dpop(mut self, verifier: DpopVerifier) -> Self {
         self.dpop = Some(verifier.clone());
         self.authenticator = self.authenticator.dpop(verifier);

@@ -1070,3 +1070,155 @@ mod issuing {
         assert_eq!(error.kind(), IssueErrorKind::InvalidClaims);
     }
 }
+
+/// DPoP over gRPC: the same layer wraps a tonic server, and a real tonic
+/// client sends `authorization: DPoP <token>` and `dpop: <proof>` metadata.
+/// A gRPC call is an HTTP/2 `POST` of `/package.Service/Method`: that is
+/// the `htm` and the `htu`'s path, the channel's `:authority` its
+/// authority. Proofs made by panva's `dpop` package (Node).
+#[cfg(feature = "tonic")]
+mod over_grpc {
+    use jwt_guard::store::MemoryStore;
+    use jwt_guard::{JwtLayer, StandardClaims};
+    use tonic::Code;
+    use tonic::transport::{Channel, Server};
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    use super::*;
+    use crate::support::interop::{Driver, node, or_skip};
+    use crate::support::{claims, mint, validator};
+
+    const CHECK: &str = "/grpc.health.v1.Health/Check";
+
+    /// The health service behind a layer taking DPoP; its URL.
+    async fn serve() -> String {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let layer = JwtLayer::<StandardClaims>::builder(validator())
+            .store(MemoryStore::new())
+            .dpop(DpopVerifier::default())
+            .build();
+        tokio::spawn(async move {
+            Server::builder()
+                .layer(layer)
+                .add_service(health)
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .await
+                .unwrap();
+        });
+        url
+    }
+
+    async fn check(
+        channel: &Channel,
+        authorization: &str,
+        proof: Option<&str>,
+    ) -> Result<(), tonic::Status> {
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        let metadata = request.metadata_mut();
+        metadata.insert("authorization", authorization.parse().unwrap());
+        if let Some(proof) = proof {
+            metadata.insert("dpop", proof.parse().unwrap());
+        }
+        HealthClient::new(channel.clone())
+            .check(request)
+            .await
+            .map(drop)
+    }
+
+    fn proof(node: &mut Driver, key: &Value, htm: &str, htu: &str, token: &str) -> String {
+        let answer = node.call(&json!({
+            "op": "dpop_proof", "id": key["id"], "htm": htm, "htu": htu, "access_token": token,
+        }));
+        assert_eq!(answer["ok"], true, "{answer}");
+        answer["proof"].as_str().unwrap().to_owned()
+    }
+
+    /// A refusal: UNAUTHENTICATED, with a DPoP challenge in its metadata,
+    /// and nothing of the token or the proof.
+    fn assert_refused(
+        result: Result<(), tonic::Status>,
+        token: &str,
+        proof: Option<&str>,
+        why: &str,
+    ) {
+        let status = result.expect_err(why);
+        assert_eq!(status.code(), Code::Unauthenticated, "{why}: {status:?}");
+        let challenge = status
+            .metadata()
+            .get("www-authenticate")
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(challenge.contains("DPoP"), "{why}: {challenge}");
+        let shown = format!("{status:?}");
+        for secret in [Some(token), proof].into_iter().flatten() {
+            assert!(
+                !shown.contains(secret.rsplit('.').next().unwrap()),
+                "{why}: {shown}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bound_token_passes_a_grpc_call_only_with_its_proof() {
+        let Some(mut node) = or_skip(node(), "dpop::over_grpc") else {
+            return;
+        };
+        let url = serve().await;
+        let channel = Channel::from_shared(url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let key = node.call(&json!({ "op": "dpop_key", "alg": "ES256" }));
+        let mut bound = claims("svc", &[]);
+        bound["cnf"] = json!({ "jkt": key["jkt"] });
+        let token = mint(&bound);
+        let dpop = format!("DPoP {token}");
+        let htu = format!("{url}{CHECK}");
+
+        let good = proof(&mut node, &key, "POST", &htu, &token);
+        check(&channel, &dpop, Some(&good))
+            .await
+            .expect("a good proof");
+        assert_refused(
+            check(&channel, &dpop, Some(&good)).await,
+            &token,
+            Some(&good),
+            "replayed",
+        );
+        assert_refused(check(&channel, &dpop, None).await, &token, None, "no proof");
+        let get = proof(&mut node, &key, "GET", &htu, &token);
+        assert_refused(
+            check(&channel, &dpop, Some(&get)).await,
+            &token,
+            Some(&get),
+            "GET",
+        );
+        let other = proof(
+            &mut node,
+            &key,
+            "POST",
+            &format!("{url}/grpc.health.v1.Health/Watch"),
+            &token,
+        );
+        assert_refused(
+            check(&channel, &dpop, Some(&other)).await,
+            &token,
+            Some(&other),
+            "another method",
+        );
+        let bearer = check(&channel, &format!("Bearer {token}"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(bearer.code(), Code::Unauthenticated);
+        assert!(!format!("{bearer:?}").contains(token.rsplit('.').next().unwrap()));
+    }
+}
