@@ -8,7 +8,7 @@ use std::fmt;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE};
 
-use crate::dpop::ProofRequest;
+use crate::dpop::{OriginRule, ProofRequest};
 use crate::error::{AuthError, AuthErrorKind};
 
 /// A credential presented for authentication: the token and the scheme it
@@ -127,8 +127,8 @@ pub(crate) struct TokenSources {
 /// Where a DPoP proof's request comes from.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DpopSource {
-    /// The scheme and authority that override the request's own, if any.
-    pub(crate) public_origin: Option<(String, String)>,
+    /// How the origin a proof names is read.
+    pub(crate) origin: OriginRule,
 }
 
 fn invalid_request(description: &'static str) -> AuthError {
@@ -161,7 +161,13 @@ impl TokenSources {
                     .to_str()
                     .map_err(|_| invalid_proof("the DPoP proof is not valid text"))?,
             };
-            let target = proof_request(request, source.public_origin.as_ref())?;
+            let target = ProofRequest::of_request(
+                request.method(),
+                request.uri(),
+                headers,
+                request.extensions(),
+                &source.origin,
+            )?;
             return Ok(Some(Credential::dpop(token, proof.trim(), target)));
         }
         self.find(headers, request.uri().query())
@@ -189,21 +195,6 @@ impl TokenSources {
         }
         Ok(None)
     }
-}
-
-/// The request a proof must name (see [`ProofRequest::from_request_parts`]),
-/// from the public `origin` when configured.
-fn proof_request<'r, B>(
-    request: &'r http::Request<B>,
-    origin: Option<&(String, String)>,
-) -> Result<ProofRequest<'r>, AuthError> {
-    ProofRequest::of_request(
-        request.method(),
-        request.uri(),
-        request.headers(),
-        request.extensions(),
-        origin.map(|(scheme, authority)| (scheme.as_str(), authority.as_str())),
-    )
 }
 
 /// The token of an `Authorization: Bearer` header. Another scheme (Basic,

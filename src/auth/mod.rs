@@ -82,7 +82,7 @@ mod revocation;
 pub(crate) use authenticated::layer_claims_types;
 pub use authenticated::{Anonymous, Claims};
 pub use credential::{Credential, Scheme};
-pub(crate) use credential::{DpopSource, TokenSources, cookie};
+pub(crate) use credential::{TokenSources, cookie};
 pub(crate) use revocation::RevocationCheck;
 
 use cache::{DEFAULT_CACHE_BYTES, TokenCache};

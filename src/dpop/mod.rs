@@ -63,7 +63,11 @@ use crate::keys::{Algorithm, KeyFamily};
 use crate::store::{ProofUse, RevocationStore};
 
 mod htu;
+mod origin;
 mod proof;
+
+pub(crate) use origin::OriginRule;
+pub use origin::ProxyNetwork;
 
 /// The asymmetric algorithms a proof may be signed with unless configured.
 pub const DEFAULT_ALGORITHMS: [Algorithm; 10] = [
@@ -306,6 +310,22 @@ impl fmt::Debug for ProofRequest<'_> {
     }
 }
 
+/// The address the request came from, as the server recorded it: axum's
+/// `ConnectInfo` (served with `into_make_service_with_connect_info`).
+fn peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    #[cfg(feature = "axum")]
+    {
+        extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = extensions;
+        None
+    }
+}
+
 fn bad_target() -> AuthError {
     AuthError::new(
         AuthErrorKind::InvalidRequest,
@@ -379,44 +399,40 @@ impl<'a> ProofRequest<'a> {
             &parts.uri,
             &parts.headers,
             &parts.extensions,
-            None,
+            &OriginRule::default(),
         )
     }
 
-    /// The request a proof must name: its method, and its URI from the
-    /// public `origin` (scheme, authority) when configured, else from the
-    /// request, as [`from_request_parts`](Self::from_request_parts) says.
+    /// The request a proof must name: its method, and its URI as `rule`
+    /// reads it (a public origin, or what a trusted proxy forwarded), else
+    /// as [`from_request_parts`](Self::from_request_parts) says.
     pub(crate) fn of_request(
         method: &'a http::Method,
         uri: &http::Uri,
         headers: &http::HeaderMap,
         extensions: &http::Extensions,
-        origin: Option<(&str, &str)>,
+        rule: &OriginRule,
     ) -> Result<Self, AuthError> {
         #[cfg(feature = "axum")]
         let path = extensions
             .get::<axum::extract::OriginalUri>()
             .map_or(uri.path(), |original| original.0.path());
         #[cfg(not(feature = "axum"))]
-        let (path, _) = (uri.path(), extensions);
-        let (scheme, authority) = match origin {
-            Some(origin) => origin,
-            None => {
-                let authority = match uri.authority() {
-                    Some(authority) => authority.as_str(),
-                    None => headers
-                        .get(http::header::HOST)
-                        .and_then(|host| host.to_str().ok())
-                        .ok_or_else(|| {
-                            AuthError::new(
-                                AuthErrorKind::InvalidRequest,
-                                "the request names no host a DPoP proof could name",
-                            )
-                        })?,
-                };
-                (uri.scheme_str().unwrap_or("http"), authority)
-            }
+        let path = uri.path();
+        let (scheme, authority) = rule.forwarded(headers, peer(extensions))?;
+        let authority = match authority.or_else(|| uri.authority().map(|a| a.as_str())) {
+            Some(authority) => authority,
+            None => headers
+                .get(http::header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .ok_or_else(|| {
+                    AuthError::new(
+                        AuthErrorKind::InvalidRequest,
+                        "the request names no host a DPoP proof could name",
+                    )
+                })?,
         };
+        let scheme = scheme.or_else(|| uri.scheme_str()).unwrap_or("http");
         Self::from_parts(method.as_str(), scheme, authority, path)
     }
 

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 
 use super::service::{JwtAuth, Shared};
-use crate::auth::{Authenticator, AuthenticatorBuilder, DpopSource, TokenSources};
+use crate::auth::{Authenticator, AuthenticatorBuilder, TokenSources};
 use crate::claims::StandardClaims;
 use crate::dpop::DpopVerifier;
 use crate::error::AuthError;
@@ -228,15 +228,53 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
 
     /// With [`dpop`](Self::dpop): the scheme and authority clients reach
     /// this service at (`https`, `api.example`), which proofs must name,
-    /// whatever the request says of itself.
+    /// whatever the request says of itself. It overrides
+    /// [`dpop_trusted_proxies`](Self::dpop_trusted_proxies).
     pub fn dpop_public_origin(
         mut self,
         scheme: http::uri::Scheme,
         authority: http::uri::Authority,
     ) -> Self {
-        self.sources.dpop = Some(DpopSource {
-            public_origin: Some((scheme.to_string(), authority.to_string())),
-        });
+        self.sources.dpop.get_or_insert_default().origin.public =
+            Some((scheme.to_string(), authority.to_string()));
+        self
+    }
+
+    /// With [`dpop`](Self::dpop): for a request from one of these proxies,
+    /// the URI a proof must name takes its scheme from `X-Forwarded-Proto`
+    /// and its authority from `X-Forwarded-Host` (each the request's own
+    /// when the header is absent). From any other address, and without
+    /// this setting, those headers are ignored: a client could set them
+    /// to make a proof made for another service pass here.
+    ///
+    /// The proxy's address is the connection's, from axum's
+    /// `ConnectInfo`: serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`, or no
+    /// request counts as coming from a proxy. A proxy must set each header
+    /// to one value: a list (a proxy appending to a client's header) is
+    /// refused as `invalid_request`.
+    ///
+    /// ```
+    /// use jwt_guard::dpop::{DpopVerifier, ProxyNetwork};
+    /// use jwt_guard::{JwtLayer, StandardClaims, Validator};
+    ///
+    /// fn layer(validator: Validator) -> Result<JwtLayer, jwt_guard::ConfigError> {
+    ///     Ok(JwtLayer::<StandardClaims>::builder(validator)
+    ///         .dpop(DpopVerifier::default())
+    ///         .dpop_trusted_proxies(["10.0.0.0/8".parse::<ProxyNetwork>()?])
+    ///         .build())
+    /// }
+    /// ```
+    pub fn dpop_trusted_proxies(
+        mut self,
+        proxies: impl IntoIterator<Item = crate::dpop::ProxyNetwork>,
+    ) -> Self {
+        self.sources
+            .dpop
+            .get_or_insert_default()
+            .origin
+            .trusted_proxies
+            .extend(proxies);
         self
     }
 

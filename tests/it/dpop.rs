@@ -780,6 +780,88 @@ mod over_http {
         refused(response, "invalid_dpop_proof", "DPoP", &[&token, &local]).await;
     }
 
+    /// A layer trusting `proxies`' forwarded headers; its base URL (served
+    /// with the connection's address, as `dpop_trusted_proxies` asks).
+    async fn behind(proxies: &[&str]) -> String {
+        let validator = Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .build()
+            .unwrap();
+        let layer = JwtLayer::<StandardClaims>::builder(validator)
+            .dpop(DpopVerifier::default())
+            .dpop_trusted_proxies(proxies.iter().map(|p| p.parse().unwrap()))
+            .build();
+        serve(Router::new().route("/me", get(me)).layer(layer)).await
+    }
+
+    async fn forwarded(
+        url: &str,
+        token: &str,
+        proof: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = client()
+            .get(url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn forwarded_headers_name_the_uri_only_from_trusted_proxies() {
+        let key = es256();
+        let token = access_token(Some(&key));
+        let public = "https://api.example/me";
+        let headers = [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "api.example"),
+        ];
+
+        // The test client connects from 127.0.0.1: a trusted proxy here.
+        let base = behind(&["127.0.0.0/8"]).await;
+        let url = format!("{base}/me");
+        let proof = proof_for(&key, "GET", public, &token);
+        let response = forwarded(&url, &token, &proof, &headers).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let local = proof_for(&key, "GET", &url, &token);
+        let response = forwarded(&url, &token, &local, &headers).await;
+        refused(response, "invalid_dpop_proof", "DPoP", &[&token, &local]).await;
+        // Without the headers, the request's own URI.
+        let local = proof_for(&key, "GET", &url, &token);
+        assert_eq!(
+            forwarded(&url, &token, &local, &[]).await.status(),
+            StatusCode::OK
+        );
+        // Only the scheme forwarded: the request's own host.
+        let host = url.trim_start_matches("http://");
+        let https_local = proof_for(&key, "GET", &format!("https://{host}"), &token);
+        let response = forwarded(&url, &token, &https_local, &headers[..1]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        // A proxy that appends to a client's header: which host is unknown.
+        let proof = proof_for(&key, "GET", public, &token);
+        let appended = [("x-forwarded-host", "evil.example, api.example")];
+        let response = forwarded(&url, &token, &proof, &appended).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request", "{body}");
+
+        // From an address no proxy has: the headers are the client's own
+        // words, and ignored.
+        let base = behind(&["10.0.0.0/8"]).await;
+        let url = format!("{base}/me");
+        let proof = proof_for(&key, "GET", public, &token);
+        let response = forwarded(&url, &token, &proof, &headers).await;
+        refused(response, "invalid_dpop_proof", "DPoP", &[&token, &proof]).await;
+        let local = proof_for(&key, "GET", &url, &token);
+        assert_eq!(
+            forwarded(&url, &token, &local, &headers).await.status(),
+            StatusCode::OK
+        );
+    }
+
     #[tokio::test]
     async fn without_dpop_configured_the_scheme_is_not_taken_and_bound_tokens_are_refused() {
         let validator = Validator::builder()

@@ -1314,12 +1314,205 @@ fn token_cache_memory() {
     );
 }
 
+// ---------------------------------------------------------------------------
+// DPoP: the cost of a proof per request
+// ---------------------------------------------------------------------------
+
+/// Makes the revocation store of a DPoP contender.
+type MakeStore<'a> = &'a dyn Fn() -> std::sync::Arc<dyn jwt_guard::store::RevocationStore>;
+
+/// The URL every DPoP bench request names (`Host` header and path `/`).
+const DPOP_HOST: &str = "bench.local";
+
+/// A proof by `key` for `GET http://bench.local/` with `access_token`, made
+/// now with a fresh `jti`.
+fn dpop_proof(key: &jwt_guard::SigningKey, access_token: &str, jti: u64) -> HeaderValue {
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let ath = {
+        use base64::Engine as _;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+    };
+    let header = serde_json::json!({
+        "typ": "dpop+jwt",
+        "alg": key.algorithm().as_str(),
+        "jwk": key.public_jwk().expect("a public key"),
+    });
+    let claims = serde_json::json!({
+        "jti": format!("bench-proof-{jti}"),
+        "htm": "GET",
+        "htu": format!("http://{DPOP_HOST}/"),
+        "iat": now,
+        "ath": ath,
+    });
+    let proof = key
+        .sign_jws(header.to_string().as_bytes(), claims.to_string().as_bytes())
+        .expect("a proof");
+    HeaderValue::from_str(&proof).expect("a proof is a header value")
+}
+
+/// `GET /` to `DPOP_HOST` with `authorization` and, when given, a `DPoP`
+/// proof.
+fn dpop_request(
+    authorization: &HeaderValue,
+    proof: Option<HeaderValue>,
+) -> Request<axum::body::Body> {
+    let mut req = request::<axum::body::Body>(Some(authorization));
+    req.headers_mut()
+        .insert(http::header::HOST, HeaderValue::from_static(DPOP_HOST));
+    if let Some(proof) = proof {
+        req.headers_mut().insert("dpop", proof);
+    }
+    req
+}
+
+/// `dpop/*`: jwt-guard's layer taking DPoP (`JwtLayerBuilder::dpop`,
+/// defaults, token cache on), per request: a bearer token (no proof), and
+/// a token bound to an ES256 and to an Ed25519 key, each request with a
+/// fresh proof (made outside the timing by `iter_batched`'s setup): the
+/// proof's parse, signature and thumbprint, `htm`/`htu`/`iat`/`ath`, and
+/// its single use recorded in a `MemoryStore`, or in Redis through a
+/// mirror-mode `RedisStore` (one round trip per proof, on loopback).
+fn dpop(c: &mut Criterion) {
+    use jwt_guard::dpop::DpopVerifier;
+    use jwt_guard::store::MemoryStore;
+    use jwt_guard::store::redis::{RedisConfig, RedisStore};
+    use jwt_guard::{Algorithm, Claims, JwtLayer, SigningKey, StandardClaims};
+
+    install_crypto_provider();
+    let rt = runtime();
+    let router = |store: MakeStore<'_>| {
+        let layer = JwtLayer::<StandardClaims>::builder(contenders::jwt_guard_hs256_validator())
+            .shared_store(store())
+            .dpop(DpopVerifier::default())
+            .build();
+        axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|c: Claims<StandardClaims>| async move { c.sub.clone() }),
+            )
+            .layer(layer)
+    };
+    let memory = || -> std::sync::Arc<dyn jwt_guard::store::RevocationStore> {
+        // Room for every proof a run makes (each kept for its window).
+        std::sync::Arc::new(MemoryStore::builder().max_dpop_proofs(4_000_000).build())
+    };
+    let redis = redis_server::RedisServer::start();
+    let background = background_runtime();
+    let redis_store = {
+        let _enter = background.enter();
+        RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-dpop:")).expect("redis store")
+    };
+    rt.block_on(redis_store.ready(Duration::from_secs(10)))
+        .expect("redis store ready");
+    let on_redis = {
+        let store = redis_store.clone();
+        move || -> std::sync::Arc<dyn jwt_guard::store::RevocationStore> {
+            std::sync::Arc::new(store.clone())
+        }
+    };
+
+    let signer = SigningKey::hmac(Algorithm::HS256, SECRET.as_bytes()).expect("hmac key");
+    let es256 = {
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::generate(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        )
+        .expect("ec keygen");
+        let pem = pem("PRIVATE KEY", pair.to_pkcs8v1().expect("pkcs8").as_ref());
+        SigningKey::from_ec_pem(Algorithm::ES256, &pem).expect("es256 key")
+    };
+    let ed25519 = {
+        let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().expect("ed25519 keygen");
+        let pem = pem("PRIVATE KEY", pair.to_pkcs8v1().expect("pkcs8").as_ref());
+        SigningKey::from_ed_pem(&pem).expect("ed25519 key")
+    };
+    let token_for = |key: Option<&SigningKey>| {
+        let mut claims = serde_json::to_value(bench_claims()).expect("claims");
+        if let Some(key) = key {
+            claims["cnf"] = serde_json::json!({ "jkt": key.thumbprint().expect("thumbprint") });
+        }
+        signer.sign("at+jwt", &claims).expect("token")
+    };
+
+    let jti = std::cell::Cell::new(0u64);
+    let next = || {
+        jti.set(jti.get() + 1);
+        jti.get()
+    };
+    let mut group = c.benchmark_group("dpop");
+    let bearer = bearer(&token_for(None));
+    let svc = router(&memory);
+    let status = |req: Request<axum::body::Body>| {
+        rt.block_on(async { svc.clone().oneshot(req).await.unwrap().status() })
+    };
+    assert_eq!(status(dpop_request(&bearer, None)), StatusCode::OK);
+    group.bench_function("jwt-guard/bearer", |b| {
+        b.to_async(&rt).iter(|| {
+            let svc = svc.clone();
+            let req = dpop_request(&bearer, None);
+            async move { black_box(svc.oneshot(req).await.unwrap()) }
+        })
+    });
+    let contenders: [(&str, &SigningKey, MakeStore<'_>); 3] = [
+        ("jwt-guard/ES256", &es256, &memory),
+        ("jwt-guard/EdDSA", &ed25519, &memory),
+        ("jwt-guard+redis/ES256", &es256, &on_redis),
+    ];
+    for (id, key, store) in contenders {
+        let token = token_for(Some(key));
+        let authorization = HeaderValue::from_str(&format!("DPoP {token}")).expect("header");
+        let svc = router(store);
+        let status = |req: Request<axum::body::Body>| {
+            rt.block_on(async { svc.clone().oneshot(req).await.unwrap().status() })
+        };
+        // Checked first: a fresh proof passes, the same proof again and the
+        // token without one are refused.
+        let proof = dpop_proof(key, &token, next());
+        assert_eq!(
+            status(dpop_request(&authorization, Some(proof.clone()))),
+            StatusCode::OK,
+            "{id}"
+        );
+        assert_eq!(
+            status(dpop_request(&authorization, Some(proof))),
+            StatusCode::UNAUTHORIZED,
+            "{id}"
+        );
+        assert_eq!(
+            status(dpop_request(&authorization, None)),
+            StatusCode::UNAUTHORIZED,
+            "{id}"
+        );
+        group.bench_function(id, |b| {
+            b.to_async(&rt).iter_batched(
+                || dpop_request(&authorization, Some(dpop_proof(key, &token, next()))),
+                |req| {
+                    let svc = svc.clone();
+                    async move {
+                        let response = svc.oneshot(req).await.unwrap();
+                        debug_assert_eq!(response.status(), StatusCode::OK);
+                        black_box(response)
+                    }
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+    drop(redis_store);
+    drop(background);
+}
+
 criterion_group!(
     benches,
     requests,
     verify,
     issue,
     revocations,
+    dpop,
     extra_measurements
 );
 criterion_main!(benches);
