@@ -20,6 +20,7 @@
 //! | `MissingLayer` | 500 | `server_error` | 13 INTERNAL |
 //! | `KeyBinding` (a bound token as bearer, …) | 401 | `invalid_token` | 16 UNAUTHENTICATED |
 //! | `InvalidDpopProof` | 401, `WWW-Authenticate: DPoP` | `invalid_dpop_proof` | 16 UNAUTHENTICATED |
+//! | `UseDpopNonce` | 401, `WWW-Authenticate: DPoP`, `DPoP-Nonce` | `use_dpop_nonce` | 16 UNAUTHENTICATED |
 
 use std::borrow::Cow;
 use std::fmt;
@@ -113,6 +114,10 @@ pub enum AuthErrorKind {
     /// breaks one of its rules: its type, algorithm, key, signature, method,
     /// URI, age, access-token hash or key binding, or it was used before.
     InvalidDpopProof,
+    /// The DPoP proof carries no nonce, or not a current one, where the
+    /// server requires its nonces (RFC 9449 §9): the client makes it again
+    /// with the nonce of the answer's `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl AuthError {
@@ -233,6 +238,7 @@ impl AuthError {
             }
             AuthErrorKind::MissingLayer => "server_error",
             AuthErrorKind::InvalidDpopProof => "invalid_dpop_proof",
+            AuthErrorKind::UseDpopNonce => "use_dpop_nonce",
             _ => "invalid_token",
         })
     }

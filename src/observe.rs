@@ -154,5 +154,6 @@ fn reason(kind: AuthErrorKind) -> &'static str {
         AuthErrorKind::MissingLayer => "missing_layer",
         AuthErrorKind::KeyBinding => "key_binding",
         AuthErrorKind::InvalidDpopProof => "invalid_dpop_proof",
+        AuthErrorKind::UseDpopNonce => "use_dpop_nonce",
     }
 }

@@ -19,7 +19,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response};
 
 use crate::error::{AuthError, AuthErrorKind};
@@ -47,6 +47,9 @@ pub(crate) struct Rejecter {
 pub(crate) struct DpopChallenge {
     pub(crate) algs: String,
     pub(crate) required: bool,
+    /// The nonces proofs must carry: a refusal for want of one hands out
+    /// a fresh one.
+    pub(crate) nonces: Option<crate::dpop::DpopNonces>,
 }
 
 impl fmt::Debug for Rejecter {
@@ -189,7 +192,16 @@ impl AuthError {
             quote_escape(realm),
             dpop.algs
         );
-        let proof_problem = self.kind() == AuthErrorKind::InvalidDpopProof;
+        let proof_problem = matches!(
+            self.kind(),
+            AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce
+        );
+        if self.kind() == AuthErrorKind::UseDpopNonce
+            && let Some(nonces) = &dpop.nonces
+            && let Ok(nonce) = HeaderValue::from_str(&nonces.issue())
+        {
+            headers.insert(HeaderName::from_static("dpop-nonce"), nonce);
+        }
         if proof_problem || dpop.required {
             if let Some(code) = self.error_code() {
                 challenge.push_str(&format!(

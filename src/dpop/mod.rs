@@ -21,7 +21,10 @@
 //!   normal form, without query or fragment);
 //! - `iat` is at most [`max_age`](DpopVerifierBuilder::max_age) old and at
 //!   most [`leeway`](DpopVerifierBuilder::leeway) ahead;
-//! - with an access token, `ath` is its SHA-256.
+//! - with an access token, `ath` is its SHA-256;
+//! - with [`nonces`](DpopVerifierBuilder::nonces), `nonce` is a server
+//!   nonce still within its lifetime ([`DpopNonces`]; else
+//!   `use_dpop_nonce`).
 //!
 //! [`verify_once`](DpopVerifier::verify_once) adds the replay check: the
 //! proof's use is recorded in the [`RevocationStore`] (in memory, or in
@@ -63,8 +66,11 @@ use crate::keys::{Algorithm, KeyFamily};
 use crate::store::{ProofUse, RevocationStore};
 
 mod htu;
+mod nonce;
 mod origin;
 mod proof;
+
+pub use nonce::{DEFAULT_NONCE_LIFETIME, DpopNonces};
 
 pub(crate) use origin::OriginRule;
 pub use origin::ProxyNetwork;
@@ -96,6 +102,7 @@ pub struct DpopVerifier {
     algorithms: Vec<Algorithm>,
     max_age: Duration,
     leeway: Duration,
+    nonces: Option<DpopNonces>,
 }
 
 impl fmt::Debug for DpopVerifier {
@@ -104,6 +111,7 @@ impl fmt::Debug for DpopVerifier {
             .field("algorithms", &self.algorithms)
             .field("max_age", &self.max_age)
             .field("leeway", &self.leeway)
+            .field("nonces", &self.nonces)
             .finish()
     }
 }
@@ -115,6 +123,7 @@ impl Default for DpopVerifier {
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             max_age: DEFAULT_MAX_AGE,
             leeway: DEFAULT_LEEWAY,
+            nonces: None,
         }
     }
 }
@@ -207,6 +216,11 @@ impl DpopVerifier {
         names.join(" ")
     }
 
+    /// The nonces proofs must carry, if the verifier requires them.
+    pub fn nonces(&self) -> Option<&DpopNonces> {
+        self.nonces.as_ref()
+    }
+
     /// How long a proof's `jti` must be remembered to refuse it again:
     /// until no clock could accept the proof any more.
     pub fn replay_window(&self) -> Duration {
@@ -253,6 +267,15 @@ impl DpopVerifierBuilder {
     /// (default [`DEFAULT_LEEWAY`], at most a minute).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.verifier.leeway = leeway;
+        self
+    }
+
+    /// Requires a server nonce in every proof (RFC 9449 §9): one of
+    /// `nonces`, still within its lifetime. A proof without one is
+    /// refused with [`AuthErrorKind::UseDpopNonce`]; the layer's answer
+    /// carries a fresh nonce in its `DPoP-Nonce` header.
+    pub fn nonces(mut self, nonces: DpopNonces) -> Self {
+        self.verifier.nonces = Some(nonces);
         self
     }
 

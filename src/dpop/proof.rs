@@ -87,6 +87,16 @@ impl DpopVerifier {
             Some(Value::String(nonce)) => Some(nonce.clone()),
             Some(_) => return Err(invalid("the DPoP proof's nonce is not a string")),
         };
+        if let Some(nonces) = &self.nonces
+            && !nonce
+                .as_deref()
+                .is_some_and(|nonce| nonces.accepts(nonce, now))
+        {
+            return Err(AuthError::new(
+                AuthErrorKind::UseDpopNonce,
+                "the DPoP proof must carry a current nonce from this server",
+            ));
+        }
         Ok(VerifiedProof {
             jkt,
             jti: jti.to_owned(),

@@ -283,6 +283,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> JwtLayerBuilder<T> {
         let dpop = self.dpop.as_ref().map(|verifier| DpopChallenge {
             algs: verifier.challenge_algs(),
             required: self.dpop_required,
+            nonces: verifier.nonces().cloned(),
         });
         let rejecter = Arc::new(Rejecter::new(self.realm, self.custom, dpop));
         let mut sources = self.sources;

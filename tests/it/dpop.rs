@@ -1018,6 +1018,104 @@ mod from_node {
     }
 }
 
+/// Server nonces (RFC 9449 §9) with proofs made by panva's `dpop`: a proof
+/// without a current nonce is refused with `use_dpop_nonce` and a fresh
+/// nonce in `DPoP-Nonce`, with which the client's next proof passes.
+mod nonces_from_node {
+    use axum::Router;
+    use axum::routing::get;
+    use jwt_guard::dpop::DpopNonces;
+    use jwt_guard::store::MemoryStore;
+    use jwt_guard::{Claims, JwtLayer, StandardClaims, Validator, VerifyingKey};
+    use reqwest::StatusCode;
+
+    use super::*;
+    use crate::support::interop::{node, or_skip};
+    use crate::support::{client, serve};
+
+    const SECRET: &[u8] = b"dpop-nonce-test-secret-0123456789abcdef";
+    const NONCE_SECRET: &[u8] = b"the-instances-shared-nonce-secret-0123";
+
+    #[tokio::test]
+    async fn a_proof_without_a_current_nonce_gets_one_and_passes_with_it() {
+        let Some(mut node) = or_skip(node(), "dpop::nonces_from_node") else {
+            return;
+        };
+        let validator = Validator::builder()
+            .key(VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap())
+            .build()
+            .unwrap();
+        let verifier = DpopVerifier::builder()
+            .nonces(DpopNonces::new(NONCE_SECRET).unwrap())
+            .build()
+            .unwrap();
+        let layer = JwtLayer::<StandardClaims>::builder(validator)
+            .store(MemoryStore::new())
+            .dpop(verifier)
+            .build();
+        let api = Router::new().route(
+            "/me",
+            get(|claims: Claims<StandardClaims>| async move { claims.sub.clone() }),
+        );
+        let url = format!("{}/me", serve(api.layer(layer)).await);
+        let key = node.call(&json!({ "op": "dpop_key", "alg": "ES256" }));
+        let claims = json!({
+            "sub": "alice", "exp": now() + 300, "iat": now(), "jti": unique_id(),
+            "cnf": { "jkt": key["jkt"] },
+        });
+        let token = SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .sign("at+jwt", &claims)
+            .unwrap();
+        let mut proof = |nonce: Option<&str>| {
+            let answer = node.call(&json!({
+                "op": "dpop_proof", "id": key["id"], "htm": "GET", "htu": url,
+                "access_token": token, "nonce": nonce,
+            }));
+            answer["proof"].as_str().unwrap().to_owned()
+        };
+        let send = async |proof: &str| {
+            client()
+                .get(&url)
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .send()
+                .await
+                .unwrap()
+        };
+        // Asserts `use_dpop_nonce`; returns the nonce handed out.
+        let needs_nonce = async |response: reqwest::Response| {
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let challenge = response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                challenge.starts_with("DPoP ") && challenge.contains(r#"error="use_dpop_nonce""#),
+                "{challenge}"
+            );
+            let nonce = response.headers()["dpop-nonce"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "use_dpop_nonce");
+            nonce
+        };
+
+        let nonce = needs_nonce(send(&proof(None)).await).await;
+        assert_eq!(send(&proof(Some(&nonce))).await.status(), StatusCode::OK);
+        // The nonce again, in a new proof: still current.
+        assert_eq!(send(&proof(Some(&nonce))).await.status(), StatusCode::OK);
+        // Another server's nonce, or a made-up one.
+        let foreign = DpopNonces::new(b"another-deployments-secret-0123456789")
+            .unwrap()
+            .issue();
+        needs_nonce(send(&proof(Some(&foreign))).await).await;
+        needs_nonce(send(&proof(Some("made-up"))).await).await;
+    }
+}
+
 /// The issuer binds a session to the key of the proof its login came with
 /// (RFC 9449 §5): access tokens carry `cnf.jkt`, refresh tokens rotate
 /// only with a proof of that key.
