@@ -1376,8 +1376,8 @@ fn dpop_request(
 /// proof's parse, signature and thumbprint, `htm`/`htu`/`iat`/`ath`, and
 /// its single use recorded in a `MemoryStore`, or in Redis through a
 /// mirror-mode `RedisStore` (one round trip per proof, on loopback; the
-/// store's connection on the measuring runtime). `roundtrip/redis-mget`
-/// is the round trip's scale.
+/// store's tasks on a runtime of their own). `roundtrip/redis-mget` is the
+/// round trip's scale.
 fn dpop(c: &mut Criterion) {
     use jwt_guard::dpop::DpopVerifier;
     use jwt_guard::store::MemoryStore;
@@ -1403,12 +1403,12 @@ fn dpop(c: &mut Criterion) {
         std::sync::Arc::new(MemoryStore::builder().max_dpop_proofs(4_000_000).build())
     };
     let redis = redis_server::RedisServer::start();
-    // On the measuring runtime, as the direct store of `requests`: its
-    // connection's task then runs where the request waits for it (on
-    // another runtime, every reply would cross threads). Every DPoP
-    // request waits for Redis, so the mirror's own task gets its turns.
+    // The mirror's task on a runtime of its own, as in `requests`: the
+    // memory-store contenders' loops on `rt` never yield, and a mirror
+    // starved there lets its lease lapse (503).
+    let background = background_runtime();
     let redis_store = {
-        let _enter = rt.enter();
+        let _enter = background.enter();
         RedisStore::new(RedisConfig::url(redis.url()).prefix("bench-dpop:")).expect("redis store")
     };
     rt.block_on(redis_store.ready(Duration::from_secs(10)))
@@ -1508,6 +1508,7 @@ fn dpop(c: &mut Criterion) {
     }
     group.finish();
     drop(redis_store);
+    drop(background);
 }
 
 criterion_group!(
