@@ -122,17 +122,7 @@ impl Provider {
     /// An access token for `scope`, by the client-credentials grant over
     /// HTTP, as a client gets one.
     pub fn token(&mut self, scope: &str) -> String {
-        let answer = self.call(json!({
-            "op": "token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scope": scope,
-        }));
-        // The answer holds a token: show only its status and error.
-        assert_eq!(
-            answer["status"], 200,
-            "token request: {}",
-            answer["body"]["error"]
-        );
-        assert_eq!(answer["body"]["token_type"], "Bearer");
-        answer["body"]["access_token"].as_str().unwrap().to_owned()
+        self.grant(scope, None, "Bearer")
     }
 
     /// A DPoP key pair for `alg`, kept by the provider's process (panva's
@@ -146,16 +136,23 @@ impl Provider {
     /// A DPoP-bound access token for `scope`: the client-credentials grant
     /// with a proof of key `key` (RFC 9449 §5).
     pub fn dpop_token(&mut self, scope: &str, key: u64) -> String {
+        self.grant(scope, Some(key), "DPoP")
+    }
+
+    /// The client-credentials grant for `scope`, with a proof of DPoP key
+    /// `dpop` if any: the access token, of type `token_type`.
+    fn grant(&mut self, scope: &str, dpop: Option<u64>, token_type: &str) -> String {
         let answer = self.call(json!({
             "op": "token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "scope": scope, "dpop": key,
+            "scope": scope, "dpop": dpop,
         }));
+        // The answer holds a token: show only its status and error.
         assert_eq!(
             answer["status"], 200,
             "token request: {}",
             answer["body"]["error"]
         );
-        assert_eq!(answer["body"]["token_type"], "DPoP");
+        assert_eq!(answer["body"]["token_type"], token_type);
         answer["body"]["access_token"].as_str().unwrap().to_owned()
     }
 
