@@ -1021,6 +1021,7 @@ mod from_node {
 /// Server nonces (RFC 9449 §9) with proofs made by panva's `dpop`: a proof
 /// without a current nonce is refused with `use_dpop_nonce` and a fresh
 /// nonce in `DPoP-Nonce`, with which the client's next proof passes.
+#[cfg(feature = "axum")]
 mod nonces_from_node {
     use axum::Router;
     use axum::routing::get;
