@@ -11,7 +11,7 @@
 //   {"op":"dpop_key","alg":"ES256"|"Ed25519"|"PS256"|"RS256"}
 //     -> {"ok":true,"id":n,"jkt":"…"}   (a key pair made by panva's dpop, kept here)
 //   {"op":"dpop_proof","id":n,"htm":…,"htu":…,"access_token":… (optional),
-//    "nonce":… (optional)}
+//    "nonce":… (optional),"age":seconds (optional: made that long ago)}
 //     -> {"ok":true,"proof":"…"}         (dpop's generateProof with that key)
 //
 // Every check the libraries offer is on: signature, algorithm, iss, aud,
@@ -119,7 +119,7 @@ for await (const line of lines) {
     else if (req.op === 'dpop_key') answer = { ok: true, ...(await dpopKey(req.alg)) };
     else if (req.op === 'dpop_proof') answer = {
       ok: true,
-      proof: await dpopProof(req.id, req.htu, req.htm, req.access_token, req.nonce),
+      proof: await dpopProof(req.id, req.htu, req.htm, req.access_token, req.nonce, req.age),
     };
     else throw new Error(`unknown op ${req.op}`);
   } catch (error) {

@@ -334,6 +334,7 @@ async fn the_quickstart_trusts_a_provider_named_by_oidc_issuer_url() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dpop_bound_tokens_of_a_real_provider_pass_the_quickstart_only_with_their_proof() {
+    use crate::support::dpop;
     use crate::support::redis::RedisServer;
 
     let test = "dpop_bound_tokens_of_a_real_provider_pass_the_quickstart_only_with_their_proof";
@@ -361,38 +362,11 @@ async fn dpop_bound_tokens_of_a_real_provider_pass_the_quickstart_only_with_thei
     assert_eq!(payload["cnf"]["jkt"], jkt, "the provider bound the token");
     let me = format!("{ORIGIN}/me");
 
-    // Sends `authorization` (and `proof`) to `instance`'s /me; the status,
-    // the `error`, and whether a DPoP challenge came. Nothing answered
-    // repeats the token or the proof.
     let ask = async |instance: &str, authorization: &str, proof: Option<&str>| {
-        let mut request = client()
-            .get(format!("{instance}/me"))
-            .header("authorization", authorization);
-        if let Some(proof) = proof {
-            request = request.header("dpop", proof);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = format!("{:?}", response.headers());
-        let challenge = response
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .any(|value| value.to_str().unwrap().starts_with("DPoP "));
-        let body = response.text().await.unwrap();
-        for secret in [Some(token.as_str()), proof].into_iter().flatten() {
-            // An unsigned proof has no signature to leak.
-            let signature = secret.rsplit('.').next().unwrap();
-            if !signature.is_empty() {
-                assert!(!body.contains(signature) && !headers.contains(signature));
-            }
-        }
-        let error =
-            serde_json::from_str::<Value>(&body).map_or(Value::Null, |b| b["error"].clone());
-        (status, error, challenge)
+        dpop::ask(&format!("{instance}/me"), authorization, proof).await
     };
     let dpop = format!("DPoP {token}");
-    let refused = (StatusCode::UNAUTHORIZED, json!("invalid_dpop_proof"), true);
+    let refused = dpop::refused();
 
     // A good proof: accepted once, then refused on this instance and on
     // the other one (the replay cache is in Redis).
@@ -456,48 +430,7 @@ async fn dpop_bound_tokens_of_a_real_provider_pass_the_quickstart_only_with_thei
     }
 
     // Proofs no client library makes: unsigned, HMAC, a private key.
-    let ec = SigningKey::from_ec_pem(
-        Algorithm::ES256,
-        ec_key(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING).private_pem,
-    )
-    .unwrap();
-    let claims = json!({
-        "jti": crate::support::unique_id(), "htm": "GET", "htu": me,
-        "iat": crate::support::now(), "ath": URL_SAFE_NO_PAD.encode(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()),
-        ),
-    });
-    let encode = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
-    let unsigned = format!(
-        "{}.{}.",
-        encode(&json!({ "typ": "dpop+jwt", "alg": "none", "jwk": ec.public_jwk().unwrap() })),
-        encode(&claims)
-    );
-    let secret = b"an-hmac-key-a-client-might-try-0123456789";
-    let hmac = SigningKey::hmac(Algorithm::HS256, secret)
-        .unwrap()
-        .sign_jws(
-            json!({ "typ": "dpop+jwt", "alg": "HS256", "jwk": { "kty": "oct", "k": URL_SAFE_NO_PAD.encode(secret) } })
-                .to_string()
-                .as_bytes(),
-            claims.to_string().as_bytes(),
-        )
-        .unwrap();
-    let mut with_d = ec.public_jwk().unwrap();
-    with_d["d"] = json!(URL_SAFE_NO_PAD.encode([1u8; 32]));
-    let private = ec
-        .sign_jws(
-            json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": with_d })
-                .to_string()
-                .as_bytes(),
-            claims.to_string().as_bytes(),
-        )
-        .unwrap();
-    for (proof, why) in [
-        (unsigned, "alg none"),
-        (hmac, "HMAC"),
-        (private, "private key"),
-    ] {
+    for (proof, why) in dpop::forged_proofs(&me, &token) {
         assert_eq!(ask(&a.url, &dpop, Some(&proof)).await, refused, "{why}");
     }
     eprintln!("dpop: oidc-provider DPoP-bound token, dpop proofs, two quickstarts: ok");

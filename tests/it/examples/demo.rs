@@ -951,6 +951,7 @@ async fn health_reports_the_store_and_live_only_the_process() {
 /// a proof of that key, and its refresh token rotates only with one.
 mod dpop_from_node {
     use super::*;
+    use crate::support::dpop;
     use crate::support::interop::{Driver, node, or_skip};
 
     struct Key {
@@ -968,8 +969,20 @@ mod dpop_from_node {
     }
 
     fn proof(node: &mut Driver, key: &Key, htm: &str, htu: &str, token: Option<&str>) -> String {
+        aged_proof(node, key, (htm, htu), token, 0)
+    }
+
+    /// A proof made `age` seconds ago.
+    fn aged_proof(
+        node: &mut Driver,
+        key: &Key,
+        (htm, htu): (&str, &str),
+        token: Option<&str>,
+        age: u64,
+    ) -> String {
         let answer = node.call(&json!({
             "op": "dpop_proof", "id": key.id, "htm": htm, "htu": htu, "access_token": token,
+            "age": age,
         }));
         assert_eq!(answer["ok"], true, "{answer}");
         answer["proof"].as_str().unwrap().to_owned()
@@ -1055,21 +1068,76 @@ mod dpop_from_node {
         let login =
             bound_tokens(post(&login_url, credentials.clone(), Some(&at_login)).await).await;
         assert_eq!(bound_key(&login.access), json!(key.jkt));
-        // The login's proof, replayed on the other instance's login: used.
-        let replayed = post(&format!("{b}/auth/login"), credentials, Some(&at_login)).await;
-        assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+        // The login's proof again: used.
+        let replayed = post(&login_url, credentials.clone(), Some(&at_login)).await;
+        assert_eq!(
+            error_of(replayed).await,
+            (StatusCode::BAD_REQUEST, json!("invalid_dpop_proof"))
+        );
 
         // The bound token works with a proof of the key, on either instance.
-        let dpop = format!("DPoP {}", login.access);
+        let bound = format!("DPoP {}", login.access);
         for base in [&a, &b] {
             let url = format!("{base}/me");
             let good = proof(&mut node, &key, "GET", &url, Some(&login.access));
-            assert_eq!(me(&url, &dpop, Some(&good)).await.status(), StatusCode::OK);
+            assert_eq!(me(&url, &bound, Some(&good)).await.status(), StatusCode::OK);
             let (status, error) =
                 error_of(me(&url, &format!("Bearer {}", login.access), None).await).await;
             assert_eq!(
                 (status, error),
                 (StatusCode::UNAUTHORIZED, json!("invalid_token"))
+            );
+        }
+
+        // Every refusal of RFC 9449 on the demo's own API: a proof used
+        // before, none, and proofs for another method, URL, token (a second
+        // login's, same key) or key, a stale one, and the proofs no client
+        // library makes.
+        let me_a = format!("{a}/me");
+        let good = proof(&mut node, &key, "GET", &me_a, Some(&login.access));
+        assert_eq!(
+            dpop::ask(&me_a, &bound, Some(&good)).await.0,
+            StatusCode::OK
+        );
+        assert_eq!(
+            dpop::ask(&me_a, &bound, Some(&good)).await,
+            dpop::refused(),
+            "replayed"
+        );
+        assert_eq!(
+            dpop::ask(&me_a, &bound, None).await,
+            dpop::refused(),
+            "no proof"
+        );
+        let at_second = proof(&mut node, &key, "POST", &login_url, None);
+        let second = bound_tokens(post(&login_url, credentials, Some(&at_second)).await).await;
+        let stranger = self::key(&mut node);
+        let admin = format!("{a}/admin");
+        let token = Some(login.access.as_str());
+        for (proof, why) in [
+            (proof(&mut node, &key, "POST", &me_a, token), "method"),
+            (proof(&mut node, &key, "GET", &admin, token), "URL"),
+            (
+                proof(&mut node, &key, "GET", &me_a, Some(&second.access)),
+                "token",
+            ),
+            (proof(&mut node, &stranger, "GET", &me_a, token), "key"),
+            (
+                aged_proof(&mut node, &key, ("GET", &me_a), token, 120),
+                "stale iat",
+            ),
+        ] {
+            assert_eq!(
+                dpop::ask(&me_a, &bound, Some(&proof)).await,
+                dpop::refused(),
+                "another {why}"
+            );
+        }
+        for (proof, why) in dpop::forged_proofs(&me_a, &login.access) {
+            assert_eq!(
+                dpop::ask(&me_a, &bound, Some(&proof)).await,
+                dpop::refused(),
+                "{why}"
             );
         }
 

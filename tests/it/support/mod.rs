@@ -1,6 +1,8 @@
 //! Shared test harness: keys and token minting at test time, and serving a
 //! router on a free loopback port for a real HTTP client.
 
+#[cfg(feature = "axum")]
+pub mod dpop;
 #[cfg(any(all(feature = "axum", feature = "redis"), feature = "tonic"))]
 pub mod example;
 pub mod interop;
