@@ -162,7 +162,7 @@ impl AuthError {
         }
         // A proof's problem is answered in the DPoP scheme (RFC 9449 §7.1).
         let scheme = match self.kind() {
-            AuthErrorKind::InvalidDpopProof => "DPoP",
+            AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce => "DPoP",
             _ => "Bearer",
         };
         let mut challenge = format!("{scheme} realm=\"{}\"", quote_escape(realm));
@@ -381,6 +381,21 @@ mod tests {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             assert_eq!(is_grpc(&headers), grpc, "{ct}");
         }
+    }
+
+    #[test]
+    fn dpop_refusals_are_challenged_in_the_dpop_scheme() {
+        for kind in [AuthErrorKind::InvalidDpopProof, AuthErrorKind::UseDpopNonce] {
+            let challenge = AuthError::new(kind, "why").challenge("api").unwrap();
+            assert!(challenge.starts_with("DPoP realm=\"api\""), "{challenge}");
+        }
+        let challenge = AuthError::new(AuthErrorKind::UseDpopNonce, "why")
+            .challenge("api")
+            .unwrap();
+        assert!(
+            challenge.contains("error=\"use_dpop_nonce\""),
+            "{challenge}"
+        );
     }
 
     #[test]

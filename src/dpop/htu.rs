@@ -66,8 +66,18 @@ pub(crate) fn normalize(uri: &str) -> Option<String> {
     Some(normal)
 }
 
-/// The target URI of a request from its parts, in normal form.
+/// The target URI of a request from its parts, in normal form; `None`
+/// when a part holds more than it names. The authority comes from a `Host`
+/// header (or a forwarded one) that no HTTP/1 server checks: `api.example?`
+/// or `api.example/a` would otherwise move the path once joined (a proof
+/// made for `/` would pass at `/admin`), so it may hold no `/`, `?`, `#`
+/// or `@`. (A query after the path is dropped, as in a proof's `htu`.)
 pub(crate) fn target(scheme: &str, authority: &str, path: &str) -> Option<String> {
+    if !scheme.bytes().all(|b| b.is_ascii_alphabetic())
+        || authority.bytes().any(|b| b"/?#@".contains(&b))
+    {
+        return None;
+    }
     let path = if path.starts_with('/') { path } else { "" };
     normalize(&format!("{scheme}://{authority}{path}"))
 }
@@ -202,6 +212,29 @@ mod tests {
         ] {
             assert_ne!(normalize(uri), a, "{uri}");
         }
+    }
+
+    #[test]
+    fn a_part_holding_more_than_it_names_is_no_target() {
+        assert_eq!(
+            target("http", "api.example:8080", "/admin").as_deref(),
+            Some("http://api.example:8080/admin")
+        );
+        // Each would move or cut the path once joined.
+        for (scheme, authority, path) in [
+            ("http", "api.example?", "/admin"),
+            ("http", "api.example#", "/admin"),
+            ("http", "api.example/a", "/b"),
+            ("http", "user@api.example", "/admin"),
+            ("http://evil.example/x?", "api.example", "/admin"),
+        ] {
+            assert_eq!(target(scheme, authority, path), None, "{authority} {path}");
+        }
+        // A query or fragment after the path goes, as from an `htu`.
+        assert_eq!(
+            target("http", "api.example", "/admin?x=1#y").as_deref(),
+            Some("http://api.example/admin")
+        );
     }
 
     #[test]

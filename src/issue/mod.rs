@@ -661,8 +661,10 @@ impl Issuer {
     /// Rotates `refresh_token` of a session bound to the key of `proof`
     /// (RFC 9449 §5): the new access token is bound to it too. The token
     /// of a session bound to another key, or to none, is
-    /// [`IssueErrorKind::UnknownGrant`], and nothing is written: a thief
-    /// without the key can neither rotate the token nor spend it.
+    /// [`IssueErrorKind::UnknownGrant`] (a revoked session's,
+    /// [`RevokedGrant`](IssueErrorKind::RevokedGrant), whatever the key),
+    /// and nothing is written: a thief without the key can neither rotate
+    /// the token nor spend it.
     ///
     /// `proof` must have been verified against this request and used once
     /// ([`DpopVerifier::verify_once`](crate::dpop::DpopVerifier::verify_once)).

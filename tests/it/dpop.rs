@@ -780,6 +780,38 @@ mod over_http {
         refused(response, "invalid_dpop_proof", "DPoP", &[&token, &local]).await;
     }
 
+    #[tokio::test]
+    async fn a_host_header_cannot_move_the_path_a_proof_names() {
+        let base = service(false).await;
+        let host = base.trim_start_matches("http://").to_owned();
+        let key = es256();
+        let token = access_token(Some(&key));
+        // A proof for `/`, sent to `/v1/me` with a Host that would cut the
+        // path off (`…?`), or put another in front of it (`…/x`).
+        for (forged_host, names) in [
+            (format!("{host}?"), format!("http://{host}/")),
+            (format!("{host}#"), format!("http://{host}/")),
+            (format!("{host}/x"), format!("http://{host}/x/v1/me")),
+        ] {
+            let proof = proof_for(&key, "GET", &names, &token);
+            let response = client()
+                .get(format!("{base}/v1/me"))
+                .header("host", &forged_host)
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", &proof)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "Host: {forged_host}"
+            );
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_request", "{body}");
+        }
+    }
+
     /// A layer trusting `proxies`' forwarded headers; its base URL (served
     /// with the connection's address, as `dpop_trusted_proxies` asks).
     async fn behind(proxies: &[&str]) -> String {

@@ -212,10 +212,11 @@ impl Mirror {
     /// wrote is applied as its message arrives; either may land in the
     /// middle of a scan.
     pub(crate) fn reloading(&self) -> Reloading<'_> {
-        self.state
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .applied_during_reload = Some(Vec::new());
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        // One task reloads, one reload at a time: a second would drop the
+        // first one's events.
+        debug_assert!(state.applied_during_reload.is_none());
+        state.applied_during_reload = Some(Vec::new());
         Reloading { mirror: self }
     }
 
