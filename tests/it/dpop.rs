@@ -929,11 +929,13 @@ mod from_node {
     use reqwest::StatusCode;
 
     use super::*;
+    use crate::support::dpop;
     use crate::support::interop::{Driver, node, or_skip};
     use crate::support::redis::RedisServer;
-    use crate::support::{client, serve};
+    use crate::support::serve;
 
     const SECRET: &[u8] = b"dpop-node-secret-0123456789abcdef-0123";
+    const ORIGIN: &str = "api.public.test";
 
     fn bound_token(jkt: &str) -> String {
         let claims = json!({
@@ -953,9 +955,12 @@ mod from_node {
             .unwrap();
         let store = RedisStore::new(RedisConfig::url(redis.url())).unwrap();
         store.ready(Duration::from_secs(10)).await.unwrap();
+        // Both instances behind one public origin, as behind a load
+        // balancer: a proof names the same URL on either.
         let layer = JwtLayer::<StandardClaims>::builder(validator)
             .store(store)
             .dpop(DpopVerifier::default())
+            .dpop_public_origin(http::uri::Scheme::HTTPS, ORIGIN.parse().unwrap())
             .build();
         let api = Router::new().route(
             "/me",
@@ -965,19 +970,7 @@ mod from_node {
     }
 
     fn proof(node: &mut Driver, key: &Value, htm: &str, htu: &str, token: &str) -> String {
-        let answer = node.call(&json!({
-            "op": "dpop_proof", "id": key["id"], "htm": htm, "htu": htu, "access_token": token,
-        }));
-        assert_eq!(answer["ok"], true, "{answer}");
-        answer["proof"].as_str().unwrap().to_owned()
-    }
-
-    async fn status(url: &str, authorization: &str, proof: Option<&str>) -> StatusCode {
-        let mut request = client().get(url).header("authorization", authorization);
-        if let Some(proof) = proof {
-            request = request.header("dpop", proof);
-        }
-        request.send().await.unwrap().status()
+        node.dpop_proof(key, (htm, htu), json!({ "access_token": token }))
     }
 
     #[tokio::test]
@@ -988,59 +981,64 @@ mod from_node {
         let versions = node.versions();
         let redis = RedisServer::start();
         let (a, b) = (instance(&redis).await, instance(&redis).await);
-        let (url_a, url_b) = (format!("{a}/api/me"), format!("{b}/api/me"));
+        let (me_a, me_b) = (format!("{a}/api/me"), format!("{b}/api/me"));
+        let public = format!("https://{ORIGIN}/api/me");
+        let refused = dpop::refused();
         for alg in ["ES256", "Ed25519", "PS256", "RS256"] {
-            let key = node.call(&json!({ "op": "dpop_key", "alg": alg }));
-            assert_eq!(key["ok"], true, "{key}");
+            let key = node.dpop_key(alg);
             let token = bound_token(key["jkt"].as_str().unwrap());
-            let dpop = format!("DPoP {token}");
-            let good = proof(&mut node, &key, "GET", &url_a, &token);
+            let bound = format!("DPoP {token}");
+            // Accepted once; the same proof again is refused on this
+            // instance and on the other (the replay cache is in Redis).
+            let good = proof(&mut node, &key, "GET", &public, &token);
             assert_eq!(
-                status(&url_a, &dpop, Some(&good)).await,
-                StatusCode::OK,
-                "{alg}"
-            );
-            // The same proof again, on this instance and on the other.
-            assert_eq!(
-                status(&url_a, &dpop, Some(&good)).await,
-                StatusCode::UNAUTHORIZED
-            );
-            let for_b = proof(&mut node, &key, "GET", &url_b, &token);
-            assert_eq!(
-                status(&url_b, &dpop, Some(&for_b)).await,
+                dpop::ask(&me_a, &bound, Some(&good)).await.0,
                 StatusCode::OK,
                 "{alg}"
             );
             assert_eq!(
-                status(&url_b, &dpop, Some(&for_b)).await,
-                StatusCode::UNAUTHORIZED
+                dpop::ask(&me_a, &bound, Some(&good)).await,
+                refused,
+                "{alg} replayed"
+            );
+            assert_eq!(
+                dpop::ask(&me_b, &bound, Some(&good)).await,
+                refused,
+                "{alg} replayed on b"
+            );
+            let for_b = proof(&mut node, &key, "GET", &public, &token);
+            assert_eq!(
+                dpop::ask(&me_b, &bound, Some(&for_b)).await.0,
+                StatusCode::OK,
+                "{alg}"
             );
             // No proof, or the token as a bearer token.
-            assert_eq!(status(&url_a, &dpop, None).await, StatusCode::UNAUTHORIZED);
             assert_eq!(
-                status(&url_a, &format!("Bearer {token}"), None).await,
-                StatusCode::UNAUTHORIZED
+                dpop::ask(&me_a, &bound, None).await,
+                refused,
+                "{alg} no proof"
             );
-            // A proof for another method, URL or token, or by another key.
-            let other_key = node.call(&json!({ "op": "dpop_key", "alg": alg }));
+            let (status, error, _) = dpop::ask(&me_a, &format!("Bearer {token}"), None).await;
+            assert_eq!(
+                (status, error),
+                (StatusCode::UNAUTHORIZED, json!("invalid_token"))
+            );
+            // A proof for another method, URL (the listener's own address
+            // among them) or token, or by another key.
+            let other_key = node.dpop_key(alg);
+            let other_url = format!("https://{ORIGIN}/api/other");
             for (proof, why) in [
-                (proof(&mut node, &key, "POST", &url_a, &token), "method"),
+                (proof(&mut node, &key, "POST", &public, &token), "method"),
+                (proof(&mut node, &key, "GET", &other_url, &token), "URL"),
+                (proof(&mut node, &key, "GET", &me_a, &token), "origin"),
                 (
-                    proof(&mut node, &key, "GET", &format!("{a}/api/other"), &token),
-                    "URL",
-                ),
-                (proof(&mut node, &key, "GET", &url_b, &token), "instance"),
-                (
-                    proof(&mut node, &key, "GET", &url_a, &bound_token("x")),
+                    proof(&mut node, &key, "GET", &public, &bound_token("x")),
                     "token",
                 ),
-                (proof(&mut node, &other_key, "GET", &url_a, &token), "key"),
+                (proof(&mut node, &other_key, "GET", &public, &token), "key"),
             ] {
-                assert_eq!(
-                    status(&url_a, &dpop, Some(&proof)).await,
-                    StatusCode::UNAUTHORIZED,
-                    "{alg}: a proof for another {why}"
-                );
+                let answer = dpop::ask(&me_a, &bound, Some(&proof)).await;
+                assert_eq!(answer, refused, "{alg}: a proof for another {why}");
             }
             eprintln!(
                 "dpop: dpop {} {alg} proofs | checked on two instances: ok",
@@ -1091,7 +1089,7 @@ mod nonces_from_node {
             get(|claims: Claims<StandardClaims>| async move { claims.sub.clone() }),
         );
         let url = format!("{}/me", serve(api.layer(layer)).await);
-        let key = node.call(&json!({ "op": "dpop_key", "alg": "ES256" }));
+        let key = node.dpop_key("ES256");
         let claims = json!({
             "sub": "alice", "exp": now() + 300, "iat": now(), "jti": unique_id(),
             "cnf": { "jkt": key["jkt"] },
@@ -1101,11 +1099,8 @@ mod nonces_from_node {
             .sign("at+jwt", &claims)
             .unwrap();
         let mut proof = |nonce: Option<&str>| {
-            let answer = node.call(&json!({
-                "op": "dpop_proof", "id": key["id"], "htm": "GET", "htu": url,
-                "access_token": token, "nonce": nonce,
-            }));
-            answer["proof"].as_str().unwrap().to_owned()
+            let options = json!({ "access_token": token, "nonce": nonce });
+            node.dpop_proof(&key, ("GET", &url), options)
         };
         let send = async |proof: &str| {
             client()
@@ -1347,11 +1342,7 @@ mod over_grpc {
     }
 
     fn proof(node: &mut Driver, key: &Value, htm: &str, htu: &str, token: &str) -> String {
-        let answer = node.call(&json!({
-            "op": "dpop_proof", "id": key["id"], "htm": htm, "htu": htu, "access_token": token,
-        }));
-        assert_eq!(answer["ok"], true, "{answer}");
-        answer["proof"].as_str().unwrap().to_owned()
+        node.dpop_proof(key, (htm, htu), json!({ "access_token": token }))
     }
 
     /// A refusal: UNAUTHENTICATED, with a DPoP challenge in its metadata,
@@ -1390,7 +1381,7 @@ mod over_grpc {
             .connect()
             .await
             .unwrap();
-        let key = node.call(&json!({ "op": "dpop_key", "alg": "ES256" }));
+        let key = node.dpop_key("ES256");
         let mut bound = claims("svc", &[]);
         bound["cnf"] = json!({ "jkt": key["jkt"] });
         let token = mint(&bound);

@@ -954,38 +954,19 @@ mod dpop_from_node {
     use crate::support::dpop;
     use crate::support::interop::{Driver, node, or_skip};
 
-    struct Key {
-        id: Value,
-        jkt: String,
-    }
-
-    fn key(node: &mut Driver) -> Key {
-        let key = node.call(&json!({ "op": "dpop_key", "alg": "ES256" }));
-        assert_eq!(key["ok"], true, "{key}");
-        Key {
-            id: key["id"].clone(),
-            jkt: key["jkt"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    fn proof(node: &mut Driver, key: &Key, htm: &str, htu: &str, token: Option<&str>) -> String {
+    fn proof(node: &mut Driver, key: &Value, htm: &str, htu: &str, token: Option<&str>) -> String {
         aged_proof(node, key, (htm, htu), token, 0)
     }
 
     /// A proof made `age` seconds ago.
     fn aged_proof(
         node: &mut Driver,
-        key: &Key,
-        (htm, htu): (&str, &str),
+        key: &Value,
+        request: (&str, &str),
         token: Option<&str>,
         age: u64,
     ) -> String {
-        let answer = node.call(&json!({
-            "op": "dpop_proof", "id": key.id, "htm": htm, "htu": htu, "access_token": token,
-            "age": age,
-        }));
-        assert_eq!(answer["ok"], true, "{answer}");
-        answer["proof"].as_str().unwrap().to_owned()
+        node.dpop_proof(key, request, json!({ "access_token": token, "age": age }))
     }
 
     async fn post(url: &str, body: Value, proof: Option<&str>) -> reqwest::Response {
@@ -1047,7 +1028,7 @@ mod dpop_from_node {
             ..config()
         };
         let (a, b) = (demo(on_redis()).await, demo(on_redis()).await);
-        let key = key(&mut node);
+        let key = node.dpop_key("ES256");
         let credentials = json!({ "username": "alice", "password": "wonderland" });
 
         // A proof for another URL: refused before the password is checked.
@@ -1067,7 +1048,7 @@ mod dpop_from_node {
         let at_login = proof(&mut node, &key, "POST", &login_url, None);
         let login =
             bound_tokens(post(&login_url, credentials.clone(), Some(&at_login)).await).await;
-        assert_eq!(bound_key(&login.access), json!(key.jkt));
+        assert_eq!(bound_key(&login.access), key["jkt"]);
         // The login's proof again: used.
         let replayed = post(&login_url, credentials.clone(), Some(&at_login)).await;
         assert_eq!(
@@ -1111,7 +1092,7 @@ mod dpop_from_node {
         );
         let at_second = proof(&mut node, &key, "POST", &login_url, None);
         let second = bound_tokens(post(&login_url, credentials, Some(&at_second)).await).await;
-        let stranger = self::key(&mut node);
+        let stranger = node.dpop_key("ES256");
         let admin = format!("{a}/admin");
         let token = Some(login.access.as_str());
         for (proof, why) in [
@@ -1146,12 +1127,12 @@ mod dpop_from_node {
         let refresh_url = format!("{b}/auth/refresh");
         let body = json!({ "refresh_token": login.refresh });
         assert_invalid_grant(post(&refresh_url, body.clone(), None).await).await;
-        let thief = self::key(&mut node);
+        let thief = node.dpop_key("ES256");
         let by_thief = proof(&mut node, &thief, "POST", &refresh_url, None);
         assert_invalid_grant(post(&refresh_url, body.clone(), Some(&by_thief)).await).await;
         let with_key = proof(&mut node, &key, "POST", &refresh_url, None);
         let refreshed = bound_tokens(post(&refresh_url, body, Some(&with_key)).await).await;
-        assert_eq!(bound_key(&refreshed.access), json!(key.jkt));
+        assert_eq!(bound_key(&refreshed.access), key["jkt"]);
         eprintln!("dpop: demo login and refresh bound to a dpop ES256 key on two instances: ok");
     }
 }

@@ -77,6 +77,28 @@ impl Driver {
         }
     }
 
+    /// A DPoP key pair made by panva's `dpop` for `alg`, kept by the
+    /// driver: `{"id", "jkt"}` (the key's RFC 7638 thumbprint).
+    pub fn dpop_key(&mut self, alg: &str) -> Value {
+        let key = self.call(&serde_json::json!({ "op": "dpop_key", "alg": alg }));
+        assert_eq!(key["ok"], true, "{key}");
+        key
+    }
+
+    /// A proof by `key` (from [`dpop_key`](Self::dpop_key)) for `htm htu`;
+    /// `options` may add `access_token`, `nonce` and `age` (seconds ago).
+    pub fn dpop_proof(&mut self, key: &Value, (htm, htu): (&str, &str), options: Value) -> String {
+        let mut request = serde_json::json!({
+            "op": "dpop_proof", "id": key["id"], "htm": htm, "htu": htu,
+        });
+        if let (Some(request), Value::Object(options)) = (request.as_object_mut(), options) {
+            request.extend(options);
+        }
+        let answer = self.call(&request);
+        assert_eq!(answer["ok"], true, "{answer}");
+        answer["proof"].as_str().unwrap().to_owned()
+    }
+
     /// The versions of the libraries this driver drives, by library.
     pub fn versions(&mut self) -> Value {
         let answer = self.call(&serde_json::json!({"op": "versions"}));
