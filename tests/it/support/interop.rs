@@ -79,6 +79,7 @@ impl Driver {
 
     /// A DPoP key pair made by panva's `dpop` for `alg`, kept by the
     /// driver: `{"id", "jkt"}` (the key's RFC 7638 thumbprint).
+    #[cfg(any(feature = "axum", feature = "tonic"))]
     pub fn dpop_key(&mut self, alg: &str) -> Value {
         let key = self.call(&serde_json::json!({ "op": "dpop_key", "alg": alg }));
         assert_eq!(key["ok"], true, "{key}");
@@ -87,6 +88,7 @@ impl Driver {
 
     /// A proof by `key` (from [`dpop_key`](Self::dpop_key)) for `htm htu`;
     /// `options` may add `access_token`, `nonce` and `age` (seconds ago).
+    #[cfg(any(feature = "axum", feature = "tonic"))]
     pub fn dpop_proof(&mut self, key: &Value, (htm, htu): (&str, &str), options: Value) -> String {
         let mut request = serde_json::json!({
             "op": "dpop_proof", "id": key["id"], "htm": htm, "htu": htu,
